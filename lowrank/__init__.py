@@ -15,8 +15,8 @@ _EXPORTS = {
     "GaussianLoadings": "loadings",
     "MixtureLoadings": "loadings",
     "LowRankNetwork": "network",
-    "simulate": "simulate",
-    "Trajectory": "simulate",
+    "simulate": "simulation",
+    "Trajectory": "simulation",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -1,0 +1,1 @@
+"""Numba kernels (compiled lazily on first call, cached on disk)."""

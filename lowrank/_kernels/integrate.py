@@ -1,0 +1,267 @@
+"""Time-stepping kernels for the full network (the time loop runs inside compiled code).
+
+Continuous time (tau = 1):  dx = (-x + J phi(x) + I u + b) dt + sigma dW
+Discrete time:              h' = phi(J h + I u + b + sigma xi)
+with phi = tanh, or the identity (``linear``: linear networks have closed-form solutions, used to
+test the integrators' orders).
+
+Two kernels share the same stepping rules:
+- ``run_lowrank``: J = m n^T / N, applied as m (n^T phi / N) in O(N R) per step; parallel over trials.
+- ``run_dense``: any J (a random bulk g chi plus structure), applied to the whole batch at once by
+  a BLAS matrix product per step (O(N^2) per trial-step); trials are not split across threads
+  because BLAS already is.
+
+Methods (integer codes): 0 Euler(-Maruyama), 1 exponential Euler (the linear leak integrated exactly,
+including the Ornstein-Uhlenbeck variance of the noise), 2 classical RK4 (noise added after each
+deterministic step), 3 the discrete-time map. Inputs are held constant within a step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .mathfn import normal, tanh
+
+EULER, EXP_EULER, RK4, MAP = 0, 1, 2, 3
+
+_JIT = {"cache": True, "error_model": "numpy", "fastmath": {"contract", "reassoc"}}
+
+
+@njit(**_JIT)
+def _drive(inputs, bias, u, b, step, out):
+    """out = I u(b, step) + bias; u is (1 or B, 1 or S, K), broadcast over trials and steps."""
+    ub = min(np.int64(b), np.int64(u.shape[0] - 1))
+    us = min(np.int64(step), np.int64(u.shape[1] - 1))
+    N, K = inputs.shape
+    for i in range(N):
+        out[i] = bias[i]
+    for k in range(K):
+        uk = u[ub, us, k]
+        if uk != 0.0:
+            for i in range(N):
+                out[i] += inputs[i, k] * uk
+
+
+@njit(**_JIT)
+def _project(nT_scaled, p, kappa):
+    """kappa_r = sum_i n_ri p_i / N (nT_scaled holds n^T / N)."""
+    R, N = nT_scaled.shape
+    for r in range(R):
+        acc = 0.0
+        for i in range(N):
+            acc += nT_scaled[r, i] * p[i]
+        kappa[r] = acc
+
+
+@njit(**_JIT)
+def _activate(x, linear, out):
+    """out = phi(x) with phi = tanh, or the identity when ``linear``."""
+    if linear:
+        for i in range(x.shape[0]):
+            out[i] = x[i]
+    else:
+        for i in range(x.shape[0]):
+            out[i] = tanh(x[i])
+
+
+@njit(**_JIT)
+def _lowrank_field(mT, nT_scaled, x, drive, linear, p, kappa, out):
+    """out = -x + m kappa(x) + drive, with kappa(x) = n^T phi(x) / N stored in ``kappa``."""
+    N = x.shape[0]
+    _activate(x, linear, p)
+    _project(nT_scaled, p, kappa)
+    for i in range(N):
+        out[i] = drive[i] - x[i]
+    for r in range(mT.shape[0]):
+        kr = kappa[r]
+        for i in range(N):
+            out[i] += mT[r, i] * kr
+
+
+@njit(**_JIT)
+def _add_noise(x, scale, key, counter0):
+    for i in range(x.shape[0]):
+        x[i] += scale * normal(key, counter0 + np.uint64(i))
+
+
+@njit(parallel=True, **_JIT)
+def run_lowrank(x0, mT, nT_scaled, inputs, bias, u, linear, dt, n_steps, method, noise, keys,
+                record_every, x_out, kappa_out, x_final):
+    """Integrate a batch of trials of the rank-R network; see the module docstring.
+
+    x0 (B, N); mT, nT_scaled (R, N); inputs (N, K); bias (N,); u (1|B, 1|S, K); keys (B,) uint64.
+    x_out (B, T, N) or (B, 0, N) when x is not recorded; kappa_out (B, T, R); x_final (B, N).
+    """
+    B, N = x0.shape
+    R = mT.shape[0]
+    record_x = x_out.shape[1] > 0
+    decay = math.exp(-dt)
+    if method == EXP_EULER:
+        noise_scale = noise * math.sqrt(0.5 * (1.0 - decay * decay))
+    elif method == MAP:
+        noise_scale = noise
+    else:
+        noise_scale = noise * math.sqrt(dt)
+    for b in prange(B):
+        x = x0[b].copy()
+        p = np.empty(N)
+        kappa = np.empty(R)
+        drive = np.empty(N)
+        f = np.empty(N)
+        acc = np.empty(N)
+        xs = np.empty(N)
+        kappa_s = np.empty(R)
+        key = keys[b]
+        for step in range(n_steps + 1):
+            if step == 0 or u.shape[1] > 1:
+                _drive(inputs, bias, u, b, step, drive)
+            # latent readout of the current state (and, for Euler-type steps, the field)
+            if method == MAP:
+                _project(nT_scaled, x, kappa)
+            else:
+                _lowrank_field(mT, nT_scaled, x, drive, linear, p, kappa, f)
+            if step % record_every == 0:
+                row = step // record_every
+                for r in range(R):
+                    kappa_out[b, row, r] = kappa[r]
+                if record_x:
+                    for i in range(N):
+                        x_out[b, row, i] = x[i]
+            if step == n_steps:
+                break
+            if method == EULER:
+                for i in range(N):
+                    x[i] += dt * f[i]
+            elif method == EXP_EULER:
+                for i in range(N):
+                    # x' = e^{-dt} x + (1 - e^{-dt}) (J phi(x) + drive), with f = J phi + drive - x
+                    x[i] = x[i] + (1.0 - decay) * f[i]
+            elif method == RK4:
+                for i in range(N):
+                    acc[i] = f[i]
+                    xs[i] = x[i] + 0.5 * dt * f[i]
+                _lowrank_field(mT, nT_scaled, xs, drive, linear, p, kappa_s, f)
+                for i in range(N):
+                    acc[i] += 2.0 * f[i]
+                    xs[i] = x[i] + 0.5 * dt * f[i]
+                _lowrank_field(mT, nT_scaled, xs, drive, linear, p, kappa_s, f)
+                for i in range(N):
+                    acc[i] += 2.0 * f[i]
+                    xs[i] = x[i] + dt * f[i]
+                _lowrank_field(mT, nT_scaled, xs, drive, linear, p, kappa_s, f)
+                for i in range(N):
+                    x[i] += dt / 6.0 * (acc[i] + f[i])
+            else:  # MAP: h' = tanh(m kappa + drive + noise)
+                for i in range(N):
+                    f[i] = drive[i]
+                for r in range(R):
+                    kr = kappa[r]
+                    for i in range(N):
+                        f[i] += mT[r, i] * kr
+                if noise_scale > 0.0:
+                    _add_noise(f, noise_scale, key, np.uint64(step) * np.uint64(N))
+                _activate(f, linear, x)
+                continue
+            if noise_scale > 0.0:
+                _add_noise(x, noise_scale, key, np.uint64(step) * np.uint64(N))
+        for i in range(N):
+            x_final[b, i] = x[i]
+
+
+@njit(**_JIT)
+def _dense_field(JT, nT_scaled, inputs, bias, u, linear, step, X, P, K, out):
+    """out = -X + phi(X) J^T + drive for the whole batch; K = phi(X) n / N."""
+    B, N = X.shape
+    for b in range(B):
+        _activate(X[b], linear, P[b])
+    np.dot(P, JT, out)
+    for b in range(B):
+        _project(nT_scaled, P[b], K[b])
+        _drive(inputs, bias, u, b, step, P[b])  # P reused as drive buffer
+        for i in range(N):
+            out[b, i] += P[b, i] - X[b, i]
+
+
+@njit(**_JIT)
+def run_dense(x0, JT, nT_scaled, inputs, bias, u, linear, dt, n_steps, method, noise, keys,
+              record_every, x_out, kappa_out, x_final):
+    """Integrate a batch of trials with a dense connectivity J (given as J^T); see run_lowrank."""
+    B, N = x0.shape
+    R = nT_scaled.shape[0]
+    record_x = x_out.shape[1] > 0
+    decay = math.exp(-dt)
+    if method == EXP_EULER:
+        noise_scale = noise * math.sqrt(0.5 * (1.0 - decay * decay))
+    elif method == MAP:
+        noise_scale = noise
+    else:
+        noise_scale = noise * math.sqrt(dt)
+    X = x0.copy()
+    P = np.empty((B, N))
+    K = np.empty((B, R))
+    F = np.empty((B, N))
+    acc = np.empty((B, N))
+    XS = np.empty((B, N))
+    KS = np.empty((B, R))
+    for step in range(n_steps + 1):
+        if method == MAP:
+            for b in range(B):
+                _project(nT_scaled, X[b], K[b])
+        else:
+            _dense_field(JT, nT_scaled, inputs, bias, u, linear, step, X, P, K, F)
+        if step % record_every == 0:
+            row = step // record_every
+            for b in range(B):
+                for r in range(R):
+                    kappa_out[b, row, r] = K[b, r]
+                if record_x:
+                    for i in range(N):
+                        x_out[b, row, i] = X[b, i]
+        if step == n_steps:
+            break
+        if method == EULER:
+            for b in range(B):
+                for i in range(N):
+                    X[b, i] += dt * F[b, i]
+        elif method == EXP_EULER:
+            for b in range(B):
+                for i in range(N):
+                    X[b, i] += (1.0 - decay) * F[b, i]
+        elif method == RK4:
+            for b in range(B):
+                for i in range(N):
+                    acc[b, i] = F[b, i]
+                    XS[b, i] = X[b, i] + 0.5 * dt * F[b, i]
+            _dense_field(JT, nT_scaled, inputs, bias, u, linear, step, XS, P, KS, F)
+            for b in range(B):
+                for i in range(N):
+                    acc[b, i] += 2.0 * F[b, i]
+                    XS[b, i] = X[b, i] + 0.5 * dt * F[b, i]
+            _dense_field(JT, nT_scaled, inputs, bias, u, linear, step, XS, P, KS, F)
+            for b in range(B):
+                for i in range(N):
+                    acc[b, i] += 2.0 * F[b, i]
+                    XS[b, i] = X[b, i] + dt * F[b, i]
+            _dense_field(JT, nT_scaled, inputs, bias, u, linear, step, XS, P, KS, F)
+            for b in range(B):
+                for i in range(N):
+                    X[b, i] += dt / 6.0 * (acc[b, i] + F[b, i])
+        else:  # MAP
+            np.dot(X, JT, F)
+            for b in range(B):
+                _drive(inputs, bias, u, b, step, P[b])
+                for i in range(N):
+                    F[b, i] += P[b, i]
+                if noise_scale > 0.0:
+                    _add_noise(F[b], noise_scale, keys[b], np.uint64(step) * np.uint64(N))
+                _activate(F[b], linear, X[b])
+            continue
+        if noise_scale > 0.0:
+            for b in range(B):
+                _add_noise(X[b], noise_scale, keys[b], np.uint64(step) * np.uint64(N))
+    for b in range(B):
+        for i in range(N):
+            x_final[b, i] = X[b, i]
