@@ -82,6 +82,20 @@ def _lowrank_field(mT, nT_scaled, x, drive, linear, p, kappa, out):
 
 
 @njit(**_JIT)
+def _noise_scale(method, noise, dt):
+    """Standard deviation of the noise increment of one step.
+
+    Euler-Maruyama and RK4: sigma sqrt(dt); exponential Euler: the exact Ornstein-Uhlenbeck
+    increment sigma sqrt((1 - e^{-2 dt}) / 2); the map: sigma.
+    """
+    if method == EXP_EULER:
+        return noise * math.sqrt(0.5 * (1.0 - math.exp(-2.0 * dt)))
+    if method == MAP:
+        return noise
+    return noise * math.sqrt(dt)
+
+
+@njit(**_JIT)
 def _add_noise(x, scale, key, counter0):
     for i in range(x.shape[0]):
         x[i] += scale * normal(key, counter0 + np.uint64(i))
@@ -99,12 +113,7 @@ def run_lowrank(x0, mT, nT_scaled, inputs, bias, u, linear, dt, n_steps, method,
     R = mT.shape[0]
     record_x = x_out.shape[1] > 0
     decay = math.exp(-dt)
-    if method == EXP_EULER:
-        noise_scale = noise * math.sqrt(0.5 * (1.0 - decay * decay))
-    elif method == MAP:
-        noise_scale = noise
-    else:
-        noise_scale = noise * math.sqrt(dt)
+    noise_scale = _noise_scale(method, noise, dt)
     for b in prange(B):
         x = x0[b].copy()
         p = np.empty(N)
@@ -193,12 +202,7 @@ def run_dense(x0, JT, nT_scaled, inputs, bias, u, linear, dt, n_steps, method, n
     R = nT_scaled.shape[0]
     record_x = x_out.shape[1] > 0
     decay = math.exp(-dt)
-    if method == EXP_EULER:
-        noise_scale = noise * math.sqrt(0.5 * (1.0 - decay * decay))
-    elif method == MAP:
-        noise_scale = noise
-    else:
-        noise_scale = noise * math.sqrt(dt)
+    noise_scale = _noise_scale(method, noise, dt)
     X = x0.copy()
     P = np.empty((B, N))
     K = np.empty((B, R))
