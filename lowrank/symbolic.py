@@ -1,0 +1,646 @@
+"""Symbolic mean-field equations of low-rank networks, derived with sympy and compiled with numba.
+
+Three systems are derived for rank R, K inputs and P Gaussian populations (weights alpha_p),
+with means and covariances of the loadings as symbols (THEORY.md sections 2-3):
+
+``latent`` (no bulk, Beiran et al. 2021, Neural Comput. 33:1572; Dubreuil et al. 2022)
+    G_r(kappa) = sum_p alpha_p ( mu_{n_r,p} [phi]_p + (Sigma_{n_r m,p} kappa + Sigma_{n_r I,p} u) [phi']_p ),
+    the Stein's-lemma form of <n_r phi(m.kappa + I.u)>, at mu_p = mu_{m,p}.kappa + mu_{I,p}.u and
+    Delta_p = S_p = kappa^T Sigma_mm,p kappa + 2 kappa^T Sigma_mI,p u + u^T Sigma_II,p u.
+    The flow is dkappa/dt = -kappa + G(kappa), the map kappa' = G(kappa).
+``static`` (random bulk g, Mastrogiuseppe & Ostojic 2018, Neuron 99:609)
+    unknowns (kappa, D), D the bulk variance; Delta_p = S_p + D;
+    F = (G(kappa, D), g^2 sum_q alpha_q [phi^2]_q). Static states solve y = F(y); their outlier
+    eigenvalues are -1 + eig(dF/dy) (the linear response of (kappa, bulk variance) to a perturbation
+    growing as e^{lambda t}; at g = 0 it reduces to M_n (M_m [phi'] + Sigma_m^2 kappa [phi''])).
+    Extra output: the squared bulk radius g^2 sum_q alpha_q [phi'^2]_q of J diag(phi'(x*)).
+``chaotic`` (dynamic mean-field theory)
+    unknowns (kappa, D_0, ell) with D_inf = D_0 - exp(ell) (so D_0 > D_inf strictly),
+    Delta_{0,p} = S_p + D_0, Delta_{inf,p} = S_p + D_inf, residuals
+    kappa - G(kappa, D_0) with sign flipped, the energy balance of the autocorrelation
+    [(D_0^2 - D_inf^2)/2 - g^2 sum_q alpha_q ([Phi^2]_q - E_z [Phi]_in,q^2)] / exp(ell), and
+    D_inf - g^2 sum_q alpha_q E_z [phi]_in,q^2, with [f]_in,q(z) = [f](mu_q + sqrt(Delta_inf,q) z,
+    D_0 - D_inf). Dividing the energy balance by exp(ell) = D_0 - D_inf removes the static
+    solutions, which satisfy it trivially.
+
+Gaussian averages stay as function symbols with exact derivative rules (the heat equation):
+``GaussAvg(orders, mu, Delta)`` is [prod_i phi^(k_i)](mu, Delta), with d/dmu the product rule
+and d/dDelta one half of the second derivative; ``GaussAvg2(k, l, mu, a, c)`` is
+E[phi^(k)(X) phi^(l)(Y)] for X, Y ~ N(mu, a) with covariance c, with d/dc = E[phi^(k+1) phi^(l+1)]
+(Price's theorem). Order -1 is the primitive Phi. Jacobians therefore come out exact.
+
+Compilation: the expressions are reduced with ``sympy.cse`` and printed as Python (the printer
+``lambdify`` uses), the Gaussian averages become loops over the composite rule of
+:mod:`lowrank.quadrature`, and the module is written to a cache folder and decorated with
+``numba.njit(cache=True)``. It is generated once per (kind, R, K, P, phi) and compiled at first
+call, never at import; later sessions reuse both the source and numba's on-disk cache.
+The folder is ``$LOWRANK_CACHE_DIR``, else ``$NUMBA_CACHE_DIR/lowrank``, else ``~/.cache/lowrank``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sympy as sp
+from sympy.core.function import ArgumentIndexError
+from sympy.printing.pycode import PythonCodePrinter
+
+__all__ = [
+    "X",
+    "Nonlinearity",
+    "as_nonlinearity",
+    "GaussAvg",
+    "GaussAvg2",
+    "Equations",
+    "derive_equations",
+    "parameter_layout",
+    "parameter_vector",
+    "compile_equations",
+    "generate_source",
+    "CompiledEquations",
+    "KINDS",
+]
+
+KINDS = ("latent", "static", "chaotic")
+_CODEGEN_VERSION = "1"
+
+#: The variable of the nonlinearity phi(x).
+X = sp.Symbol("x", real=True)
+
+
+# --- the nonlinearity ---------------------------------------------------------------------------
+class Nonlinearity:
+    """An elementwise nonlinearity phi given as a sympy expression in one variable.
+
+    Parameters
+    ----------
+    expr : sympy expression
+        phi(x), with exactly one free symbol.
+    primitive : sympy expression, optional
+        A primitive Phi (Phi' = phi) in the same symbol; needed only for the chaotic mean-field
+        equations. If omitted it is found with ``sympy.integrate`` when first needed. Give a
+        numerically stable form when the naive one overflows (as ``log(cosh(x))`` does).
+    name : str, optional
+        A label for messages.
+    """
+
+    def __init__(self, expr, primitive=None, name: str | None = None):
+        if not isinstance(expr, sp.Basic):
+            raise TypeError(f"phi must be a sympy expression, got {type(expr).__name__}")
+        free = expr.free_symbols
+        if len(free) != 1:
+            raise ValueError(
+                f"phi must be a sympy expression in exactly one variable, got free symbols {sorted(map(str, free))}"
+            )
+        (var,) = free
+        self.expr = expr.xreplace({var: X})
+        self._primitive = None
+        if primitive is not None:
+            if not isinstance(primitive, sp.Basic):
+                raise TypeError(f"primitive must be a sympy expression, got {type(primitive).__name__}")
+            extra = primitive.free_symbols - {var}
+            if extra:
+                raise ValueError(f"primitive must depend only on {var}, got extra symbols {sorted(map(str, extra))}")
+            self._primitive = primitive.xreplace({var: X})
+            check = sp.simplify(sp.diff(self._primitive, X) - self.expr).subs(X, sp.Rational(3, 7))
+            if abs(float(check)) > 1e-12:
+                raise ValueError("primitive is not a primitive of phi (its derivative differs from phi)")
+        self.name = name or str(self.expr)
+        self._derivatives: dict[int, sp.Expr] = {0: self.expr}
+
+    def derivative(self, order: int) -> sp.Expr:
+        """phi^(order)(x) for order >= 0; the primitive Phi for order -1."""
+        if order == -1:
+            return self.primitive
+        if order < -1:
+            raise ValueError(f"order must be >= -1, got {order}")
+        if order not in self._derivatives:
+            self._derivatives[order] = sp.diff(self.derivative(order - 1), X)
+        return self._derivatives[order]
+
+    @property
+    def primitive(self) -> sp.Expr:
+        """Phi with Phi' = phi (any constant; it cancels in the mean-field equations)."""
+        if self._primitive is None:
+            found = sp.integrate(self.expr, X)
+            if found.has(sp.Integral):
+                raise ValueError(
+                    f"sympy found no primitive of phi = {self.expr}; pass Nonlinearity(expr, primitive=...)"
+                )
+            self._primitive = found
+        return self._primitive
+
+    @property
+    def key(self) -> str:
+        """A string that identifies phi (and its primitive when given) for caching."""
+        prim = sp.srepr(self._primitive) if self._primitive is not None else ""
+        return sp.srepr(self.expr) + "|" + prim
+
+    def __repr__(self) -> str:
+        return f"Nonlinearity({self.name})"
+
+
+def _presets() -> dict[str, Nonlinearity]:
+    a = sp.sqrt(sp.pi) / 2
+    return {
+        # log cosh x written so that it never overflows
+        "tanh": Nonlinearity(
+            sp.tanh(X), sp.Abs(X) + sp.log(1 + sp.exp(-2 * sp.Abs(X))) - sp.log(2), "tanh"
+        ),
+        # erf scaled to unit slope at 0, like tanh
+        "erf": Nonlinearity(sp.erf(a * X), X * sp.erf(a * X) + 2 * sp.exp(-(a * X) ** 2) / sp.pi, "erf"),
+    }
+
+
+_PRESETS: dict[str, Nonlinearity] = {}
+
+
+def as_nonlinearity(phi) -> Nonlinearity:
+    """Turn ``phi`` (a preset name "tanh" or "erf", a sympy expression or a Nonlinearity) into a Nonlinearity."""
+    if isinstance(phi, Nonlinearity):
+        return phi
+    if isinstance(phi, str):
+        if not _PRESETS:
+            _PRESETS.update(_presets())
+        if phi not in _PRESETS:
+            raise ValueError(f"unknown phi {phi!r}; expected one of {sorted(_PRESETS)} or a sympy expression")
+        return _PRESETS[phi]
+    if isinstance(phi, sp.Basic):
+        return Nonlinearity(phi)
+    raise TypeError(f"phi must be a name, a sympy expression or a Nonlinearity, got {type(phi).__name__}")
+
+
+# --- Gaussian averages as function symbols ------------------------------------------------------
+def _derive_monomials(poly: dict[tuple, sp.Expr]) -> dict[tuple, sp.Expr]:
+    """d/dx of a linear combination of monomials prod_i phi^(k_i), by the product rule."""
+    out: dict[tuple, sp.Expr] = {}
+    for mono, coeff in poly.items():
+        for i in range(len(mono)):
+            new = tuple(sorted(mono[:i] + (mono[i] + 1,) + mono[i + 1 :]))
+            out[new] = out.get(new, 0) + coeff
+    return out
+
+
+class GaussAvg(sp.Function):
+    """[prod_i phi^(k_i)](mu, Delta): Gaussian average of a product of derivatives of phi.
+
+    Arguments: ``orders`` (a sympy Tuple of integers >= -1, -1 meaning the primitive Phi),
+    ``mu`` and ``Delta``. d/dmu [f] = [f'] and d/dDelta [f] = [f'']/2.
+    """
+
+    nargs = 3
+
+    def _eval_derivative(self, s):
+        _, mu, delta = self.args
+        return self.fdiff(2) * mu.diff(s) + self.fdiff(3) * delta.diff(s)
+
+    def fdiff(self, argindex=1):
+        orders, mu, delta = self.args
+        poly = {tuple(int(k) for k in orders): sp.Integer(1)}
+        if argindex == 2:
+            return _average_of(_derive_monomials(poly), mu, delta)
+        if argindex == 3:
+            return _average_of(_derive_monomials(_derive_monomials(poly)), mu, delta) / 2
+        raise ArgumentIndexError(self, argindex)
+
+
+def _average_of(poly: dict[tuple, sp.Expr], mu, delta) -> sp.Expr:
+    return sp.Add(*[c * GaussAvg(sp.Tuple(*mono), mu, delta) for mono, c in poly.items()])
+
+
+def gauss_avg(orders: Sequence[int], mu, delta) -> GaussAvg:
+    """GaussAvg with the orders sorted (a canonical form)."""
+    return GaussAvg(sp.Tuple(*sorted(int(k) for k in orders)), mu, delta)
+
+
+class GaussAvg2(sp.Function):
+    """E[phi^(k)(X) phi^(l)(Y)], X, Y ~ N(mu, a) with covariance c (Price's theorem for derivatives).
+
+    d/dmu: E[phi^(k+1) phi^(l)] + E[phi^(k) phi^(l+1)]; d/da (c fixed): half the sum with each
+    order raised by two; d/dc: E[phi^(k+1) phi^(l+1)]. Stored with k <= l.
+    """
+
+    nargs = 5
+
+    @classmethod
+    def eval(cls, k, l, mu, a, c):
+        if int(k) > int(l):
+            return cls(l, k, mu, a, c)
+        return None
+
+    def fdiff(self, argindex=1):
+        k, l, mu, a, c = self.args
+        if argindex == 3:
+            return GaussAvg2(k + 1, l, mu, a, c) + GaussAvg2(k, l + 1, mu, a, c)
+        if argindex == 4:
+            return (GaussAvg2(k + 2, l, mu, a, c) + GaussAvg2(k, l + 2, mu, a, c)) / 2
+        if argindex == 5:
+            return GaussAvg2(k + 1, l + 1, mu, a, c)
+        raise ArgumentIndexError(self, argindex)
+
+
+# --- parameters ---------------------------------------------------------------------------------
+_BLOCKS = (  # name, rows, cols (as functions of R, K), symmetric
+    ("cov_mm", "R", "R", True),
+    ("cov_nm", "R", "R", False),
+    ("cov_mi", "R", "K", False),
+    ("cov_ni", "R", "K", False),
+    ("cov_ii", "K", "K", True),
+)
+
+
+def parameter_layout(rank: int, n_inputs: int, n_populations: int) -> list[tuple[str, int, int, int]]:
+    """Order of the flat parameter vector: entries (name, population, i, j).
+
+    First g, then for each population alpha_p, the means of m, n and I, and the covariance blocks
+    Sigma_mm (upper triangle), Sigma_nm, Sigma_mI, Sigma_nI and Sigma_II (upper triangle).
+    """
+    sizes = {"R": rank, "K": n_inputs}
+    layout = [("g", -1, 0, 0)]
+    for p in range(n_populations):
+        layout.append(("alpha", p, 0, 0))
+        for name, size in (("mean_m", rank), ("mean_n", rank), ("mean_inputs", n_inputs)):
+            layout.extend((name, p, i, 0) for i in range(size))
+        for name, rows, cols, symmetric in _BLOCKS:
+            for i in range(sizes[rows]):
+                layout.extend((name, p, i, j) for j in range(i if symmetric else 0, sizes[cols]))
+    return layout
+
+
+def parameter_vector(loadings, g: float) -> np.ndarray:
+    """Flat parameter vector (see ``parameter_layout``) of a Gaussian or mixture law and bulk g."""
+    comps, weights = loadings.components, loadings.weights
+    values = []
+    for name, p, i, j in parameter_layout(loadings.rank, loadings.n_inputs, len(comps)):
+        if name == "g":
+            values.append(g)
+        elif name == "alpha":
+            values.append(weights[p])
+        else:
+            block = getattr(comps[p], name)
+            values.append(block[i] if block.ndim == 1 else block[i, j])
+    return np.asarray(values, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Equations:
+    """A derived mean-field system (sympy objects).
+
+    Attributes
+    ----------
+    kind : str
+        "latent", "static" or "chaotic" (see the module docstring).
+    unknowns, inputs, parameters : tuple of sympy Symbols
+        The state y, the inputs u and the flat parameter vector (``parameter_layout`` order).
+    values : sympy Matrix
+        G(kappa) (latent), F(kappa, D) (static) or the residuals (chaotic).
+    extras : sympy Matrix
+        Auxiliary outputs named by ``extra_names`` (means and variances per population, and for
+        the static system the squared bulk radius).
+    """
+
+    kind: str
+    unknowns: tuple
+    inputs: tuple
+    parameters: tuple
+    values: sp.Matrix
+    extras: sp.Matrix
+    extra_names: tuple
+
+    def jacobian(self) -> sp.Matrix:
+        """d values / d unknowns, exact through the GaussAvg derivative rules."""
+        return self.values.jacobian(sp.Matrix(self.unknowns))
+
+
+def derive_equations(kind: str, rank: int, n_inputs: int = 0, n_populations: int = 1) -> Equations:
+    """Derive the mean-field system ``kind`` for rank R, K inputs and P populations.
+
+    The nonlinearity does not enter here: Gaussian averages stay as ``GaussAvg`` symbols.
+
+    Examples
+    --------
+    >>> eq = derive_equations("latent", 1)
+    >>> eq.values[0]  # doctest: +NORMALIZE_WHITESPACE
+    alpha_1*(mu_n1_1*GaussAvg((0,), kappa_1*mu_m1_1, kappa_1**2*s_m1m1_1)
+    + kappa_1*s_n1m1_1*GaussAvg((1,), kappa_1*mu_m1_1, kappa_1**2*s_m1m1_1))
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {list(KINDS)}")
+    R, K, P = rank, n_inputs, n_populations
+    kappa = sp.Matrix(sp.symbols(f"kappa_1:{R + 1}", real=True))
+    u = sp.Matrix(sp.symbols(f"u_1:{K + 1}", real=True)) if K else sp.zeros(0, 1)
+    theta, blocks = _parameter_symbols(R, K, P)
+    g = theta[0]
+
+    structure = []  # per population: (alpha, mean_n, cov_n_x, mu, S)
+    for p in range(P):
+        b = blocks[p]
+        mu = (b["mean_m"].T * kappa)[0] + ((b["mean_inputs"].T * u)[0] if K else 0)
+        S = (kappa.T * b["cov_mm"] * kappa)[0]
+        cov_nx = b["cov_nm"] * kappa
+        if K:
+            S += 2 * (kappa.T * b["cov_mi"] * u)[0] + (u.T * b["cov_ii"] * u)[0]
+            cov_nx += b["cov_ni"] * u
+        structure.append((b["alpha"], b["mean_n"], cov_nx, mu, S))
+
+    def stein(delta_of):
+        """<n phi(x)> = sum_p alpha_p (mu_n [phi] + Cov(n, x) [phi']) (Stein's lemma)."""
+        total = sp.zeros(R, 1)
+        for alpha, mean_n, cov_nx, mu, S in structure:
+            d = delta_of(S)
+            total += alpha * (mean_n * gauss_avg((0,), mu, d) + cov_nx * gauss_avg((1,), mu, d))
+        return total
+
+    mus = [s[3] for s in structure]
+    if kind == "latent":
+        unknowns = tuple(kappa)
+        values = stein(lambda S: S)
+        extras = mus + [s[4] for s in structure]
+        names = [f"mu_{p}" for p in range(P)] + [f"delta_{p}" for p in range(P)]
+    elif kind == "static":
+        D = sp.Symbol("D", nonnegative=True)
+        unknowns = tuple(kappa) + (D,)
+        bulk = g**2 * sp.Add(*[s[0] * gauss_avg((0, 0), s[3], s[4] + D) for s in structure])
+        values = stein(lambda S: S + D).col_join(sp.Matrix([bulk]))
+        radius2 = g**2 * sp.Add(*[s[0] * gauss_avg((1, 1), s[3], s[4] + D) for s in structure])
+        extras = mus + [s[4] + D for s in structure] + [radius2]
+        names = [f"mu_{p}" for p in range(P)] + [f"delta_{p}" for p in range(P)] + ["radius2"]
+    else:
+        D0, ell = sp.Symbol("D_0", positive=True), sp.Symbol("ell", real=True)
+        unknowns = tuple(kappa) + (D0, ell)
+        gap = sp.exp(ell)
+        Dinf = D0 - gap
+        energy, inf = 0, 0
+        for alpha, _, _, mu, S in structure:
+            a, c = S + D0, S + Dinf
+            energy += alpha * (gauss_avg((-1, -1), mu, a) - GaussAvg2(-1, -1, mu, a, c))
+            inf += alpha * GaussAvg2(0, 0, mu, a, c)
+        values = (stein(lambda S: S + D0) - kappa).col_join(
+            sp.Matrix([((D0**2 - Dinf**2) / 2 - g**2 * energy) / gap, Dinf - g**2 * inf])
+        )
+        extras = mus + [s[4] + D0 for s in structure] + [s[4] + Dinf for s in structure]
+        names = (
+            [f"mu_{p}" for p in range(P)] + [f"delta0_{p}" for p in range(P)] + [f"deltainf_{p}" for p in range(P)]
+        )
+    return Equations(kind, unknowns, tuple(u), tuple(theta), sp.Matrix(values), sp.Matrix(extras), tuple(names))
+
+
+def _parameter_symbols(R: int, K: int, P: int):
+    """Symbols of the flat parameter vector and, per population, the blocks as sympy matrices."""
+    label = {"mean_m": "mu_m{i}", "mean_n": "mu_n{i}", "mean_inputs": "mu_I{i}", "cov_mm": "s_m{i}m{j}",
+             "cov_nm": "s_n{i}m{j}", "cov_mi": "s_m{i}I{j}", "cov_ni": "s_n{i}I{j}", "cov_ii": "s_I{i}I{j}"}
+    theta = []
+    blocks = [
+        {"mean_m": sp.zeros(R, 1), "mean_n": sp.zeros(R, 1), "mean_inputs": sp.zeros(K, 1),
+         "cov_mm": sp.zeros(R, R), "cov_nm": sp.zeros(R, R), "cov_mi": sp.zeros(R, K),
+         "cov_ni": sp.zeros(R, K), "cov_ii": sp.zeros(K, K)}
+        for _ in range(P)
+    ]
+    for name, p, i, j in parameter_layout(R, K, P):
+        if name == "g":
+            sym = sp.Symbol("g", nonnegative=True)
+        elif name == "alpha":
+            sym = sp.Symbol(f"alpha_{p + 1}", positive=True)
+            blocks[p]["alpha"] = sym
+        else:
+            sym = sp.Symbol(label[name].format(i=i + 1, j=j + 1) + f"_{p + 1}", real=True)
+            blocks[p][name][i, j] = sym
+            if name in ("cov_mm", "cov_ii"):
+                blocks[p][name][j, i] = sym
+        theta.append(sym)
+    return theta, blocks
+
+
+# --- code generation ------------------------------------------------------------------------------
+class _Printer(PythonCodePrinter):
+    def __init__(self):
+        super().__init__({"fully_qualified_modules": True, "standard": "python3"})
+
+
+def _cse_lines(exprs: list, prefix: str, printer: _Printer) -> tuple[list[str], list]:
+    """Common-subexpression elimination: assignment lines and the reduced expressions."""
+    replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols(prefix), optimizations="basic")
+    lines = [f"{sym} = {printer.doprint(expr)}" for sym, expr in replacements]
+    return lines, reduced
+
+
+def _family_lines(nl: Nonlinearity, monomials: list[tuple], prefix: str, printer: _Printer):
+    """Lines evaluating the products prod_i phi^(k_i)(x) at a node x, for each monomial."""
+    xs = sp.Symbol("x")
+    exprs = [sp.Mul(*[nl.derivative(k) for k in mono]).xreplace({X: xs}) for mono in monomials]
+    return _cse_lines(exprs, prefix, printer)
+
+
+def _function_source(name: str, eq: Equations, nl: Nonlinearity, with_jacobian: bool) -> str:
+    """Source of one compiled function filling ``out`` (and ``jac``) and ``extra``."""
+    printer = _Printer()
+    rename = {s: sp.Symbol(f"y{i}") for i, s in enumerate(eq.unknowns)}
+    rename.update({s: sp.Symbol(f"u{i}") for i, s in enumerate(eq.inputs)})
+    rename.update({s: sp.Symbol(f"th{i}") for i, s in enumerate(eq.parameters)})
+    targets = [(f"out[{i}]", e) for i, e in enumerate(eq.values)]
+    if with_jacobian:
+        jac = eq.jacobian()
+        targets += [(f"jac[{i}, {j}]", jac[i, j]) for i in range(jac.rows) for j in range(jac.cols)]
+    targets += [(f"extra[{i}]", e) for i, e in enumerate(eq.extras)]
+    exprs = [e.xreplace(rename) for _, e in targets]
+
+    # Gaussian averages grouped by their (mu, Delta) or (mu, a, c) arguments: one quadrature each
+    uni: dict[tuple, dict] = {}
+    bi: dict[tuple, dict] = {}
+    for e in exprs:
+        for atom in sorted(e.atoms(GaussAvg), key=sp.default_sort_key):
+            uni.setdefault(atom.args[1:], {})[atom] = None
+        for atom in sorted(e.atoms(GaussAvg2), key=sp.default_sort_key):
+            bi.setdefault(atom.args[2:], {})[atom] = None
+    atom_symbol: dict = {}
+    arg_exprs = [a for key in list(uni) + list(bi) for a in key]
+    lines, arg_reduced = _cse_lines(arg_exprs, "_p", printer)
+    body = [f"    {line}" for line in lines]
+    pos = 0
+    for g_index, atoms in enumerate(map(list, uni.values())):
+        mu, delta = arg_reduced[pos : pos + 2]
+        pos += 2
+        monos = [tuple(int(k) for k in a.args[0]) for a in atoms]
+        names = [f"_a{len(atom_symbol) + i}" for i in range(len(atoms))]
+        atom_symbol.update({a: sp.Symbol(n) for a, n in zip(atoms, names)})
+        fam, fam_exprs = _family_lines(nl, monos, f"_f{g_index}_", printer)
+        body += [f"    _n = rule({printer.doprint(mu)}, {printer.doprint(delta)}, _x, _w)"]
+        body += [f"    {n} = 0.0 if _n >= 0 else math.nan" for n in names]
+        body += ["    for _i in range(_n):", "        x = _x[_i]", "        _wi = _w[_i]"]
+        body += [f"        {line}" for line in fam]
+        body += [f"        {n} += _wi * ({printer.doprint(fe)})" for n, fe in zip(names, fam_exprs)]
+    for g_index, atoms in enumerate(map(list, bi.values())):
+        mu, a, c = arg_reduced[pos : pos + 3]
+        pos += 3
+        orders = sorted({int(k) for atom in atoms for k in atom.args[:2]})
+        inner = {k: f"_b{g_index}_{k + 1}" for k in orders}
+        names = [f"_a{len(atom_symbol) + i}" for i in range(len(atoms))]
+        atom_symbol.update({at: sp.Symbol(n) for at, n in zip(atoms, names)})
+        fam, fam_exprs = _family_lines(nl, [(k,) for k in orders], f"_g{g_index}_", printer)
+        body += [
+            f"    _va = {printer.doprint(a)}",
+            f"    _vc = {printer.doprint(c)}",
+            f"    _n = rule({printer.doprint(mu)}, _vc, _xo, _wo)",
+            "    _ok = _n >= 0 and _va - _vc >= 0.0",
+        ]
+        body += [f"    {n} = 0.0 if _ok else math.nan" for n in names]
+        body += ["    for _j in range(_n if _ok else 0):", "        _ni = rule(_xo[_j], _va - _vc, _x, _w)"]
+        body += [f"        {inner[k]} = 0.0" for k in orders]
+        body += ["        for _i in range(_ni):", "            x = _x[_i]", "            _wi = _w[_i]"]
+        body += [f"            {line}" for line in fam]
+        body += [f"            {inner[k]} += _wi * ({printer.doprint(fe)})" for k, fe in zip(orders, fam_exprs)]
+        body += ["        _wj = _wo[_j]"]
+        for n, atom in zip(names, atoms):
+            k, l = int(atom.args[0]), int(atom.args[1])
+            body += [f"        {n} += _wj * {inner[k]} * {inner[l]}"]
+    final = [e.xreplace(atom_symbol) for e in exprs]
+    lines, reduced = _cse_lines(final, "_o", printer)
+    body += [f"    {line}" for line in lines]
+    body += [f"    {t} = {printer.doprint(r)}" for (t, _), r in zip(targets, reduced)]
+    header = [
+        "@njit(cache=True, error_model='numpy')",
+        f"def {name}(y, u, theta, out, {'jac, ' if with_jacobian else ''}extra):",
+    ]
+    unpack = [f"    y{i} = y[{i}]" for i in range(len(eq.unknowns))]
+    unpack += [f"    u{i} = u[{i}]" for i in range(len(eq.inputs))]
+    unpack += [f"    th{i} = theta[{i}]" for i in range(len(eq.parameters))]
+    unpack += ["    _x = np.empty(MAX_NODES)", "    _w = np.empty(MAX_NODES)"]
+    if bi:
+        unpack += ["    _xo = np.empty(MAX_NODES)", "    _wo = np.empty(MAX_NODES)"]
+    return "\n".join(header + unpack + body + ["    return None", ""])
+
+
+def generate_source(kind: str, rank: int, n_inputs: int, n_populations: int, phi) -> str:
+    """Python source of the compiled module for one structure (see ``compile_equations``)."""
+    nl = as_nonlinearity(phi)
+    eq = derive_equations(kind, rank, n_inputs, n_populations)
+    head = (
+        f'"""Generated by lowrank.symbolic: {kind} mean-field equations, rank {rank}, '
+        f'{n_inputs} inputs, {n_populations} populations, phi = {nl.name}. Do not edit."""\n'
+        "import math\n\nimport numpy as np\nfrom numba import njit\n\n"
+        "from lowrank.quadrature import MAX_NODES, rule\n\n"
+        f"N_UNKNOWNS = {len(eq.unknowns)}\nN_VALUES = {len(eq.values)}\n"
+        f"EXTRA_NAMES = {tuple(eq.extra_names)!r}\n\n\n"
+    )
+    return (
+        head
+        + _function_source("value", eq, nl, with_jacobian=False)
+        + "\n\n"
+        + _function_source("value_jacobian", eq, nl, with_jacobian=True)
+    )
+
+
+class CompiledEquations:
+    """Compiled mean-field system: numba functions behind small numpy wrappers.
+
+    Attributes
+    ----------
+    kind : str
+    n_unknowns, n_values : int
+    extra_names : tuple of str
+    """
+
+    def __init__(self, kind: str, module):
+        self.kind = kind
+        self._module = module
+        self.n_unknowns = module.N_UNKNOWNS
+        self.n_values = module.N_VALUES
+        self.extra_names = module.EXTRA_NAMES
+
+    def value(self, y: np.ndarray, u: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Values and extras at state y, inputs u, parameters theta (float64 arrays)."""
+        out = np.empty(self.n_values)
+        extra = np.empty(len(self.extra_names))
+        self._module.value(y, u, theta, out, extra)
+        return out, extra
+
+    def value_jacobian(self, y: np.ndarray, u: np.ndarray, theta: np.ndarray):
+        """Values, Jacobian (n_values, n_unknowns) and extras."""
+        out = np.empty(self.n_values)
+        jac = np.empty((self.n_values, self.n_unknowns))
+        extra = np.empty(len(self.extra_names))
+        self._module.value_jacobian(y, u, theta, out, jac, extra)
+        return out, jac, extra
+
+
+_COMPILED: dict[tuple, CompiledEquations] = {}
+_LOCK = threading.Lock()
+
+
+def _cache_dir() -> Path:
+    """Folder for generated modules (created on demand; a temporary folder if none is writable)."""
+    if os.environ.get("LOWRANK_CACHE_DIR"):
+        base = Path(os.environ["LOWRANK_CACHE_DIR"])
+    elif os.environ.get("NUMBA_CACHE_DIR"):
+        base = Path(os.environ["NUMBA_CACHE_DIR"]) / "lowrank"
+    else:
+        base = Path.home() / ".cache" / "lowrank"
+    folder = base / "codegen"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.access(folder, os.W_OK):
+            return folder
+    except OSError:
+        pass
+    folder = Path(tempfile.gettempdir()) / f"lowrank-codegen-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _source_fingerprint() -> str:
+    """Hash of the code the generated modules depend on, so an upgrade invalidates them."""
+    from . import quadrature
+
+    digest = hashlib.sha256(_CODEGEN_VERSION.encode())
+    for path in (quadrature.__file__, __file__):
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
+
+
+def compile_equations(
+    kind: str, rank: int, n_inputs: int = 0, n_populations: int = 1, phi="tanh"
+) -> CompiledEquations:
+    """The compiled system ``kind`` for one structure, generated once and cached (memory and disk).
+
+    Parameters
+    ----------
+    kind : {"latent", "static", "chaotic"}
+    rank, n_inputs, n_populations : int
+    phi : str, sympy expression or Nonlinearity
+
+    Notes
+    -----
+    The first call for a structure derives the equations with sympy (about a second) and numba
+    compiles them on their first evaluation (several seconds); both are cached on disk.
+    """
+    nl = as_nonlinearity(phi)
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {list(KINDS)}")
+    key = (kind, rank, n_inputs, n_populations, nl.key)
+    with _LOCK:
+        if key in _COMPILED:
+            return _COMPILED[key]
+        digest = hashlib.sha256((_source_fingerprint() + repr(key)).encode()).hexdigest()[:20]
+        mod_name = f"lowrank_mf_{kind}_{digest}"
+        path = _cache_dir() / f"{mod_name}.py"
+        if not path.exists():
+            source = generate_source(kind, rank, n_inputs, n_populations, nl)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(source)
+            os.replace(tmp, path)
+        spec = importlib.util.spec_from_file_location(mod_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[mod_name] = module
+        spec.loader.exec_module(module)
+        compiled = CompiledEquations(kind, module)
+        _COMPILED[key] = compiled
+        return compiled
