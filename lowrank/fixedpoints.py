@@ -1,0 +1,319 @@
+"""Empirical fixed points of a full network: q-minimisation, Newton refinement, classification.
+
+Following Sussillo & Barak (2013, Neural Comput. 25:626), fixed points and slow points are the
+minima of the speed q(x) = |F(x)|^2 / 2, where F is the velocity of a flow or the step of a map:
+
+    flow (continuous time):  F(x) = -x + W tanh(x) + W_in u + b,     stable iff max Re(lambda) < 0
+                             for the eigenvalues of dF/dx = -1 + W diag(1 - tanh(x)^2);
+    map (discrete time):     F(h) = tanh(W h + W_in u + b) - h,      stable iff max |lambda| < 1
+                             for the eigenvalues of the map's Jacobian diag(1 - h'^2) W.
+
+Starts are states visited by trajectories from random initial conditions (where the dynamics
+actually go), perturbed slightly. All starts are minimised together by a batched Levenberg-Marquardt
+iteration on q (Gauss-Newton with adaptive damping; it follows the gradient far from a root and
+becomes Newton near one), then polished by undamped Newton steps with the analytic Jacobian. Only
+points with |F|_inf below ``tol`` count as fixed points (slow points are reported by number only);
+they are deduplicated and classified by the stability rule of their time convention.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ._checks import as_array, as_float, as_int, as_rng, choose
+from .network import LowRankNetwork
+
+__all__ = ["Dynamics", "FixedPoints", "find_fixed_points"]
+
+
+@dataclass
+class Dynamics:
+    """A tanh network in a given time convention, as the fixed-point finder sees it.
+
+    Attributes
+    ----------
+    W : ndarray (N, N)
+        Recurrent weights (for a low-rank network, m n^T / N + g chi).
+    W_in : ndarray (N, K)
+        Input weights.
+    bias : ndarray (N,)
+        Constant input b.
+    time : str
+        "continuous" (a flow) or "discrete" (a map).
+    readout : ndarray (N, R)
+        Vectors n on which states are projected: kappa = n^T phi(x) / N (flow) or n^T h / N (map).
+    """
+
+    W: np.ndarray
+    W_in: np.ndarray
+    bias: np.ndarray
+    time: str
+    readout: np.ndarray
+
+    @classmethod
+    def from_object(cls, obj, time: str | None = None) -> Dynamics:
+        """Build from a LowRankNetwork, a model with ``to_dynamics()``, or a square weight matrix."""
+        if time is not None:
+            time = choose(time, "time", ("continuous", "discrete"))
+        if isinstance(obj, LowRankNetwork):
+            return cls(obj.dense(), obj.inputs, obj.bias, time or "continuous", obj.n)
+        if hasattr(obj, "to_dynamics"):
+            dyn = obj.to_dynamics()
+            if time is not None and time != dyn.time:
+                raise ValueError(f"time={time!r} contradicts the model's own time convention {dyn.time!r}")
+            return dyn
+        if isinstance(obj, np.ndarray):
+            W = as_array(obj, "model_or_network", ndim=2)
+            if W.shape[0] != W.shape[1]:
+                raise ValueError(f"a weight matrix must be square, got shape {W.shape}")
+            if time is None:
+                raise ValueError("time must be given ('continuous' or 'discrete') for a bare weight matrix")
+            N = W.shape[0]
+            return cls(W, np.zeros((N, 0)), np.zeros(N), time, np.zeros((N, 0)))
+        raise TypeError(
+            "model_or_network must be a LowRankNetwork, a model with to_dynamics() (lowrank.RNN) "
+            f"or a square numpy array, got {type(obj).__name__}"
+        )
+
+    @property
+    def N(self) -> int:
+        return self.W.shape[0]
+
+    def drive(self, inputs) -> np.ndarray:
+        """W_in u + b for a constant input u (None means u = 0)."""
+        if inputs is None:
+            return self.bias.copy()
+        u = as_array(inputs, "inputs", shape=(self.W_in.shape[1],), allow_empty=True)
+        return self.W_in @ u + self.bias
+
+    def residual(self, X: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """F for a batch of states X (S, N)."""
+        if self.time == "discrete":
+            return np.tanh(X @ self.W.T + c) - X
+        return -X + np.tanh(X) @ self.W.T + c
+
+    def jacobian(self, X: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """dF/dx for a batch of states, shape (S, N, N)."""
+        eye = np.eye(self.N)
+        if self.time == "discrete":
+            gain = 1.0 - np.tanh(X @ self.W.T + c) ** 2
+            return gain[:, :, None] * self.W[None] - eye
+        gain = 1.0 - np.tanh(X) ** 2
+        return self.W[None] * gain[:, None, :] - eye
+
+    def stability_eigenvalues(self, X: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Eigenvalues deciding stability: of dF/dx (flow) or of the map's Jacobian (map).
+
+        Sorted with the least stable first: by decreasing real part (flow) or modulus (map).
+        """
+        J = self.jacobian(X, c)
+        if self.time == "discrete":
+            J = J + np.eye(self.N)
+        values = np.linalg.eigvals(J)
+        key = np.abs(values) if self.time == "discrete" else values.real
+        return np.take_along_axis(values, np.argsort(-key, axis=1, kind="stable"), axis=1)
+
+    def project(self, X: np.ndarray) -> np.ndarray:
+        """kappa = n^T phi(x) / N (flow) or n^T h / N (map), shape (S, R)."""
+        activity = X if self.time == "discrete" else np.tanh(X)
+        return activity @ self.readout / self.N
+
+    def trajectory_states(self, rng, n_starts: int, c: np.ndarray, steps: int) -> np.ndarray:
+        """States visited along trajectories from random initial conditions (S, N)."""
+        X = rng.uniform(-1.0, 1.0, (n_starts, self.N))
+        if self.time == "continuous":
+            X *= 2.0
+        stop = rng.integers(0, steps + 1, n_starts)
+        states = X.copy()
+        for step in range(steps):
+            X = X + (self.residual(X, c) if self.time == "discrete" else 0.2 * self.residual(X, c))
+            states[stop == step + 1] = X[stop == step + 1]
+        return states
+
+
+@dataclass
+class FixedPoints:
+    """Fixed points found in a network.
+
+    Attributes
+    ----------
+    x : ndarray (P, N)
+        The fixed points (states x for flows, activities h for maps).
+    kappa : ndarray (P, R)
+        Their projections on the network's n vectors (R = 0 when there are none).
+    q : ndarray (P,)
+        The speed |F(x)|^2 / 2 at each point (the residual).
+    eigenvalues : ndarray (P, N) complex
+        Stability eigenvalues, least stable first.
+    stable : ndarray (P,) bool
+        Max Re(lambda) < 0 (flow) or max |lambda| < 1 (map).
+    n_unstable : ndarray (P,) int
+        Number of unstable directions (0 for stable points, 1 for index-1 saddles, ...).
+    time : str
+        The time convention used for stability.
+    n_starts, n_slow : int
+        Starts used, and starts that ended at a slow point (a minimum of q that is not a root).
+    """
+
+    x: np.ndarray
+    kappa: np.ndarray
+    q: np.ndarray
+    eigenvalues: np.ndarray
+    stable: np.ndarray
+    n_unstable: np.ndarray
+    time: str
+    n_starts: int
+    n_slow: int
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def n_stable(self) -> int:
+        return int(np.count_nonzero(self.stable))
+
+
+def _levenberg_marquardt(dyn: Dynamics, X, c, max_iter: int, tol: float):
+    """Batched LM on q = |F|^2 / 2; returns the final states and |F|_inf."""
+    damping = np.full(X.shape[0], 1e-2)
+    F = dyn.residual(X, c)
+    cost = 0.5 * np.sum(F**2, axis=1)
+    eye = np.eye(dyn.N)
+    active = np.max(np.abs(F), axis=1) > tol
+    for _ in range(max_iter):
+        if not active.any():
+            break
+        idx = np.flatnonzero(active)
+        J = dyn.jacobian(X[idx], c)
+        JT = np.transpose(J, (0, 2, 1))
+        A = JT @ J + damping[idx, None, None] * eye
+        g = np.einsum("sij,sj->si", JT, F[idx])
+        step = np.linalg.solve(A, -g[..., None])[..., 0]
+        trial = X[idx] + step
+        F_trial = dyn.residual(trial, c)
+        cost_trial = 0.5 * np.sum(F_trial**2, axis=1)
+        better = cost_trial < cost[idx]
+        good = idx[better]
+        X[good], F[good], cost[good] = trial[better], F_trial[better], cost_trial[better]
+        damping[good] = np.maximum(damping[good] / 3.0, 1e-12)
+        damping[idx[~better]] *= 4.0
+        # stop where converged, or where the damping has exploded (a slow point: q's minimum > 0)
+        active[idx] = (np.max(np.abs(F[idx]), axis=1) > tol) & (damping[idx] < 1e12)
+    return X, np.max(np.abs(F), axis=1)
+
+
+def _newton_polish(dyn: Dynamics, X, c, steps: int = 3):
+    """Undamped Newton steps x <- x - (dF/dx)^{-1} F, kept only where they reduce |F|."""
+    F = dyn.residual(X, c)
+    for _ in range(steps):
+        try:
+            step = np.linalg.solve(dyn.jacobian(X, c), -F[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            break
+        trial = X + step
+        F_trial = dyn.residual(trial, c)
+        better = np.sum(F_trial**2, axis=1) < np.sum(F**2, axis=1)
+        X[better], F[better] = trial[better], F_trial[better]
+    return X, np.max(np.abs(F), axis=1)
+
+
+def _deduplicate(X: np.ndarray, radius: float) -> np.ndarray:
+    """Indices of a subset of rows with no two closer than ``radius`` * (1 + |x|) (greedy)."""
+    keep: list[int] = []
+    for i, x in enumerate(X):
+        scale = radius * (1.0 + np.linalg.norm(x))
+        if all(np.linalg.norm(x - X[j]) > scale for j in keep):
+            keep.append(i)
+    return np.array(keep, dtype=int)
+
+
+def find_fixed_points(
+    model_or_network,
+    inputs=None,
+    n_starts: int = 256,
+    seed=0,
+    time: str | None = None,
+    tol: float = 1e-10,
+    max_iter: int = 200,
+    trajectory_steps: int = 100,
+    dedup_radius: float = 1e-5,
+) -> FixedPoints:
+    """Find the fixed points of a tanh network (Sussillo & Barak 2013, q-minimisation).
+
+    Parameters
+    ----------
+    model_or_network : LowRankNetwork, lowrank.RNN or ndarray (N, N)
+        The network. A bare weight matrix W needs ``time``.
+    inputs : array_like (K,), optional
+        A constant input u under which fixed points are sought (zero if omitted).
+    n_starts : int
+        Number of starting states, sampled along trajectories.
+    seed : int or numpy.random.Generator
+        Seeds the starts.
+    time : {"continuous", "discrete"}, optional
+        Time convention; a model carries its own, a LowRankNetwork defaults to "continuous".
+    tol : float
+        A point is a fixed point when max_i |F_i(x)| < tol.
+    max_iter : int
+        Levenberg-Marquardt iterations per start.
+    trajectory_steps : int
+        Length of the trajectories the starts are sampled from.
+    dedup_radius : float
+        Points closer than dedup_radius * (1 + |x|) are one point.
+
+    Returns
+    -------
+    FixedPoints
+        Deduplicated fixed points (stable and unstable), with kappa, q, eigenvalues, stability.
+
+    Warns
+    -----
+    RuntimeWarning
+        When no start converged to a fixed point.
+    """
+    dyn = Dynamics.from_object(model_or_network, time)
+    n_starts = as_int(n_starts, "n_starts", minimum=1)
+    tol = as_float(tol, "tol", positive=True)
+    max_iter = as_int(max_iter, "max_iter", minimum=1)
+    trajectory_steps = as_int(trajectory_steps, "trajectory_steps", minimum=0)
+    dedup_radius = as_float(dedup_radius, "dedup_radius", positive=True)
+    rng = as_rng(seed)
+    c = dyn.drive(inputs)
+    with threadpool_limits(1):
+        X = dyn.trajectory_states(rng, n_starts, c, trajectory_steps)
+        X += 1e-3 * rng.standard_normal(X.shape)
+        X, _ = _levenberg_marquardt(dyn, X, c, max_iter, tol)
+        X, residual = _newton_polish(dyn, X, c)
+        converged = residual < tol
+        points = X[converged]
+        points = points[_deduplicate(points, dedup_radius)] if len(points) else points
+        F = dyn.residual(points, c)
+        eigenvalues = dyn.stability_eigenvalues(points, c) if len(points) else np.zeros((0, dyn.N), complex)
+    if not converged.any():
+        warnings.warn(
+            f"no start converged to a fixed point (smallest max|F| reached: {residual.min():.3g} > tol "
+            f"{tol:g}); raise max_iter or n_starts",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    if dyn.time == "discrete":
+        unstable = np.abs(eigenvalues) > 1.0
+    else:
+        unstable = eigenvalues.real > 0.0
+    n_unstable = unstable.sum(axis=1)
+    order = np.lexsort((-np.linalg.norm(points, axis=1), n_unstable)) if len(points) else np.zeros(0, int)
+    return FixedPoints(
+        x=points[order],
+        kappa=dyn.project(points[order]),
+        q=0.5 * np.sum(F[order] ** 2, axis=1),
+        eigenvalues=eigenvalues[order],
+        stable=n_unstable[order] == 0,
+        n_unstable=n_unstable[order],
+        time=dyn.time,
+        n_starts=n_starts,
+        n_slow=int(np.count_nonzero(~converged)),
+    )

@@ -1,0 +1,104 @@
+"""find_fixed_points against analytic fixed points, the maps-vs-flows rule and real trained networks."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.linalg import hadamard
+from scipy.optimize import brentq
+
+from lowrank import LowRankNetwork
+from lowrank.fixedpoints import find_fixed_points
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "turner2023"
+
+
+def hopfield_rank_two(N=64, s=2.0):
+    """J = s (xi_1 xi_1^T + xi_2 xi_2^T) / N with orthogonal +-1 patterns (Hadamard columns)."""
+    xi = hadamard(N)[:, 1:3].astype(float)
+    return LowRankNetwork(s * xi, xi), xi
+
+
+def test_planted_rank_two_flow_has_the_analytic_fixed_points():
+    """For x = b xi_r: b = s tanh(b) (stable, gain 1 - tanh^2 b); for x = b (xi_1 +- xi_2):
+    b = (s / 2) tanh(2 b), a saddle with one unstable direction (eigenvalue -1 + s = +1);
+    the origin has two unstable directions. With s = 2: 4 stable + 4 saddles + 1 = 9 points."""
+    s = 2.0
+    net, xi = hopfield_rank_two(s=s)
+    fp = find_fixed_points(net, time="continuous", seed=1)
+    b_pure = brentq(lambda b: b - s * np.tanh(b), 0.5, 5)
+    b_mix = brentq(lambda b: b - s / 2 * np.tanh(2 * b), 0.1, 5)
+    expected = [b_pure * sgn * xi[:, r] for r in range(2) for sgn in (1, -1)]
+    expected += [b_mix * (sa * xi[:, 0] + sb * xi[:, 1]) for sa in (1, -1) for sb in (1, -1)]
+    expected += [np.zeros(64)]
+    assert len(fp) == 9
+    for x_true in expected:
+        assert np.min(np.linalg.norm(fp.x - x_true, axis=1)) < 1e-8
+    assert fp.n_stable == 4
+    assert sorted(fp.n_unstable.tolist()) == [0] * 4 + [1] * 4 + [2]
+    # stable points: radial eigenvalue -1 + s (1 - tanh^2 b), twice
+    gain = 1 - np.tanh(b_pure) ** 2
+    np.testing.assert_allclose(fp.eigenvalues[0, :2].real, -1 + s * gain, atol=1e-8)
+    # kappa = n^T tanh(x) / N = tanh(b) on the pure states
+    assert np.sort(np.abs(fp.kappa[fp.stable]).max(axis=1)) == pytest.approx(np.tanh(b_pure), abs=1e-10)
+
+
+def test_maps_and_flows_disagree_on_stability_where_theory_says():
+    """J = -3 xi xi^T / N: for the flow the origin's eigenvalue is -1 - 3 < 0 (stable); for the map
+    h' = tanh(J h) it is -3, |-3| > 1 (unstable: period doubling), and the map has no other fixed point
+    (h = tanh(-3 h) has only h = 0)."""
+    xi = hadamard(32)[:, 1:2].astype(float)
+    net = LowRankNetwork(-3.0 * xi, xi)
+    flow = find_fixed_points(net, time="continuous", seed=0)
+    assert len(flow) == 1 and flow.stable[0]
+    assert flow.eigenvalues[0, 0].real == pytest.approx(-1.0, abs=1e-9)  # the N - 1 bulk directions
+    assert np.min(flow.eigenvalues.real) == pytest.approx(-4.0, abs=1e-9)
+    mapped = find_fixed_points(net, time="discrete", seed=0)
+    assert len(mapped) == 1 and not mapped.stable[0]
+    assert mapped.eigenvalues[0, 0] == pytest.approx(-3.0, abs=1e-9)
+    assert mapped.n_unstable[0] == 1
+
+
+def test_same_seed_same_points():
+    net, _ = hopfield_rank_two()
+    a = find_fixed_points(net, seed=3, n_starts=64)
+    b = find_fixed_points(net, seed=3, n_starts=64)
+    assert np.array_equal(a.x, b.x)
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="shared/data not present")
+@pytest.mark.parametrize(
+    "name, bits_states",
+    [("flipflopparallel_3bits_200_vanilla_100", 8),     # 2^3 memories (Sussillo & Barak 2013)
+     ("flipflop2bits_200_vanilla_100", 2),              # gated: the two tasks share 2 attractors
+     ("flipfloporthogonal_2bits_200_vanilla_100", 4)],  # orthogonal: 4 (Turner & Barak 2023)
+)
+def test_trained_flip_flop_networks(name, bits_states):
+    W = np.load(DATA / f"{name}.npz")["final.rnn.weight_hh_l0"][0].astype(np.float64)
+    fp = find_fixed_points(W, time="discrete", seed=0, n_starts=128)
+    assert fp.n_stable == bits_states
+    assert np.all(fp.q < 1e-20)
+    assert np.count_nonzero(fp.n_unstable >= 1) >= 1  # saddles between the memories
+
+
+def test_bad_input():
+    net, _ = hopfield_rank_two(N=8)
+    with pytest.raises(ValueError, match="time must be given"):
+        find_fixed_points(np.eye(3))
+    with pytest.raises(ValueError, match="must be square"):
+        find_fixed_points(np.ones((3, 4)), time="discrete")
+    with pytest.raises(TypeError, match="model_or_network must be"):
+        find_fixed_points("net")
+    with pytest.raises(ValueError, match="unknown time"):
+        find_fixed_points(net, time="discret")
+    with pytest.raises(ValueError, match="n_starts must be >= 1"):
+        find_fixed_points(net, n_starts=0)
+    with pytest.raises(ValueError, match="inputs must have shape"):
+        find_fixed_points(net, inputs=[1.0])
+
+
+def test_non_convergence_is_reported():
+    net, _ = hopfield_rank_two()
+    with pytest.warns(RuntimeWarning, match="no start converged"):
+        fp = find_fixed_points(net, max_iter=1, tol=1e-300, n_starts=4)
+    assert len(fp) == 0 and fp.n_slow == 4
