@@ -17,6 +17,8 @@ _EXPORTS = {
     "LowRankNetwork": "network",
     "simulate": "simulation",
     "Trajectory": "simulation",
+    "MeanField": "meanfield",
+    "bifurcation_diagram": "bifurcation",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
