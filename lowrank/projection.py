@@ -1,0 +1,158 @@
+"""Projection of a (trained) weight matrix onto low-rank form, and the law of its loadings.
+
+Trained recurrent networks are close to "random bulk + a few structured directions": the weight
+change Delta W = W - W_0 of a trained network is low rank (Schuessler et al. 2020, NeurIPS). The
+truncated SVD  W - W_0 ~ U_R S_R V_R^T  is written in the package's convention
+
+    W - W_0 ~ m n^T / N,    m = sqrt(N) U_R S_R^{1/2},   n = sqrt(N) V_R S_R^{1/2},
+
+so that the loadings are of order one. The neurons' rows (m, n, input weights) are then fitted by a
+Gaussian or, when the Bayesian information criterion prefers it, by a mixture of Gaussian
+populations (Beiran et al. 2021), which is what the mean-field engine needs to predict attractors.
+The factorisation is unique up to an invertible R x R mixing of m and n; the SVD's is canonical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ._checks import as_array, as_int, choose
+from .loadings import GaussianLoadings, MixtureLoadings
+from .network import LowRankNetwork
+
+__all__ = ["Projection", "choose_rank", "project"]
+
+
+def choose_rank(singular_values, max_rank: int | None = None) -> int:
+    """Rank at the largest gap of the singular-value spectrum.
+
+    Returns the R (1 <= R <= max_rank) maximising the ratio s_R / s_{R+1}, the usual "elbow" of a
+    low-rank-plus-noise spectrum (the ratio is scale-free, so the bulk's level need not be known).
+
+    Parameters
+    ----------
+    singular_values : array_like
+        Singular values in decreasing order.
+    max_rank : int, optional
+        Largest rank considered (default: half the number of singular values, at most 20).
+    """
+    s = as_array(singular_values, "singular_values", ndim=1)
+    if s.size < 2:
+        raise ValueError(f"singular_values must hold at least 2 values, got {s.size}")
+    if np.any(np.diff(s) > 1e-12 * s[0]) or s[-1] < 0:
+        raise ValueError("singular_values must be non-negative and sorted in decreasing order")
+    if max_rank is None:
+        max_rank = min(20, max(1, s.size // 2))
+    max_rank = as_int(max_rank, "max_rank", minimum=1, maximum=s.size - 1)
+    tiny = np.finfo(float).tiny
+    ratios = s[:max_rank] / np.maximum(s[1 : max_rank + 1], tiny)
+    return int(np.argmax(ratios)) + 1
+
+
+@dataclass
+class Projection:
+    """A weight matrix projected to rank R.
+
+    Attributes
+    ----------
+    network : LowRankNetwork
+        m, n (N, R) with m n^T / N the rank-R part of W (or of W - reference), the input weights and
+        bias; with a reference, its bulk is kept as g chi (g = sqrt(N) std(reference)).
+    loadings : GaussianLoadings or MixtureLoadings
+        The law fitted to the neurons' rows (m, n, inputs): Gaussian, or a mixture chosen by BIC.
+    singular_values : ndarray
+        All singular values of W (or W - reference), decreasing.
+    energy : float
+        Fraction of the squared Frobenius norm the rank keeps, sum_{r<=R} s_r^2 / sum s^2.
+    time : str
+        Time convention of the network the weights come from.
+    """
+
+    network: LowRankNetwork
+    loadings: GaussianLoadings | MixtureLoadings
+    singular_values: np.ndarray
+    energy: float
+    time: str
+
+    @property
+    def rank(self) -> int:
+        return self.network.rank
+
+    def meanfield(self, **kwargs):
+        """The MeanField of the fitted loadings (with the bulk strength g, in the same time convention)."""
+        from .meanfield import MeanField
+
+        return MeanField(self.loadings, g=self.network.g, time=self.time, **kwargs)
+
+
+def project(
+    weights,
+    rank: int | None = None,
+    reference=None,
+    inputs=None,
+    bias=None,
+    time: str = "discrete",
+    mixture: bool = True,
+    seed=0,
+) -> Projection:
+    """Project a recurrent weight matrix to rank R (truncated SVD) and fit the law of its loadings.
+
+    Parameters
+    ----------
+    weights : array_like (N, N)
+        Recurrent weights W.
+    rank : int, optional
+        R; chosen at the largest singular-value gap (``choose_rank``) if omitted.
+    reference : array_like (N, N), optional
+        W_0 (e.g. the initial weights): the SVD is then of W - W_0 (Schuessler et al. 2020) and W_0
+        is kept as the network's random bulk.
+    inputs : array_like (N, K), optional
+        Input weights; they join each neuron's row of loadings.
+    bias : array_like (N,), optional
+        Constant input of each neuron.
+    time : {"discrete", "continuous"}
+        Time convention of the network the weights come from (for ``meanfield()``).
+    mixture : bool
+        Let the BIC choose between one Gaussian and a mixture of populations (else one Gaussian).
+    seed : int
+        Seed of the mixture fit.
+    """
+    W = as_array(weights, "weights", ndim=2)
+    N = W.shape[0]
+    if W.shape != (N, N):
+        raise ValueError(f"weights must be square, got shape {W.shape}")
+    time = choose(time, "time", ("discrete", "continuous"))
+    target = W
+    bulk = None
+    if reference is not None:
+        W0 = as_array(reference, "reference", shape=(N, N))
+        target = W - W0
+        g = float(np.sqrt(N) * W0.std())
+        if g > 0:
+            bulk = (g, W0 / g)
+    with threadpool_limits(1):  # multi-threaded OpenBLAS is far slower on 2 cores
+        U, s, Vt = np.linalg.svd(target)
+    if rank is None:
+        rank = choose_rank(s)
+    rank = as_int(rank, "rank", minimum=1, maximum=N)
+    scale = np.sqrt(N * s[:rank])
+    m = U[:, :rank] * scale
+    n = Vt[:rank].T * scale
+    inputs_arr = np.zeros((N, 0)) if inputs is None else as_array(inputs, "inputs", ndim=2, shape=(N, None))
+    network = LowRankNetwork(m, n, inputs_arr, g=bulk[0] if bulk else 0.0, chi=bulk[1] if bulk else None,
+                             bias=bias)
+    rows = np.concatenate([m, n, inputs_arr], axis=1)
+    K = inputs_arr.shape[1]
+    if mixture:
+        with threadpool_limits(1):
+            loadings = MixtureLoadings.fit(rows, rank, K, seed=seed)
+        if loadings.n_populations == 1:
+            loadings = loadings.components[0]
+    else:
+        loadings = GaussianLoadings.fit(rows, rank, K)
+    total = float(np.sum(s**2))
+    energy = float(np.sum(s[:rank] ** 2) / total) if total > 0 else 1.0
+    return Projection(network, loadings, s, energy, time)
