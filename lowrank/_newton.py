@@ -44,10 +44,13 @@ def newton(
     tol: float = 1e-10,
     max_iter: int = 60,
     loose_tol: float = 1e-7,
+    xtol: float = 1e-9,
 ) -> NewtonResult:
     """Solve fun(x)[0] = 0 by Newton's method with a backtracking line search.
 
-    ``fun(x)`` returns (residual, Jacobian, extra). Converged when max |residual| <= tol, or when
+    ``fun(x)`` returns (residual, Jacobian, extra). Converged when max |residual| <= tol and the
+    next Newton step is below xtol (1 + |x|) (so that slowly converging degenerate roots, as at a
+    pitchfork, are not accepted early at scattered points), or when
     the iteration has stalled at round-off (a step below 1e-13 (1 + |x|), or no step along the
     Newton direction decreasing the residual) with max |residual| <= loose_tol (residuals computed
     with cancellation cannot reach ``tol``). A NaN residual (outside the
@@ -58,8 +61,6 @@ def newton(
     f, J, extra = fun(x)
     r = _norm(f)
     for it in range(max_iter + 1):
-        if r <= tol:
-            return NewtonResult(x, f, J, extra, r, it, True)
         if it == max_iter or not np.all(np.isfinite(J)) or not np.isfinite(r):
             break
         try:
@@ -68,6 +69,8 @@ def newton(
             dx = np.linalg.lstsq(J, -f, rcond=None)[0]
         if not np.all(np.isfinite(dx)):
             break
+        if r <= tol and _norm(dx) <= xtol * (1.0 + _norm(x)):
+            return NewtonResult(x, f, J, extra, r, it, True)
         step = 1.0
         while step >= 1e-8:
             x_new = x + step * dx

@@ -371,15 +371,38 @@ class MeanField:
                 out[b, s + 1] = k
         return LatentTrajectory(np.arange(n_steps + 1) * dt, out)
 
+    def residual_function(self, kind: str, inputs=None):
+        """The function y -> (residual, Jacobian, extras) whose roots the solvers find.
+
+        ``kind`` is "latent" (y = kappa, residual G - kappa, g = 0), "static" (y = (kappa, D),
+        residual F(y) - y) or "chaotic" (y = (kappa, D_0, log(D_0 - D_inf)); NaN once the gap
+        D_0 - D_inf collapses below 1e-7 (1 + D_0), where the static solutions take over).
+        """
+        kind = choose(kind, "kind", ("latent", "static", "chaotic"))
+        if kind == "latent":
+            self._require_closed("the latent residual")
+        u = self._inputs(inputs)
+        eq = self._equations(kind)
+        R = self.rank
+        if kind == "chaotic":
+
+            def chaotic(y):
+                out = eq.value_jacobian(y, u, self.theta)
+                if y[R + 1] < np.log(1e-7 * (1.0 + abs(y[R]))):  # drifting onto the static solutions
+                    out[0][:] = np.nan
+                return out
+
+            return chaotic
+        eye = np.eye(eq.n_unknowns)
+
+        def residual(y):
+            F, dF, extra = eq.value_jacobian(y, u, self.theta)
+            return F - y, dF - eye, extra
+
+        return residual
+
     def _fixed_point_from(self, start: np.ndarray, u: np.ndarray, tol: float) -> NewtonResult:
-        eq = self._equations("latent")
-        eye = np.eye(self.rank)
-
-        def residual(k):
-            G, dG, extra = eq.value_jacobian(k, u, self.theta)
-            return G - k, dG - eye, extra
-
-        return newton(residual, start, tol=tol)
+        return newton(self.residual_function("latent", u), start, tol=tol)
 
     def _make_fixed_point(self, res: NewtonResult, multiplicity: int = 1) -> FixedPoint:
         dG = res.jacobian + np.eye(self.rank)
@@ -435,26 +458,10 @@ class MeanField:
 
     # --- stationary states with a random bulk ------------------------------------------------
     def _static_from(self, y0: np.ndarray, u: np.ndarray, tol: float) -> NewtonResult:
-        eq = self._equations("static")
-        eye = np.eye(self.rank + 1)
-
-        def residual(y):
-            F, dF, extra = eq.value_jacobian(y, u, self.theta)
-            return F - y, dF - eye, extra
-
-        return newton(residual, y0, tol=tol)
+        return newton(self.residual_function("static", u), y0, tol=tol)
 
     def _chaotic_from(self, y0: np.ndarray, u: np.ndarray, tol: float) -> NewtonResult:
-        eq = self._equations("chaotic")
-        R = self.rank
-
-        def residual(y):
-            out = eq.value_jacobian(y, u, self.theta)
-            if y[R + 1] < np.log(1e-7 * (1.0 + abs(y[R]))):  # drifting onto the static solutions
-                out[0][:] = np.nan
-            return out
-
-        return newton(residual, y0, tol=tol, max_iter=40)
+        return newton(self.residual_function("chaotic", u), y0, tol=tol, max_iter=40)
 
     def _make_static(self, res: NewtonResult) -> StationaryState:
         P, R = self.n_populations, self.rank

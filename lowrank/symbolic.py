@@ -71,7 +71,7 @@ __all__ = [
 ]
 
 KINDS = ("latent", "static", "chaotic")
-_CODEGEN_VERSION = "1"
+_CODEGEN_VERSION = "2"
 
 #: The variable of the nonlinearity phi(x).
 X = sp.Symbol("x", real=True)
@@ -486,22 +486,36 @@ def _function_source(name: str, eq: Equations, nl: Nonlinearity, with_jacobian: 
         names = [f"_a{len(atom_symbol) + i}" for i in range(len(atoms))]
         atom_symbol.update({at: sp.Symbol(n) for at, n in zip(atoms, names)})
         fam, fam_exprs = _family_lines(nl, [(k,) for k in orders], f"_g{g_index}_", printer)
+        other = {k: f"_c{g_index}_{k + 1}" for k in orders}
+
+        def inner_pass(center: str, target: dict, indent: str) -> list[str]:
+            """Inner Gaussian averages [phi^(k)](center, a - |c|) into the variables ``target``."""
+            lines = [f"{indent}_ni = rule({center}, _va - abs(_vc), _x, _w)"]
+            lines += [f"{indent}{target[k]} = 0.0" for k in orders]
+            lines += [f"{indent}for _i in range(_ni):", f"{indent}    x = _x[_i]", f"{indent}    _wi = _w[_i]"]
+            lines += [f"{indent}    {line}" for line in fam]
+            lines += [f"{indent}    {target[k]} += _wi * ({printer.doprint(fe)})" for k, fe in zip(orders, fam_exprs)]
+            return lines
+
+        # X = mu + sqrt(a - |c|) x + sqrt(|c|) z, Y = mu + sqrt(a - |c|) y + sign(c) sqrt(|c|) z
         body += [
             f"    _va = {printer.doprint(a)}",
             f"    _vc = {printer.doprint(c)}",
-            f"    _n = rule({printer.doprint(mu)}, _vc, _xo, _wo)",
-            "    _ok = _n >= 0 and _va - _vc >= 0.0",
+            f"    _vm = {printer.doprint(mu)}",
+            "    _n = rule(_vm, abs(_vc), _xo, _wo)",
+            "    _ok = _n >= 0 and _va - abs(_vc) >= 0.0",
         ]
         body += [f"    {n} = 0.0 if _ok else math.nan" for n in names]
-        body += ["    for _j in range(_n if _ok else 0):", "        _ni = rule(_xo[_j], _va - _vc, _x, _w)"]
-        body += [f"        {inner[k]} = 0.0" for k in orders]
-        body += ["        for _i in range(_ni):", "            x = _x[_i]", "            _wi = _w[_i]"]
-        body += [f"            {line}" for line in fam]
-        body += [f"            {inner[k]} += _wi * ({printer.doprint(fe)})" for k, fe in zip(orders, fam_exprs)]
+        body += ["    for _j in range(_n if _ok else 0):"]
+        body += inner_pass("_xo[_j]", inner, "        ")
+        body += ["        if _vc >= 0.0:"]
+        body += [f"            {other[k]} = {inner[k]}" for k in orders]
+        body += ["        else:"]
+        body += inner_pass("2.0 * _vm - _xo[_j]", other, "            ")
         body += ["        _wj = _wo[_j]"]
         for n, atom in zip(names, atoms):
             k, l = int(atom.args[0]), int(atom.args[1])
-            body += [f"        {n} += _wj * {inner[k]} * {inner[l]}"]
+            body += [f"        {n} += _wj * {inner[k]} * {other[l]}"]
     final = [e.xreplace(atom_symbol) for e in exprs]
     lines, reduced = _cse_lines(final, "_o", printer)
     body += [f"    {line}" for line in lines]
