@@ -319,12 +319,15 @@ def _locate_events(cont: _Continuation, result: list, raw: list, values: np.ndar
                     event = _refine_sign_change(cont, branch, i, kind, flow, b)
                     if event is not None:
                         events.append(event)
-        # branch ends strictly inside the range: folds (or ends on another branch)
+        # branch ends strictly inside the range: folds (or ends on another branch); a chaotic
+        # branch whose gap D_0 - D_inf vanishes at its end meets a static one at a chaos onset
         idx = raw[b][2]
         for end, step in ((idx[0], -1), (idx[-1], 1)):
             nxt = end + step
             if 0 <= nxt < len(values):
                 state = branch.states[0] if step < 0 else branch.states[-1]
+                if state.chaotic and np.max(state.delta0 - state.delta_inf) < 0.05 * (1 + np.max(state.delta0)):
+                    continue
                 event = _refine_fold(cont, state, values[end], values[nxt], b, result)
                 if event is not None:
                     events.append(event)
@@ -388,7 +391,7 @@ def _refine_fold(cont, state: StationaryState, p_last: float, p_next: float, b: 
     z0 = np.append(state.unknowns, p_last)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        res = newton(H_with_jacobian, z0, tol=1e-11, max_iter=40, loose_tol=1e-8)
+        res = newton(H_with_jacobian, z0, tol=1e-11, max_iter=25, loose_tol=1e-8)
     lo, hi = sorted((p_last, p_next))
     margin = 0.5 * (hi - lo)
     if not res.converged or not (lo - margin <= res.x[-1] <= hi + margin):

@@ -226,6 +226,7 @@ class MeanField:
         self.n_populations = len(loadings.components)
         self.theta = parameter_vector(loadings, self.g)
         self._phi_scale = None
+        self._compiled: dict[str, CompiledEquations] = {}
 
     def __repr__(self) -> str:
         return (
@@ -235,7 +236,9 @@ class MeanField:
 
     # --- helpers ------------------------------------------------------------------------------
     def _equations(self, kind: str) -> CompiledEquations:
-        return compile_equations(kind, self.rank, self.n_inputs, self.n_populations, self.phi)
+        if kind not in self._compiled:
+            self._compiled[kind] = compile_equations(kind, self.rank, self.n_inputs, self.n_populations, self.phi)
+        return self._compiled[kind]
 
     def _inputs(self, inputs) -> np.ndarray:
         if inputs is None:
@@ -461,7 +464,7 @@ class MeanField:
         return newton(self.residual_function("static", u), y0, tol=tol)
 
     def _chaotic_from(self, y0: np.ndarray, u: np.ndarray, tol: float) -> NewtonResult:
-        return newton(self.residual_function("chaotic", u), y0, tol=tol, max_iter=40)
+        return newton(self.residual_function("chaotic", u), y0, tol=tol, max_iter=30)
 
     def _make_static(self, res: NewtonResult) -> StationaryState:
         P, R = self.n_populations, self.rank

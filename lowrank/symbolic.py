@@ -116,6 +116,7 @@ class Nonlinearity:
                 raise ValueError("primitive is not a primitive of phi (its derivative differs from phi)")
         self.name = name or str(self.expr)
         self._derivatives: dict[int, sp.Expr] = {0: self.expr}
+        self._key = None
 
     def derivative(self, order: int) -> sp.Expr:
         """phi^(order)(x) for order >= 0; the primitive Phi for order -1."""
@@ -142,8 +143,10 @@ class Nonlinearity:
     @property
     def key(self) -> str:
         """A string that identifies phi (and its primitive when given) for caching."""
-        prim = sp.srepr(self._primitive) if self._primitive is not None else ""
-        return sp.srepr(self.expr) + "|" + prim
+        if self._key is None:
+            prim = sp.srepr(self._primitive) if self._primitive is not None else ""
+            self._key = sp.srepr(self.expr) + "|" + prim
+        return self._key
 
     def __repr__(self) -> str:
         return f"Nonlinearity({self.name})"
