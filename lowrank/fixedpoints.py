@@ -11,7 +11,10 @@ minima of the speed q(x) = |F(x)|^2 / 2, where F is the velocity of a flow or th
 Starts are states visited by trajectories from random initial conditions (where the dynamics
 actually go), perturbed slightly. All starts are minimised together by a batched Levenberg-Marquardt
 iteration on q (Gauss-Newton with adaptive damping; it follows the gradient far from a root and
-becomes Newton near one), then polished by undamped Newton steps with the analytic Jacobian. Only
+becomes Newton near one), twice - from a small and from a large initial damping, which end in
+different basins of q - then polished by undamped Newton steps with the analytic Jacobian. A
+second round starts from the midpoints of pairs of the points found, where the saddles between
+attractors lie (for a 3-bit flip-flop this finds all 3^3 = 27 points, tests/test_fixedpoints.py). Only
 points with |F|_inf below ``tol`` count as fixed points (slow points are reported by number only);
 they are deduplicated and classified by the stability rule of their time convention.
 """
@@ -156,7 +159,8 @@ class FixedPoints:
     time : str
         The time convention used for stability.
     n_starts, n_slow : int
-        Starts used, and starts that ended at a slow point (a minimum of q that is not a root).
+        Starts used, and how many of the first round's 2 n_starts descents (two per start) ended
+        at a slow point (a minimum of q that is not a root).
     """
 
     x: np.ndarray
@@ -177,9 +181,9 @@ class FixedPoints:
         return int(np.count_nonzero(self.stable))
 
 
-def _levenberg_marquardt(dyn: Dynamics, X, c, max_iter: int, tol: float):
-    """Batched LM on q = |F|^2 / 2; returns the final states and |F|_inf."""
-    damping = np.full(X.shape[0], 1e-2)
+def _levenberg_marquardt(dyn: Dynamics, X, c, max_iter: int, tol: float, damping: float):
+    """Batched LM on q = |F|^2 / 2 from initial damping ``damping``; returns states and |F|_inf."""
+    damping = np.full(X.shape[0], float(damping))
     F = dyn.residual(X, c)
     cost = 0.5 * np.sum(F**2, axis=1)
     eye = np.eye(dyn.N)
@@ -219,6 +223,20 @@ def _newton_polish(dyn: Dynamics, X, c, steps: int = 3):
         better = np.sum(F_trial**2, axis=1) < np.sum(F**2, axis=1)
         X[better], F[better] = trial[better], F_trial[better]
     return X, np.max(np.abs(F), axis=1)
+
+
+def _descend(dyn: Dynamics, X: np.ndarray, c: np.ndarray, max_iter: int, tol: float):
+    """Minimise q from every start twice - a Gauss-Newton-like descent (small initial damping) and a
+    gradient-like one (large damping), which end in different basins of q - then polish by Newton.
+    Returns the 2S end states and their |F|_inf."""
+    X = np.concatenate([_levenberg_marquardt(dyn, X.copy(), c, max_iter, tol, damping)[0]
+                        for damping in (1e-2, 1e2)])
+    return _newton_polish(dyn, X, c)
+
+
+def _unique(X: np.ndarray, radius: float) -> np.ndarray:
+    """The rows of X without near-duplicates (see ``_deduplicate``)."""
+    return X[_deduplicate(X, radius)] if len(X) else X
 
 
 def _deduplicate(X: np.ndarray, radius: float) -> np.ndarray:
@@ -286,11 +304,15 @@ def find_fixed_points(
     with threadpool_limits(1):
         X = dyn.trajectory_states(rng, n_starts, c, trajectory_steps)
         X += 1e-3 * rng.standard_normal(X.shape)
-        X, _ = _levenberg_marquardt(dyn, X, c, max_iter, tol)
-        X, residual = _newton_polish(dyn, X, c)
+        X, residual = _descend(dyn, X, c, max_iter, tol)
         converged = residual < tol
-        points = X[converged]
-        points = points[_deduplicate(points, dedup_radius)] if len(points) else points
+        points = _unique(X[converged], dedup_radius)
+        if len(points) > 1:
+            # second round: saddles sit between attractors, so start again from midpoints of pairs
+            pairs = np.array([(i, j) for i in range(len(points)) for j in range(i)])
+            pairs = pairs[rng.permutation(len(pairs))[:n_starts]]
+            Y, res_pairs = _descend(dyn, 0.5 * (points[pairs[:, 0]] + points[pairs[:, 1]]), c, max_iter, tol)
+            points = _unique(np.concatenate([points, Y[res_pairs < tol]]), dedup_radius)
         F = dyn.residual(points, c)
         eigenvalues = dyn.stability_eigenvalues(points, c) if len(points) else np.zeros((0, dyn.N), complex)
     if not converged.any():

@@ -81,6 +81,16 @@ def test_trained_flip_flop_networks(name, bits_states):
     assert np.count_nonzero(fp.n_unstable >= 1) >= 1  # saddles between the memories
 
 
+@pytest.mark.skipif(not DATA.exists(), reason="shared/data not present")
+def test_three_bit_flip_flop_has_the_full_product_structure():
+    """A 3-bit flip-flop is three independent bistable switches: each bit sits at -, + (stable) or at
+    the saddle between them, so there are 3^3 = 27 fixed points with C(3, k) 2^(3-k) of them having
+    k unstable directions: 8 stable, 12 index-1 saddles, 6 index-2, 1 index-3."""
+    W = np.load(DATA / "flipflopparallel_3bits_200_vanilla_100.npz")["final.rnn.weight_hh_l0"][0]
+    fp = find_fixed_points(W.astype(np.float64), time="discrete", seed=0, n_starts=128)
+    assert np.bincount(fp.n_unstable).tolist() == [8, 12, 6, 1]
+
+
 def test_bad_input():
     net, _ = hopfield_rank_two(N=8)
     with pytest.raises(ValueError, match="time must be given"):
@@ -101,4 +111,4 @@ def test_non_convergence_is_reported():
     net, _ = hopfield_rank_two()
     with pytest.warns(RuntimeWarning, match="no start converged"):
         fp = find_fixed_points(net, max_iter=1, tol=1e-300, n_starts=4)
-    assert len(fp) == 0 and fp.n_slow == 4
+    assert len(fp) == 0 and fp.n_slow == 8  # two descents per start
