@@ -400,10 +400,16 @@ def _refine_fold(cont, state: StationaryState, p_last: float, p_next: float, b: 
     at = cont.solve(p_star, dataclasses.replace(state, unknowns=res.x[:-1]))
     if at is None:
         return None
-    on_other = any(
-        _same(at, s, tol=1e-3) for o, br in enumerate(branches) if o != b
-        for s, p in zip(br.states, br.parameter) if abs(p - p_star) <= 2 * abs(p_next - p_last)
-    )
+    # a branch that ends on another branch (continued to p_star) meets it at a branch point
+    on_other = False
+    for o, br in enumerate(branches):
+        near = np.argmin(np.abs(br.parameter - p_star))
+        if o == b or abs(br.parameter[near] - p_star) > 2 * abs(p_next - p_last):
+            continue
+        other = cont.solve(p_star, br.states[near])
+        if other is not None and _same(at, other, tol=1e-4):
+            on_other = True
+            break
     return BifurcationEvent("branch_point" if on_other else "fold", p_star, at, b)
 
 
