@@ -19,6 +19,10 @@ _EXPORTS = {
     "Trajectory": "simulation",
     "MeanField": "meanfield",
     "bifurcation_diagram": "bifurcation",
+    "RNN": "models",
+    "train": "training",
+    "TrainingRun": "training",
+    "load_run": "training",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
