@@ -59,16 +59,15 @@ class Dynamics:
 
     @classmethod
     def from_object(cls, obj, time: str | None = None) -> Dynamics:
-        """Build from a LowRankNetwork, a model with ``to_dynamics()``, or a square weight matrix."""
+        """Build from a LowRankNetwork, a ``lowrank.RNN`` or a square weight matrix."""
         if time is not None:
             time = choose(time, "time", ("continuous", "discrete"))
         if isinstance(obj, LowRankNetwork):
             return cls(obj.dense(), obj.inputs, obj.bias, time or "continuous", obj.n)
-        if hasattr(obj, "to_dynamics"):
-            dyn = obj.to_dynamics()
-            if time is not None and time != dyn.time:
-                raise ValueError(f"time={time!r} contradicts the model's own time convention {dyn.time!r}")
-            return dyn
+        if hasattr(obj, "weights") and hasattr(obj, "time") and hasattr(obj, "recurrent_weights"):
+            if time is not None and time != obj.time:
+                raise ValueError(f"time={time!r} contradicts the model's own time convention {obj.time!r}")
+            return cls.from_weights(obj.weights(), obj.time)
         if isinstance(obj, np.ndarray):
             W = as_array(obj, "model_or_network", ndim=2)
             if W.shape[0] != W.shape[1]:
@@ -78,9 +77,30 @@ class Dynamics:
             N = W.shape[0]
             return cls(W, np.zeros((N, 0)), np.zeros(N), time, np.zeros((N, 0)))
         raise TypeError(
-            "model_or_network must be a LowRankNetwork, a model with to_dynamics() (lowrank.RNN) "
-            f"or a square numpy array, got {type(obj).__name__}"
+            "model_or_network must be a LowRankNetwork, a lowrank.RNN or a square numpy array, "
+            f"got {type(obj).__name__}"
         )
+
+    @classmethod
+    def from_weights(cls, weights: dict, time: str) -> Dynamics:
+        """Build from the parameters of a ``lowrank.RNN`` (as in ``RNN.weights()`` or a checkpoint).
+
+        ``weight_rec`` (N, N) or ``m``, ``n`` (N, R) with W = m n^T / N; ``weight_in`` (N, K);
+        optional ``bias`` (N,). The readout vectors are n when present.
+        """
+        time = choose(time, "time", ("continuous", "discrete"))
+        w = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
+        if "weight_rec" in w:
+            W = w["weight_rec"]
+            readout = np.zeros((W.shape[0], 0))
+        elif "m" in w and "n" in w:
+            W = w["m"] @ w["n"].T / w["m"].shape[0]
+            readout = w["n"]
+        else:
+            raise ValueError(f"weights must hold 'weight_rec' or 'm' and 'n', got keys {sorted(w)}")
+        N = W.shape[0]
+        W_in = w.get("weight_in", np.zeros((N, 0)))
+        return cls(W, W_in, w.get("bias", np.zeros(N)), time, readout)
 
     @property
     def N(self) -> int:

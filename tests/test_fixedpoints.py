@@ -112,3 +112,17 @@ def test_non_convergence_is_reported():
     with pytest.warns(RuntimeWarning, match="no start converged"):
         fp = find_fixed_points(net, max_iter=1, tol=1e-300, n_starts=4)
     assert len(fp) == 0 and fp.n_slow == 8  # two descents per start
+
+
+def test_rnn_model_fixed_points_match_its_network():
+    """A rank-R lowrank.RNN and the LowRankNetwork it maps to have the same fixed points."""
+    from lowrank import RNN
+
+    model = RNN(1, 40, 1, rank=2, time="discrete", init="gaussian", gain=2.0, seed=3)
+    from_model = find_fixed_points(model, seed=0, n_starts=64)
+    from_network = find_fixed_points(model.to_network(), time="discrete", seed=0, n_starts=64)
+    assert len(from_model) == len(from_network) > 0
+    np.testing.assert_allclose(from_model.x, from_network.x, atol=1e-8)
+    np.testing.assert_allclose(from_model.kappa, from_network.kappa, atol=1e-10)
+    with pytest.raises(ValueError, match="contradicts the model's own time"):
+        find_fixed_points(model, time="continuous")
