@@ -41,7 +41,9 @@ def _atomic_write(path, write: Callable) -> Path:
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     path = Path(path)
     if not path.parent.is_dir():
-        raise FileNotFoundError(f"directory {str(path.parent)!r} does not exist (path {str(path)!r})")
+        raise FileNotFoundError(
+            f"directory {str(path.parent)!r} does not exist (path {str(path)!r})"
+        )
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -62,7 +64,8 @@ def _json_default(value):
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(
-        f"metadata must hold JSON values (numbers, strings, lists, dicts); got {type(value).__name__}"
+        "metadata must hold JSON values (numbers, strings, lists, dicts); "
+        f"got {type(value).__name__}"
         " - store arrays as arrays"
     )
 
@@ -83,7 +86,9 @@ def _check_arrays(arrays) -> dict[str, np.ndarray]:
     out = {}
     for key, value in arrays.items():
         if not isinstance(key, str) or not key or key == _META:
-            raise ValueError(f"array names must be non-empty strings other than {_META!r}, got {key!r}")
+            raise ValueError(
+                f"array names must be non-empty strings other than {_META!r}, got {key!r}"
+            )
         array = np.asarray(value)
         if array.dtype.kind not in "biufc":
             raise TypeError(f"arrays[{key!r}] must be numeric or boolean, got dtype {array.dtype}")
@@ -124,7 +129,9 @@ def save(path, arrays: Mapping, meta: Mapping | None = None, kind: str = "arrays
 
 
 def _corrupt(path, why) -> ValueError:
-    return ValueError(f"{str(path)!r} is not a readable lowrank file (truncated or corrupted?): {why}")
+    return ValueError(
+        f"{str(path)!r} is not a readable lowrank file (truncated or corrupted?): {why}"
+    )
 
 
 def load(path, kind: str | None = None) -> tuple[dict[str, np.ndarray], dict]:
@@ -163,12 +170,15 @@ def load(path, kind: str | None = None) -> tuple[dict[str, np.ndarray], dict]:
         header = json.loads(blob.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _corrupt(path, f"unreadable metadata ({exc})") from exc
-    if not isinstance(header, dict) or not {"kind", "format_version", "digests", "meta"} <= set(header):
+    if not isinstance(header, dict) or not {"kind", "format_version", "digests", "meta"} <= set(
+        header
+    ):
         raise _corrupt(path, "incomplete metadata")
     if header["format_version"] > FORMAT_VERSION:
         raise ValueError(
             f"{str(path)!r} uses format version {header['format_version']} (lowrank "
-            f"{header.get('lowrank_version')}); this lowrank {_version()} reads up to {FORMAT_VERSION}"
+            f"{header.get('lowrank_version')}); this lowrank {_version()} reads up to "
+            f"{FORMAT_VERSION}"
         )
     if kind is not None and header["kind"] != kind:
         raise ValueError(f"{str(path)!r} holds a {header['kind']}, not a {kind}")
@@ -177,13 +187,15 @@ def load(path, kind: str | None = None) -> tuple[dict[str, np.ndarray], dict]:
         raise ValueError(f"{str(path)!r} was tampered with: its arrays do not match its metadata")
     for key, array in arrays.items():
         if _digest(array) != digests[key]:
-            raise ValueError(f"{str(path)!r} was tampered with or corrupted: array {key!r} fails its checksum")
+            raise ValueError(
+                f"{str(path)!r} was tampered with or corrupted: array {key!r} fails its checksum"
+            )
     header.pop("digests")
     return arrays, header
 
 
 def write_json(path, obj) -> Path:
-    """Write JSON-ready ``obj`` with the package version, atomically (``{"lowrank_version", "data"}``)."""
+    """Write JSON-ready ``obj`` atomically as ``{"lowrank_version": ..., "data": obj}``."""
     text = _dumps({"lowrank_version": _version(), "data": obj})
     return _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 

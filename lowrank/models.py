@@ -41,7 +41,8 @@ class RNN(nn.Module):
     time : str
         "discrete" (torch ``nn.RNN`` update) or "continuous" (Euler steps with leak ``alpha``).
     alpha : float
-        dt / tau in (0, 1] for continuous time (0.2 in Turner & Barak 2023); unused in discrete time.
+        dt / tau in (0, 1] for continuous time (0.2 in Turner & Barak 2023); unused in discrete
+        time.
     noise : float
         Standard deviation of the noise added to the pre-activation in training mode (discrete) or
         of the Euler-Maruyama increment per unit time (continuous).
@@ -101,7 +102,11 @@ class RNN(nn.Module):
         self.gain = as_float(gain, "gain", positive=True)
         self.seed = as_int(seed, "seed", minimum=0)
         shapes = {"weight_in": (N, self.n_in)}
-        shapes.update({"weight_rec": (N, N)} if self.rank is None else {"m": (N, self.rank), "n": (N, self.rank)})
+        shapes.update(
+            {"weight_rec": (N, N)}
+            if self.rank is None
+            else {"m": (N, self.rank), "n": (N, self.rank)}
+        )
         if bias:
             shapes["bias"] = (N,)
         shapes["weight_out"] = (self.n_out, N)
@@ -113,7 +118,8 @@ class RNN(nn.Module):
         # weightless templates (noise-free, and with N noise channels) whose fused loop runs our
         # tensors through functional_call; a dict keeps them out of the module's parameters
         self._templates = {
-            noisy: nn.RNN(self.n_in + noisy * N, N, batch_first=True, device="meta") for noisy in (0, 1)
+            noisy: nn.RNN(self.n_in + noisy * N, N, batch_first=True, device="meta")
+            for noisy in (0, 1)
         }
 
     def _initial(self, name: str, shape: tuple, generator: torch.Generator) -> torch.Tensor:
@@ -129,7 +135,7 @@ class RNN(nn.Module):
         return out.zero_()
 
     def config(self) -> dict:
-        """Constructor arguments, JSON-ready; ``RNN(**model.config())`` rebuilds the initial model."""
+        """Constructor arguments, JSON-ready: ``RNN(**model.config())`` is the initial model."""
         return {
             "n_in": self.n_in,
             "n_hidden": self.n_hidden,
@@ -153,9 +159,13 @@ class RNN(nn.Module):
 
     def _check_inputs(self, inputs) -> torch.Tensor:
         if not isinstance(inputs, torch.Tensor):
-            raise TypeError(f"inputs must be a torch.Tensor (batch, time, {self.n_in}); use run() for numpy")
+            raise TypeError(
+                f"inputs must be a torch.Tensor (batch, time, {self.n_in}); use run() for numpy"
+            )
         if inputs.ndim != 3 or inputs.shape[2] != self.n_in:
-            raise ValueError(f"inputs must have shape (batch, time, {self.n_in}), got {tuple(inputs.shape)}")
+            raise ValueError(
+                f"inputs must have shape (batch, time, {self.n_in}), got {tuple(inputs.shape)}"
+            )
         return inputs.to(self.weight_in.dtype)
 
     def forward(
@@ -206,7 +216,9 @@ class RNN(nn.Module):
         weight_in = self.weight_in
         if xi is not None:  # noise enters the pre-activation as N extra input channels
             inputs = torch.cat([inputs, xi], dim=2)
-            weight_in = torch.cat([weight_in, self.noise * torch.eye(self.n_hidden, device=inputs.device)], 1)
+            weight_in = torch.cat(
+                [weight_in, self.noise * torch.eye(self.n_hidden, device=inputs.device)], 1
+            )
         zeros = h0.new_zeros(self.n_hidden)
         params = {
             "weight_ih_l0": weight_in,
@@ -223,7 +235,9 @@ class RNN(nn.Module):
         if bias is not None:
             drive = drive + bias
         if xi is not None:
-            drive = drive + self.noise * xi / self.alpha**0.5  # alpha * drive adds sqrt(alpha) noise xi
+            drive = (
+                drive + self.noise * xi / self.alpha**0.5
+            )  # alpha * drive adds sqrt(alpha) noise xi
         x, states = h0, []
         for t in range(inputs.shape[1]):
             r = torch.tanh(x)
@@ -264,7 +278,10 @@ class RNN(nn.Module):
             for name, p in names.items():
                 value = torch.as_tensor(np.asarray(weights[name]))
                 if tuple(value.shape) != tuple(p.shape):
-                    raise ValueError(f"weights[{name!r}] must have shape {tuple(p.shape)}, got {tuple(value.shape)}")
+                    raise ValueError(
+                        f"weights[{name!r}] must have shape {tuple(p.shape)}, "
+                        f"got {tuple(value.shape)}"
+                    )
                 p.copy_(value)
         return self
 
@@ -287,4 +304,5 @@ class RNN(nn.Module):
 
     def extra_repr(self) -> str:
         rank = "full" if self.rank is None else self.rank
-        return f"n_in={self.n_in}, n_hidden={self.n_hidden}, n_out={self.n_out}, rank={rank}, time={self.time!r}"
+        sizes = f"n_in={self.n_in}, n_hidden={self.n_hidden}, n_out={self.n_out}"
+        return f"{sizes}, rank={rank}, time={self.time!r}"

@@ -2,9 +2,10 @@
 
 Every task draws a batch of trials from a seed with ``task.generate(batch, seed)``, which returns
 ``Trials(inputs, targets, mask)``: inputs (batch, time, n_inputs), targets and a boolean mask
-(batch, time, n_outputs), float32 arrays with targets set to 0 where the mask is False. The target of
-a task is a function of its inputs alone, ``task.targets(inputs)``, so the same rule scores
-hand-made probes and out-of-distribution trials (``task.ood(stretch)``: longer trials and delays).
+(batch, time, n_outputs), float32 arrays with targets set to 0 where the mask is False. The
+target of a task is a function of its inputs alone, ``task.targets(inputs)``, so the same rule
+scores hand-made probes and out-of-distribution trials (``task.ood(stretch)``: longer trials and
+delays).
 
 Pulse tasks follow Turner & Barak (NeurIPS 2023, "The simplicity bias in multi-task RNNs"), whose
 flip-flop in turn is that of Sussillo & Barak (Neural Comput. 2013): a pulse of ``pulse`` steps on a
@@ -131,7 +132,9 @@ class Task(ABC):
     def ood(self, stretch: float = 2.0) -> Task:
         """An out-of-distribution variant: trials and delays ``stretch`` times longer."""
         stretch = as_float(stretch, "stretch", minimum=1.0)
-        return dataclasses.replace(self, **{f: _scale(self._field(f), stretch) for f in self._stretch})
+        return dataclasses.replace(
+            self, **{f: _scale(self._field(f), stretch) for f in self._stretch}
+        )
 
     def _field(self, name: str):
         return getattr(self, name)
@@ -237,8 +240,8 @@ class PulseTask(Task):
         Silent steps between consecutive events, drawn from ``range(gaps[0], gaps[1])``; default
         (10, 40) with one item and (10, 30) with several (Turner & Barak 2023).
     amplitude, period : float
-        Oscillation of "cycle" items, ``amplitude * sin(2 pi k / period)`` at k steps after the pulse
-        (0.5 and 19.5 steps, Turner & Barak 2023).
+        Oscillation of "cycle" items, ``amplitude * sin(2 pi k / period)`` at k steps after the
+        pulse (0.5 and 19.5 steps, Turner & Barak 2023).
     """
 
     items: tuple[str, ...]
@@ -286,7 +289,7 @@ class PulseTask(Task):
 
     def _channels(self) -> list[slice]:
         edges = np.cumsum([0] + [_KINDS[item][0] for item in self.items])
-        return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+        return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
     def _inputs(self, batch, rng):
         low, high = self.gap_range
@@ -300,7 +303,7 @@ class PulseTask(Task):
         in_pulse = t - np.take_along_axis(onsets, event, axis=1) < self.pulse
         who = np.take_along_axis(chosen, event, axis=1)
         x = np.zeros((batch, self.steps, self.n_inputs))
-        for i, (item, channels) in enumerate(zip(self.items, self._channels())):
+        for i, (item, channels) in enumerate(zip(self.items, self._channels(), strict=True)):
             values = _KINDS[item][1](rng, (batch, events))  # (batch, events, dim)
             on = in_pulse & ((event == 0) | (who == i))
             held = np.take_along_axis(values, event[..., None], axis=1)
@@ -310,7 +313,7 @@ class PulseTask(Task):
     def _targets(self, inputs):
         y = np.zeros(inputs.shape[:2] + (self.n_outputs,))
         mask = np.zeros(y.shape, dtype=bool)
-        for item, channels in zip(self.items, self._channels()):
+        for item, channels in zip(self.items, self._channels(), strict=True):
             x = inputs[:, :, channels]
             active, ends = _pulse_ends(x)
             last = _last_index(ends)
@@ -333,7 +336,7 @@ def flipflop(bits: int = 2, **options) -> PulseTask:
 
 
 def cycle(channels: int = 1, **options) -> PulseTask:
-    """Output oscillates around the last +-1 pulse: a limit cycle per value (Turner & Barak 2023)."""
+    """Output oscillates around the last +-1 pulse: a limit cycle per value (Turner & Barak)."""
     return PulseTask(("cycle",) * as_int(channels, "channels", minimum=1), **options)
 
 
@@ -343,7 +346,7 @@ def line(channels: int = 1, **options) -> PulseTask:
 
 
 def plane(**options) -> PulseTask:
-    """Two line tasks at once (a plane attractor), with the shared pulse schedule of ``PulseTask``."""
+    """Two line tasks at once (a plane attractor), sharing the pulse schedule of ``PulseTask``."""
     return line(2, **options)
 
 
@@ -430,7 +433,8 @@ class Sine(Task):
     """Sine-wave generator (Sussillo & Barak 2013): a static input sets the frequency.
 
     Level j of ``levels`` gives the input j / levels + 0.25 for the whole trial and the target
-    sin(omega_j t), t = 0, 1, ..., with omega_j spaced evenly over ``frequencies`` (radians per step).
+    sin(omega_j t), t = 0, 1, ..., with omega_j spaced evenly over ``frequencies`` (radians per
+    step).
     """
 
     steps: int = 200
@@ -464,7 +468,7 @@ def sine(**options) -> Sine:
 
 @dataclasses.dataclass(frozen=True)
 class PathIntegration(Task):
-    """Integrate a 2-D velocity: inputs v_t ~ N(0, speed^2 I), target the position sum_{s<=t} v_s."""
+    """Integrate a 2-D velocity: inputs v_t ~ N(0, speed^2 I), target the position sum_s<=t v_s."""
 
     steps: int = 100
     speed: float = 0.1
@@ -512,7 +516,9 @@ class MultiTask(Task):
     def __post_init__(self):
         tasks = self.tasks
         if isinstance(tasks, Task) or not isinstance(tasks, Sequence) or not tasks:
-            raise TypeError("tasks must be a non-empty sequence of tasks (e.g. [flipflop(1), line(1)])")
+            raise TypeError(
+                "tasks must be a non-empty sequence of tasks (e.g. [flipflop(1), line(1)])"
+            )
         for i, task in enumerate(tasks):
             if not isinstance(task, Task):
                 raise TypeError(f"tasks[{i}] must be a Task, got {type(task).__name__}")
@@ -542,7 +548,7 @@ class MultiTask(Task):
 
     def _blocks(self, kind: str) -> list[slice]:
         edges = np.cumsum([0] + [getattr(task, kind) for task in self.tasks])
-        return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+        return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
     def _merged_pulses(self) -> PulseTask | None:
         pulses = [task for task in self.tasks if isinstance(task, PulseTask)]
@@ -565,7 +571,7 @@ class MultiTask(Task):
             merged = self._merged_pulses()
             pulsed = merged._inputs(batch, rng) if merged is not None else None
             start = 0
-            for task, block in zip(self.tasks, blocks):
+            for task, block in zip(self.tasks, blocks, strict=True):
                 if isinstance(task, PulseTask):
                     x[:, :, block] = pulsed[:, :, start : start + task.n_inputs]
                     start += task.n_inputs
@@ -573,7 +579,7 @@ class MultiTask(Task):
                     x[:, :, block] = task._inputs(batch, rng)
             return x
         which = rng.integers(0, len(self.tasks), size=batch)
-        for k, (task, block) in enumerate(zip(self.tasks, blocks)):
+        for k, (task, block) in enumerate(zip(self.tasks, blocks, strict=True)):
             rows = np.flatnonzero(which == k)
             if rows.size:
                 x[rows, :, block] = task._inputs(rows.size, rng)
@@ -582,7 +588,8 @@ class MultiTask(Task):
     def _targets(self, inputs):
         y = np.zeros(inputs.shape[:2] + (self.n_outputs,))
         mask = np.zeros(y.shape, dtype=bool)
-        for task, inp, out in zip(self.tasks, self._blocks("n_inputs"), self._blocks("n_outputs")):
+        blocks = zip(self.tasks, self._blocks("n_inputs"), self._blocks("n_outputs"), strict=True)
+        for task, inp, out in blocks:
             x = inputs[:, :, inp]
             y[:, :, out], mask[:, :, out] = task._targets(x)
             if self.mode != "parallel":
@@ -625,7 +632,9 @@ def from_dict(spec: dict) -> Task:
         return MultiTask(tuple(from_dict(t) for t in spec["tasks"]), spec["mode"])
     cls = _CLASSES.get(kind)
     if cls is None:
-        raise ValueError(f"unknown task {kind!r}; expected one of {sorted(_CLASSES) + ['MultiTask']}")
+        raise ValueError(
+            f"unknown task {kind!r}; expected one of {sorted(_CLASSES) + ['MultiTask']}"
+        )
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(spec) - names
     if unknown:

@@ -79,8 +79,13 @@ class TrainingRun:
         return bool(self.epochs and self.losses[-1] < self.config["training"]["target_loss"])
 
     def model(self, checkpoint: int = -1) -> RNN:
-        """The model with the weights of ``checkpoints[checkpoint]`` (the final weights by default)."""
-        checkpoint = as_int(checkpoint, "checkpoint", minimum=-len(self.checkpoints), maximum=len(self.checkpoints) - 1)
+        """The model with the weights of ``checkpoints[checkpoint]`` (default: the final ones)."""
+        checkpoint = as_int(
+            checkpoint,
+            "checkpoint",
+            minimum=-len(self.checkpoints),
+            maximum=len(self.checkpoints) - 1,
+        )
         return RNN(**self.config["model"]).set_weights(self.checkpoints[checkpoint].weights)
 
     def task(self) -> Task:
@@ -104,10 +109,16 @@ class TrainingRun:
         for name in self.checkpoints[0].weights:
             arrays[f"checkpoints/weights/{name}"] = self.stacked(name)
         arrays.update(io.flatten({"optimizer": self.optimizer["state"]}))
-        meta = {"config": self.config, "param_groups": self.optimizer["param_groups"], "elapsed": self.elapsed}
+        meta = {
+            "config": self.config,
+            "param_groups": self.optimizer["param_groups"],
+            "elapsed": self.elapsed,
+        }
         return io.save(path, arrays, meta, kind=_KIND)
 
-    def resume(self, max_epochs: int | None = None, target_loss: float | None = None, progress: bool = True) -> TrainingRun:
+    def resume(
+        self, max_epochs: int | None = None, target_loss: float | None = None, progress: bool = True
+    ) -> TrainingRun:
         """Continue training where the run stopped; the result equals an uninterrupted run.
 
         Parameters
@@ -138,10 +149,12 @@ def load_run(path) -> TrainingRun:
         weights = points["weights"]
         checkpoints = [
             Checkpoint(int(epoch), float(loss), {name: w[i] for name, w in weights.items()})
-            for i, (epoch, loss) in enumerate(zip(points["epoch"], points["loss"]))
+            for i, (epoch, loss) in enumerate(zip(points["epoch"], points["loss"], strict=True))
         ]
         optimizer = {"state": nested.get("optimizer", {}), "param_groups": meta["param_groups"]}
-        return TrainingRun(nested["losses"], checkpoints, meta["config"], optimizer, float(meta["elapsed"]))
+        return TrainingRun(
+            nested["losses"], checkpoints, meta["config"], optimizer, float(meta["elapsed"])
+        )
     except (KeyError, IndexError, TypeError) as exc:
         raise ValueError(f"{str(path)!r} is not a complete training run: missing {exc}") from exc
 
@@ -149,9 +162,13 @@ def load_run(path) -> TrainingRun:
 def _device(device) -> torch.device:
     device = torch.device(device) if isinstance(device, str) else device
     if not isinstance(device, torch.device):
-        raise TypeError(f"device must be 'cpu', 'cuda' or a torch.device, got {type(device).__name__}")
+        raise TypeError(
+            f"device must be 'cpu', 'cuda' or a torch.device, got {type(device).__name__}"
+        )
     if device.type == "cuda" and not torch.cuda.is_available():
-        warnings.warn("device='cuda' was asked but CUDA is not available; training on the CPU", stacklevel=3)
+        warnings.warn(
+            "device='cuda' was asked but CUDA is not available; training on the CPU", stacklevel=3
+        )
         return torch.device("cpu")
     return device
 
@@ -169,7 +186,9 @@ def _threads(n: int | None):
         torch.set_num_threads(before)
 
 
-def _batch(task: Task, size: int, seed: int, epoch: int, index: int, device) -> tuple[torch.Tensor, ...]:
+def _batch(
+    task: Task, size: int, seed: int, epoch: int, index: int, device
+) -> tuple[torch.Tensor, ...]:
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(epoch, index)))
     inputs, targets, mask = task.generate(size, rng)
     return tuple(torch.from_numpy(a).to(device) for a in (inputs, targets, mask.astype(np.float32)))
@@ -183,7 +202,9 @@ def _noise_generator(seed: int, epoch: int, device) -> torch.Generator:
 def _checkpoint_rule(value) -> str | int:
     if isinstance(value, str):
         if value not in ("improvement", "epoch"):
-            raise ValueError(f"unknown checkpoints {value!r}; expected 'improvement', 'epoch' or an int")
+            raise ValueError(
+                f"unknown checkpoints {value!r}; expected 'improvement', 'epoch' or an int"
+            )
         return value
     return as_int(value, "checkpoints", minimum=1)
 
@@ -191,13 +212,17 @@ def _checkpoint_rule(value) -> str | int:
 def _optimizer_state(optimizer: torch.optim.Optimizer) -> dict:
     state = optimizer.state_dict()
     arrays = {
-        str(i): {k: v.detach().cpu().numpy().copy() for k, v in entry.items()} for i, entry in state["state"].items()
+        str(i): {k: v.detach().cpu().numpy().copy() for k, v in entry.items()}
+        for i, entry in state["state"].items()
     }
     return {"state": arrays, "param_groups": state["param_groups"]}
 
 
 def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict, device) -> None:
-    state = {int(i): {k: torch.as_tensor(v) for k, v in entry.items()} for i, entry in saved["state"].items()}
+    state = {
+        int(i): {k: torch.as_tensor(v) for k, v in entry.items()}
+        for i, entry in saved["state"].items()
+    }
     for entry in state.values():  # Adam keeps "step" on the CPU and the moments with the parameters
         for key in entry:
             if key != "step":
@@ -246,8 +271,8 @@ def train(
     clip : float, optional
         Clip the gradient norm to this value.
     checkpoints : "improvement", "epoch" or int
-        Record the weights at each epoch whose loss is the best so far (Turner & Barak 2023), at every
-        epoch, or every k epochs; the initial and final weights are always recorded.
+        Record the weights at each epoch whose loss is the best so far (Turner & Barak 2023), at
+        every epoch, or every k epochs; the initial and final weights are always recorded.
     progress : bool
         Show a tqdm progress bar with the loss; False for scripts.
     device : str or torch.device
@@ -303,7 +328,9 @@ def _validate(model, task, s: dict) -> dict:
     return s
 
 
-def _train(model: RNN, task: Task, settings: dict, previous: TrainingRun | None = None) -> TrainingRun:
+def _train(
+    model: RNN, task: Task, settings: dict, previous: TrainingRun | None = None
+) -> TrainingRun:
     s = _validate(model, task, dict(settings))
     device = _device(s["device"])
     threads = None if s["threads"] is None else min(s["threads"], os.cpu_count() or 1)
@@ -312,12 +339,22 @@ def _train(model: RNN, task: Task, settings: dict, previous: TrainingRun | None 
     if previous is None:
         losses, points, elapsed = [], [Checkpoint(0, float("nan"), model.weights())], 0.0
     else:
-        losses, points, elapsed = list(previous.losses), list(previous.checkpoints), previous.elapsed
+        losses, points, elapsed = (
+            list(previous.losses),
+            list(previous.checkpoints),
+            previous.elapsed,
+        )
         _load_optimizer(optimizer, previous.optimizer, device)
     best = min(losses, default=np.inf)
     rule = s["checkpoints"]
     start = len(losses)
-    bar = tqdm(total=s["max_epochs"], initial=start, desc=task.name, unit="epoch", disable=not s["progress"])
+    bar = tqdm(
+        total=s["max_epochs"],
+        initial=start,
+        desc=task.name,
+        unit="epoch",
+        disable=not s["progress"],
+    )
     began = _time.perf_counter()
     with _threads(threads), bar:
         for epoch in range(start + 1, s["max_epochs"] + 1):
@@ -328,7 +365,9 @@ def _train(model: RNN, task: Task, settings: dict, previous: TrainingRun | None 
             generator = _noise_generator(s["seed"], epoch, device) if model.noise > 0 else None
             total = 0.0
             for index in range(s["batches"]):
-                inputs, targets, mask = _batch(task, s["batch_size"], s["seed"], epoch, index, device)
+                inputs, targets, mask = _batch(
+                    task, s["batch_size"], s["seed"], epoch, index, device
+                )
                 outputs, _ = model(inputs, generator=generator)
                 loss = torch.sum(mask * (outputs - targets) ** 2) / torch.sum(mask)
                 optimizer.zero_grad(set_to_none=True)
@@ -343,7 +382,11 @@ def _train(model: RNN, task: Task, settings: dict, previous: TrainingRun | None 
             losses.append(total / s["batches"])
             improved = losses[-1] < best
             best = min(best, losses[-1])
-            if rule == "epoch" or (rule == "improvement" and improved) or (isinstance(rule, int) and epoch % rule == 0):
+            if (
+                rule == "epoch"
+                or (rule == "improvement" and improved)
+                or (isinstance(rule, int) and epoch % rule == 0)
+            ):
                 points.append(Checkpoint(epoch, losses[-1], model.weights()))
             bar.set_postfix_str(f"loss={losses[-1]:.2e}", refresh=False)
             bar.update()
@@ -351,4 +394,6 @@ def _train(model: RNN, task: Task, settings: dict, previous: TrainingRun | None 
         points.append(Checkpoint(len(losses), losses[-1], model.weights()))
     config = {"model": model.config(), "task": task.to_dict(), "training": s}
     elapsed += _time.perf_counter() - began
-    return TrainingRun(np.asarray(losses, dtype=np.float64), points, config, _optimizer_state(optimizer), elapsed)
+    return TrainingRun(
+        np.asarray(losses, dtype=np.float64), points, config, _optimizer_state(optimizer), elapsed
+    )

@@ -27,7 +27,16 @@ def test_flipflop_bits_are_independent_memories():
     x = trial([1, 1, 0, 0, 0, 0, 0, 0], [0, 0, 0, -1, -1, 0, 0, 0])
     y, mask = task.targets(x)
     assert y[0, :, 0].tolist() == [0, 0, 1, 1, 1, 1, 1, 1]
-    assert mask[0, :, 0].tolist() == [F, F, X, X, X, X, X, X]  # bit 0 is scored during bit 1's pulse
+    assert mask[0, :, 0].tolist() == [
+        F,
+        F,
+        X,
+        X,
+        X,
+        X,
+        X,
+        X,
+    ]  # bit 0 is scored during bit 1's pulse
     assert y[0, :, 1].tolist() == [0, 0, 0, 0, 0, -1, -1, -1]
     assert mask[0, :, 1].tolist() == [F, F, F, F, F, X, X, X]
 
@@ -132,7 +141,7 @@ def test_generated_trials_are_seeded_shaped_and_self_consistent(task):
     np.testing.assert_array_equal(y, y2)
     np.testing.assert_array_equal(mask, mask2)
     again = task.generate(8, seed=11)
-    for a, b in zip((x, y, mask), again):
+    for a, b in zip((x, y, mask), again, strict=True):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(x, task.generate(8, seed=12).inputs)
     assert T.from_dict(task.to_dict()) == task
@@ -207,7 +216,7 @@ def test_generated_gated_and_orthogonal_trials_have_one_task_each():
 
 def test_parallel_flipflops_are_the_n_bit_flipflop():
     combined = T.multitask([T.flipflop(1), T.flipflop(1)], "parallel").generate(32, seed=5)
-    for a, b in zip(combined, T.flipflop(2).generate(32, seed=5)):
+    for a, b in zip(combined, T.flipflop(2).generate(32, seed=5), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
