@@ -400,11 +400,12 @@ def _refine_fold(cont, state: StationaryState, p_last: float, p_next: float, b: 
     at = cont.solve(p_star, dataclasses.replace(state, unknowns=res.x[:-1]))
     if at is None:
         return None
-    # a branch that ends on another branch (continued to p_star) meets it at a branch point
+    # a branch that ends on another branch passing through p_star meets it at a branch point;
+    # at a fold the two branches that meet both end there
     on_other = False
     for o, br in enumerate(branches):
         near = np.argmin(np.abs(br.parameter - p_star))
-        if o == b or abs(br.parameter[near] - p_star) > 2 * abs(p_next - p_last):
+        if o == b or not (br.parameter.min() < p_star < br.parameter.max()):
             continue
         other = cont.solve(p_star, br.states[near])
         if other is not None and _same(at, other, tol=1e-4):
