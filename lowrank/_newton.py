@@ -49,13 +49,12 @@ def newton(
     """Solve fun(x)[0] = 0 by Newton's method with a backtracking line search.
 
     ``fun(x)`` returns (residual, Jacobian, extra). Converged when max |residual| <= tol and the
-    next Newton step is below xtol (1 + |x|) (so that slowly converging degenerate roots, as at a
-    pitchfork, are not accepted early at scattered points), or when
-    the iteration has stalled at round-off (a step below 1e-13 (1 + |x|), or no step along the
-    Newton direction decreasing the residual) with max |residual| <= loose_tol (residuals computed
-    with cancellation cannot reach ``tol``). A NaN residual (outside the
-    domain, e.g. a negative variance) makes the line search shorten the step. A singular
-    Jacobian falls back to the least-squares step.
+    next Newton step is below xtol (1 + |x|), so that slowly converging degenerate roots (at a
+    pitchfork) are not accepted early at scattered points; or when the iteration has stalled at
+    round-off (a step below 1e-13 (1 + |x|), or no step along the Newton direction decreasing the
+    residual) with max |residual| <= loose_tol, since residuals computed with cancellation cannot
+    reach ``tol``. A NaN residual (outside the domain, e.g. a negative variance) makes the line
+    search shorten the step; a singular Jacobian falls back to the least-squares step.
     """
     x = np.array(x0, dtype=np.float64)
     f, J, extra = fun(x)
