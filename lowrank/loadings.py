@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._checks import as_array, as_float, as_int, as_rng, seed_sequence
+from ._checks import as_array, as_float, as_int, as_rng, choose, seed_sequence
 
 __all__ = ["GaussianLoadings", "MixtureLoadings"]
 
@@ -307,6 +307,7 @@ class MixtureLoadings:
         max_components: int = 5,
         seed=0,
         reg_covar: float = 1e-6,
+        covariance_type: str = "full",
     ) -> MixtureLoadings:
         """Fit a Gaussian mixture to observed rows by EM (scikit-learn ``GaussianMixture``).
 
@@ -323,6 +324,10 @@ class MixtureLoadings:
             Seed of the EM initialisation.
         reg_covar : float
             Added to the diagonal of each covariance for numerical stability.
+        covariance_type : {"full", "tied", "best"}
+            One covariance per population ("full"), one shared by all populations that differ
+            by their means ("tied": far fewer parameters, so the BIC can afford more populations
+            when neurons are few), or whichever of the two the BIC prefers ("best").
 
         Warns
         -----
@@ -339,17 +344,21 @@ class MixtureLoadings:
             candidates = range(1, as_int(max_components, "max_components", minimum=1) + 1)
         else:
             candidates = [as_int(n_components, "n_components", minimum=1)]
+        kinds = {"full": ["full"], "tied": ["tied"], "best": ["full", "tied"]}[
+            choose(covariance_type, "covariance_type", ("full", "tied", "best"))
+        ]
         seed_int = int(seed_sequence(seed).generate_state(1)[0])
         best, best_bic = None, np.inf
-        for k in candidates:
-            if k > rows.shape[0]:
-                break
-            model = GaussianMixture(
-                k, covariance_type="full", reg_covar=reg_covar, random_state=seed_int, n_init=2
-            ).fit(rows)
-            bic = model.bic(rows)
-            if bic < best_bic:
-                best, best_bic = model, bic
+        for kind in kinds:
+            for k in candidates:
+                if k > rows.shape[0]:
+                    break
+                model = GaussianMixture(
+                    k, covariance_type=kind, reg_covar=reg_covar, random_state=seed_int, n_init=2
+                ).fit(rows)
+                bic = model.bic(rows)
+                if bic < best_bic:
+                    best, best_bic = model, bic
         if best is None:
             raise ValueError(f"rows holds {rows.shape[0]} neurons, too few for {list(candidates)} populations")
         if not best.converged_:
@@ -359,7 +368,10 @@ class MixtureLoadings:
                 RuntimeWarning,
                 stacklevel=2,
             )
-        comps = [GaussianLoadings(mu, c, rank, n_inputs) for mu, c in zip(best.means_, best.covariances_)]
+        covariances = best.covariances_
+        if best.covariance_type == "tied":
+            covariances = [covariances] * best.n_components
+        comps = [GaussianLoadings(mu, c, rank, n_inputs) for mu, c in zip(best.means_, covariances)]
         return cls(comps, best.weights_ / best.weights_.sum())
 
     def __repr__(self) -> str:

@@ -133,3 +133,18 @@ def test_mixture_bad_input():
         MixtureLoadings([np.eye(2)], [1.0])
     with pytest.raises(ValueError, match="weights must be positive"):
         MixtureLoadings([a, a], [1.5, -0.5])
+
+
+def test_tied_mixture_fit_shares_one_covariance():
+    shared = np.array([[1.0, 0.4], [0.4, 1.0]])
+    mix = MixtureLoadings([GaussianLoadings([4, 0], shared, 1), GaussianLoadings([-4, 0], shared, 1)], [0.5, 0.5])
+    rows = mix.sample(3000, seed=1)
+    fitted = MixtureLoadings.fit(rows, rank=1, covariance_type="tied", seed=0)
+    assert fitted.n_populations == 2
+    np.testing.assert_array_equal(fitted.components[0].cov, fitted.components[1].cov)
+    np.testing.assert_allclose(fitted.components[0].cov, shared, atol=0.1)
+    np.testing.assert_allclose(sorted(c.mean[0] for c in fitted.components), [-4, 4], atol=0.1)
+    best = MixtureLoadings.fit(rows, rank=1, covariance_type="best", seed=0)
+    assert best.n_populations == 2
+    with pytest.raises(ValueError, match="unknown covariance_type"):
+        MixtureLoadings.fit(rows, rank=1, covariance_type="spherical")
