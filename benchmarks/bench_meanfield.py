@@ -62,7 +62,9 @@ def inner_products(mu, d0, dinf):
 def static_map(y, g):
     k, d0 = y
     mu = MM * k
-    return np.array([MN * avg(np.tanh, mu, d0), g**2 * avg(lambda x: np.tanh(x) ** 2, mu, d0) + SM**2 * k * k])
+    return np.array(
+        [MN * avg(np.tanh, mu, d0), g**2 * avg(lambda x: np.tanh(x) ** 2, mu, d0) + SM**2 * k * k]
+    )
 
 
 def chaotic_map(y, g):
@@ -70,7 +72,9 @@ def chaotic_map(y, g):
     mu, S = MM * k, SM**2 * k * k
     big2, small2 = inner_products(mu, d0, dinf)
     energy = g**2 * (avg(lambda x: lncosh(x) ** 2, mu, d0) - big2) + S * (d0 - dinf)
-    return np.array([MN * avg(np.tanh, mu, d0), np.sqrt(max(dinf**2 + 2 * energy, 0.0)), g**2 * small2 + S])
+    return np.array(
+        [MN * avg(np.tanh, mu, d0), np.sqrt(max(dinf**2 + 2 * energy, 0.0)), g**2 * small2 + S]
+    )
 
 
 def damped(fmap, y0, g, alpha=0.3, max_iter=5000):
@@ -86,7 +90,12 @@ def damped(fmap, y0, g, alpha=0.3, max_iter=5000):
 def baseline(values):
     """Warm-started damped iteration along the four branches of the figure."""
     failures = 0
-    branches = {"static+": [1.0, 1.0], "static0": [0.0, 0.5], "chaotic+": [0.5, 2.0, 1.0], "chaotic0": [0.0, 2.0, 0.1]}
+    branches = {
+        "static+": [1.0, 1.0],
+        "static0": [0.0, 0.5],
+        "chaotic+": [0.5, 2.0, 1.0],
+        "chaotic0": [0.0, 2.0, 0.1],
+    }
     for g in values:
         for name, y in branches.items():
             fmap = static_map if name.startswith("static") else chaotic_map
@@ -106,7 +115,9 @@ def ours(values):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--values", type=int, default=200, help="number of g values in (0, 4]")
     args = parser.parse_args()
     values = np.linspace(4.0 / args.values, 4.0, args.values)
@@ -123,8 +134,12 @@ def main() -> None:
     events = ", ".join(f"{e.kind} g={e.parameter:.6f}" for e in diagram.events)
     print(f"M&O 2018 Fig. 1 diagram, {args.values} values of g in (0, 4]")
     print(f"  lowrank cold (derive + compile + run): {cold:8.2f} s")
-    print(f"  lowrank warm:                          {warm:8.2f} s  ({len(diagram.branches)} branches; {events})")
-    print(f"  baseline damped iteration:             {base:8.2f} s  ({failures} branch points not converged in 5000 iterations)")
+    print(
+        f"  lowrank warm:                          {warm:8.2f} s  ({len(diagram.branches)} branches; {events})"
+    )
+    print(
+        f"  baseline damped iteration:             {base:8.2f} s  ({failures} branch points not converged in 5000 iterations)"
+    )
     print(f"  speed-up (baseline / lowrank warm):    {base / warm:8.1f}x")
 
 

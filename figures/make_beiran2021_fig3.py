@@ -27,7 +27,9 @@ CASES = {
 
 
 def law(S: np.ndarray) -> GaussianLoadings:
-    return GaussianLoadings(np.zeros(4), np.block([[np.eye(2), S.T], [S, S @ S.T + np.eye(2)]]), rank=2)
+    return GaussianLoadings(
+        np.zeros(4), np.block([[np.eye(2), S.T], [S, S @ S.T + np.eye(2)]]), rank=2
+    )
 
 
 def portrait(ax, title: str, S: np.ndarray) -> None:

@@ -78,7 +78,7 @@ def newton(
             if r_new <= (1.0 - 1e-4 * step) * r:
                 break
             step *= 0.5
-        else:  # no step decreases the residual: round-off floor, or a minimum of |f| that is no root
+        else:  # no step decreases the residual: round-off floor, or a minimum of |f| (no root)
             return NewtonResult(x, f, J, extra, r, it, r <= loose_tol)
         stalled = _norm(step * dx) <= 1e-13 * (1.0 + _norm(x))
         x, f, J, extra, r = x_new, f_new, J_new, extra_new, r_new

@@ -125,8 +125,16 @@ class BifurcationDiagram:
             events = self.events_of(kind)
             if events:
                 ys = [getattr(e.state, observable)[component] for e in events]
-                ax.plot([e.parameter for e in events], ys, markers[kind], color="k", ms=7, mfc="w",
-                        label=kind.replace("_", " "), linestyle="none")
+                ax.plot(
+                    [e.parameter for e in events],
+                    ys,
+                    markers[kind],
+                    color="k",
+                    ms=7,
+                    mfc="w",
+                    label=kind.replace("_", " "),
+                    linestyle="none",
+                )
         ax.set_xlabel(self.parameter_name)
         ax.set_ylabel(f"{observable}[{component}]")
         if self.events:
@@ -140,7 +148,9 @@ def _signature(state: StationaryState) -> np.ndarray:
 
 def _same(a: StationaryState, b: StationaryState, tol: float = 1e-5) -> bool:
     sa, sb = _signature(a), _signature(b)
-    return a.chaotic == b.chaotic and bool(np.max(np.abs(sa - sb)) <= tol * (1.0 + np.max(np.abs(sa))))
+    return a.chaotic == b.chaotic and bool(
+        np.max(np.abs(sa - sb)) <= tol * (1.0 + np.max(np.abs(sa)))
+    )
 
 
 def _test_functions(state: StationaryState, flow: bool) -> dict[str, float]:
@@ -170,7 +180,9 @@ class _Continuation:
         out = self.build(float(value))
         mf, inputs = out if isinstance(out, tuple) else (out, None)
         if not isinstance(mf, MeanField):
-            raise TypeError(f"build must return a MeanField (or (MeanField, inputs)), got {type(mf).__name__}")
+            raise TypeError(
+                f"build must return a MeanField (or (MeanField, inputs)), got {type(mf).__name__}"
+            )
         return mf, inputs
 
     def solve(self, value: float, guess: StationaryState) -> StationaryState | None:
@@ -186,19 +198,23 @@ class _Continuation:
         return dataclasses.replace(last, unknowns=last.unknowns + slope * (value - params[-1]))
 
     def continue_branch(self, states: list, params: list, indices, others) -> None:
-        """Extend (states, params) over ``indices`` until Newton fails or lands on another branch."""
+        """Extend (states, params) over ``indices`` until Newton fails or meets another branch."""
         for i in indices:
             value = self.values[i]
             guess = self.predict(states, params, value)
             new = self.solve(value, guess)
-            if new is None and guess is not states[-1]:  # the predictor overshot: retry from the last state
+            if (
+                new is None and guess is not states[-1]
+            ):  # the predictor overshot: retry from the last state
                 guess = states[-1]
                 new = self.solve(value, guess)
             if new is None or new.chaotic != states[-1].chaotic:
                 return
             # reject jumps to another branch (past a fold the predictor can land anywhere)
             last = states[-1].unknowns
-            allowed = 3.0 * np.max(np.abs(guess.unknowns - last)) + 0.3 * (1.0 + np.max(np.abs(last)))
+            allowed = 3.0 * np.max(np.abs(guess.unknowns - last)) + 0.3 * (
+                1.0 + np.max(np.abs(last))
+            )
             if np.max(np.abs(new.unknowns - last)) > allowed:
                 return
             if any(_same(new, other) for other in others(i)):
@@ -252,12 +268,18 @@ def bifurcation_diagram(
     if not callable(build):
         raise TypeError(f"build must be callable, got {type(build).__name__}")
     if not isinstance(parameter, str):
-        raise TypeError(f"parameter must be a string (the parameter's name), got {type(parameter).__name__}")
+        raise TypeError(
+            f"parameter must be a string (the parameter's name), got {type(parameter).__name__}"
+        )
     values = as_array(values, "values", ndim=1)
     if values.size < 2 or not (np.all(np.diff(values) > 0) or np.all(np.diff(values) < 0)):
         raise ValueError("values must hold at least two strictly monotonic parameter values")
     n = values.size
-    every = max(1, n // 8) if discover_every is None else as_int(discover_every, "discover_every", minimum=1)
+    every = (
+        max(1, n // 8)
+        if discover_every is None
+        else as_int(discover_every, "discover_every", minimum=1)
+    )
     discover = sorted(set(range(0, n, every)) | {n - 1})
     cont = _Continuation(build, values, n_starts, seed)
 
@@ -294,8 +316,12 @@ def bifurcation_diagram(
             b = len(branches) - 1
             # backwards to where the branch appears
             back_states, back_params = [state], [values[i]]
-            cont.continue_branch(back_states, back_params, range(i - 1, -1, -1),
-                                 lambda j, b=b: states_at(j, exclude=b))
+            cont.continue_branch(
+                back_states,
+                back_params,
+                range(i - 1, -1, -1),
+                lambda j, b=b: states_at(j, exclude=b),
+            )
             states[:0] = back_states[:0:-1]
             params[:0] = back_params[:0:-1]
             idx[:0] = list(range(i - len(back_states) + 1, i))
@@ -326,7 +352,9 @@ def _locate_events(cont: _Continuation, result: list, raw: list, values: np.ndar
             nxt = end + step
             if 0 <= nxt < len(values):
                 state = branch.states[0] if step < 0 else branch.states[-1]
-                if state.chaotic and np.max(state.delta0 - state.delta_inf) < 0.05 * (1 + np.max(state.delta0)):
+                if state.chaotic and np.max(state.delta0 - state.delta_inf) < 0.05 * (
+                    1 + np.max(state.delta0)
+                ):
                     continue
                 event = _refine_fold(cont, state, values[end], values[nxt], b, result)
                 if event is not None:
@@ -363,7 +391,9 @@ def _refine_sign_change(cont, branch: Branch, i: int, kind: str, flow: bool, b: 
     return BifurcationEvent(kind, float(root), state, b)
 
 
-def _refine_fold(cont, state: StationaryState, p_last: float, p_next: float, b: int, branches: list):
+def _refine_fold(
+    cont, state: StationaryState, p_last: float, p_next: float, b: int, branches: list
+):
     """Solve {residual(y, p) = 0, det J(y, p) = 0} from the last point of a branch that ends."""
     kind = "chaotic" if state.chaotic else "static"
 
@@ -382,8 +412,12 @@ def _refine_fold(cont, state: StationaryState, p_last: float, p_next: float, b: 
             e = np.zeros_like(z)
             e[k] = step
             up, down = H(z + e), H(z - e)
-            if np.all(np.isfinite(down)):  # central difference, or one-sided at a domain edge (D = 0)
-                J[:, k] = (up - down) / (2 * step) if np.all(np.isfinite(up)) else (h0 - down) / step
+            if np.all(
+                np.isfinite(down)
+            ):  # central difference, or one-sided at a domain edge (D = 0)
+                J[:, k] = (
+                    (up - down) / (2 * step) if np.all(np.isfinite(up)) else (h0 - down) / step
+                )
             else:
                 J[:, k] = (up - h0) / step
         return h0, J, np.zeros(0)
@@ -417,7 +451,11 @@ def _refine_fold(cont, state: StationaryState, p_last: float, p_next: float, b: 
 def _dedup_events(events: list) -> list:
     kept: list[BifurcationEvent] = []
     for e in sorted(events, key=lambda e: (e.kind, e.parameter)):
-        if not any(k.kind == e.kind and abs(k.parameter - e.parameter) <= 1e-6 * (1 + abs(e.parameter))
-                   and _same(k.state, e.state, tol=1e-3) for k in kept):
+        if not any(
+            k.kind == e.kind
+            and abs(k.parameter - e.parameter) <= 1e-6 * (1 + abs(e.parameter))
+            and _same(k.state, e.state, tol=1e-3)
+            for k in kept
+        ):
             kept.append(e)
     return sorted(kept, key=lambda e: e.parameter)

@@ -6,7 +6,8 @@ random bulk (Beiran et al. 2021, Neural Comput. 33:1572; THEORY.md section 2)
 
     continuous time:  dkappa/dt = -kappa + G(kappa, u),
     discrete time:    kappa_{t+1} = G(kappa_t, u),
-    G_r = sum_p alpha_p ( mu_{n_r,p} [phi]_p + (Sigma_{n_r m,p} kappa + Sigma_{n_r I,p} u) [phi']_p ).
+    G_r = sum_p alpha_p ( mu_{n_r,p} [phi]_p
+                          + (Sigma_{n_r m,p} kappa + Sigma_{n_r I,p} u) [phi']_p ).
 
 With a random bulk g chi (Mastrogiuseppe & Ostojic 2018, Neuron 99:609; THEORY.md section 3)
 the latent variables are no longer a closed dynamical system; ``stationary_states`` returns the
@@ -25,9 +26,16 @@ import sympy as sp
 
 from ._checks import as_array, as_float, as_int, as_rng, choose
 from ._newton import NewtonResult, newton
-from .symbolic import X, CompiledEquations, as_nonlinearity, compile_equations, parameter_vector
+from .symbolic import CompiledEquations, X, as_nonlinearity, compile_equations, parameter_vector
 
-__all__ = ["MeanField", "FixedPoint", "FixedPoints", "StationaryState", "StationaryStates", "LatentTrajectory"]
+__all__ = [
+    "MeanField",
+    "FixedPoint",
+    "FixedPoints",
+    "StationaryState",
+    "StationaryStates",
+    "LatentTrajectory",
+]
 
 #: eigenvalues this close to the stability boundary count as stable (neutral directions of
 #: continuous attractors such as rings are zero only up to round-off)
@@ -215,7 +223,8 @@ class MeanField:
     def __init__(self, loadings, g: float = 0.0, phi="tanh", time: str = "continuous"):
         if not all(hasattr(loadings, a) for a in ("components", "weights", "rank", "n_inputs")):
             raise TypeError(
-                f"loadings must be GaussianLoadings or MixtureLoadings, got {type(loadings).__name__}"
+                "loadings must be GaussianLoadings or MixtureLoadings, "
+                f"got {type(loadings).__name__}"
             )
         self.loadings = loadings
         self.g = as_float(g, "g", minimum=0.0)
@@ -230,14 +239,17 @@ class MeanField:
 
     def __repr__(self) -> str:
         return (
-            f"MeanField(rank={self.rank}, n_inputs={self.n_inputs}, populations={self.n_populations}, "
+            f"MeanField(rank={self.rank}, n_inputs={self.n_inputs}, "
+            f"populations={self.n_populations}, "
             f"g={self.g}, phi={self.phi.name}, time={self.time!r})"
         )
 
     # --- helpers ------------------------------------------------------------------------------
     def _equations(self, kind: str) -> CompiledEquations:
         if kind not in self._compiled:
-            self._compiled[kind] = compile_equations(kind, self.rank, self.n_inputs, self.n_populations, self.phi)
+            self._compiled[kind] = compile_equations(
+                kind, self.rank, self.n_inputs, self.n_populations, self.phi
+            )
         return self._compiled[kind]
 
     def _inputs(self, inputs) -> np.ndarray:
@@ -251,8 +263,9 @@ class MeanField:
     def _require_closed(self, what: str) -> None:
         if self.g > 0:
             raise ValueError(
-                f"{what} needs g = 0: with a random bulk (g = {self.g}) the latent variables are not a "
-                "closed dynamical system; use stationary_states() for the static and chaotic solutions"
+                f"{what} needs g = 0: with a random bulk (g = {self.g}) the latent variables are "
+                "not a closed dynamical system; use stationary_states() for the static and "
+                "chaotic solutions"
             )
 
     @property
@@ -272,18 +285,19 @@ class MeanField:
         return values[order]
 
     def kappa_scale(self) -> float:
-        """Typical size of the latent variables: sqrt(max_r E[n_r^2]) times the size of phi on [-3, 3]."""
+        """Typical size of kappa: sqrt(max_r E[n_r^2]) times the size of phi on [-3, 3]."""
         if self._phi_scale is None:
             f = sp.lambdify(X, self.phi.expr, modules=["scipy", "numpy"])
             grid = np.linspace(-3.0, 3.0, 61)
             self._phi_scale = float(np.max(np.abs(np.broadcast_to(f(grid), grid.shape))))
         second = sum(
-            w * (c.mean_n**2 + np.diag(c.cov_nn)) for w, c in zip(self.loadings.weights, self.loadings.components)
+            w * (c.mean_n**2 + np.diag(c.cov_nn))
+            for w, c in zip(self.loadings.weights, self.loadings.components, strict=True)
         )
         return float(np.sqrt(np.max(second))) * max(self._phi_scale, 1e-3)
 
     def _starts(self, n_starts: int, seed) -> np.ndarray:
-        """Newton starts: the origin, +-eigenvectors of the overlap matrix, random points in a ball."""
+        """Newton starts: the origin, +-eigenvectors of the overlap matrix, random points."""
         R = self.rank
         scale = 1.2 * max(self.kappa_scale(), 1e-6)
         starts = [np.zeros(R)]
@@ -303,17 +317,21 @@ class MeanField:
     def latent_map(self, kappa, inputs=None) -> np.ndarray:
         """G(kappa, u) = <n phi(m.kappa + I.u)>, the right-hand side of both conventions (g = 0)."""
         self._require_closed("latent_map")
-        return self._equations("latent").value(self._kappa(kappa), self._inputs(inputs), self.theta)[0]
+        return self._equations("latent").value(
+            self._kappa(kappa), self._inputs(inputs), self.theta
+        )[0]
 
     def velocity(self, kappa, inputs=None) -> np.ndarray:
-        """dkappa/dt = -kappa + G(kappa, u) (flow); for a map, the displacement G(kappa, u) - kappa."""
+        """dkappa/dt = -kappa + G(kappa, u) (flow); for a map, the displacement G - kappa."""
         kappa = self._kappa(kappa)
         return self.latent_map(kappa, inputs) - kappa
 
     def jacobian(self, kappa, inputs=None) -> np.ndarray:
         """Jacobian of the dynamics: -I + dG/dkappa (flow) or dG/dkappa (map), shape (R, R)."""
         self._require_closed("jacobian")
-        _, dG, _ = self._equations("latent").value_jacobian(self._kappa(kappa), self._inputs(inputs), self.theta)
+        _, dG, _ = self._equations("latent").value_jacobian(
+            self._kappa(kappa), self._inputs(inputs), self.theta
+        )
         return dG - np.eye(self.rank) if self._is_flow else dG
 
     def simulate(self, kappa0, t_max: float, dt: float = 0.01, inputs=None) -> LatentTrajectory:
@@ -338,7 +356,9 @@ class MeanField:
         k0 = as_array(kappa0, "kappa0", ndim=(1, 2))
         k0 = k0.reshape(-1, k0.shape[-1])
         if k0.shape[1] != self.rank:
-            raise ValueError(f"kappa0 must have {self.rank} entries per trial, got shape {k0.shape}")
+            raise ValueError(
+                f"kappa0 must have {self.rank} entries per trial, got shape {k0.shape}"
+            )
         dt = as_float(dt, "dt", positive=True)
         t_max = as_float(t_max, "t_max", minimum=0.0)
         if not self._is_flow and dt != 1.0:
@@ -391,7 +411,9 @@ class MeanField:
 
             def chaotic(y):
                 out = eq.value_jacobian(y, u, self.theta)
-                if y[R + 1] < np.log(1e-7 * (1.0 + abs(y[R]))):  # drifting onto the static solutions
+                if y[R + 1] < np.log(
+                    1e-7 * (1.0 + abs(y[R]))
+                ):  # drifting onto the static solutions
                     out[0][:] = np.nan
                 return out
 
@@ -410,7 +432,9 @@ class MeanField:
     def _make_fixed_point(self, res: NewtonResult, multiplicity: int = 1) -> FixedPoint:
         dG = res.jacobian + np.eye(self.rank)
         eig = self._sorted_eigenvalues(res.jacobian if self._is_flow else dG)
-        return FixedPoint(res.x.copy(), eig, self._stable(eig), res.residual, res.iterations, multiplicity)
+        return FixedPoint(
+            res.x.copy(), eig, self._stable(eig), res.residual, res.iterations, multiplicity
+        )
 
     def fixed_points(
         self, inputs=None, n_starts: int | None = None, seed=0, tol: float = 1e-10
@@ -452,11 +476,16 @@ class MeanField:
             else:
                 found.append(res)
                 counts.append(1)
-        points = [self._make_fixed_point(r, c) for r, c in zip(found, counts)]
-        points.sort(key=lambda p: (round(float(np.linalg.norm(p.kappa)), 8), tuple(np.round(p.kappa, 8))))
+        points = [self._make_fixed_point(r, c) for r, c in zip(found, counts, strict=True)]
+        points.sort(
+            key=lambda p: (round(float(np.linalg.norm(p.kappa)), 8), tuple(np.round(p.kappa, 8)))
+        )
         if not points:
-            warnings.warn(f"fixed_points: none of the {n_starts} Newton starts converged", RuntimeWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f"fixed_points: none of the {n_starts} Newton starts converged",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return FixedPoints(points, n_starts, failed)
 
     # --- stationary states with a random bulk ------------------------------------------------
@@ -474,8 +503,19 @@ class MeanField:
         radius = float(np.sqrt(max(res.extra[2 * P], 0.0)))
         stable = self._stable(eig) and radius < 1.0
         delta = res.extra[P : 2 * P].copy()
-        return StationaryState(res.x[:R].copy(), res.extra[:P].copy(), delta, delta.copy(), False, stable, eig,
-                               radius, res.residual, res.iterations, res.x.copy())
+        return StationaryState(
+            res.x[:R].copy(),
+            res.extra[:P].copy(),
+            delta,
+            delta.copy(),
+            False,
+            stable,
+            eig,
+            radius,
+            res.residual,
+            res.iterations,
+            res.x.copy(),
+        )
 
     def _make_chaotic(self, res: NewtonResult) -> StationaryState:
         P, R = self.n_populations, self.rank
@@ -483,9 +523,19 @@ class MeanField:
         # Schur complement: latent dynamics with the variances (D_0, ell) slaved to kappa
         reduced = J[:R, :R] - J[:R, R:] @ np.linalg.solve(J[R:, R:], J[R:, :R])
         eig = self._sorted_eigenvalues(reduced)
-        return StationaryState(res.x[:R].copy(), res.extra[:P].copy(), res.extra[P : 2 * P].copy(),
-                               res.extra[2 * P : 3 * P].copy(), True, self._stable(eig), eig, float("nan"),
-                               res.residual, res.iterations, res.x.copy())
+        return StationaryState(
+            res.x[:R].copy(),
+            res.extra[:P].copy(),
+            res.extra[P : 2 * P].copy(),
+            res.extra[2 * P : 3 * P].copy(),
+            True,
+            self._stable(eig),
+            eig,
+            float("nan"),
+            res.residual,
+            res.iterations,
+            res.x.copy(),
+        )
 
     def _is_chaotic_solution(self, res: NewtonResult) -> bool:
         """A converged chaotic solution with a genuine gap D_0 - D_inf and nonnegative variances."""
@@ -506,7 +556,9 @@ class MeanField:
             res = self._fixed_point_from(np.asarray(state.kappa, float), u, tol)
             return self._make_fixed_point(res) if res.converged else None
         if not isinstance(state, StationaryState):
-            raise TypeError(f"state must be a FixedPoint or StationaryState, got {type(state).__name__}")
+            raise TypeError(
+                f"state must be a FixedPoint or StationaryState, got {type(state).__name__}"
+            )
         if state.chaotic:
             res = self._chaotic_from(state.unknowns, u, tol)
             return self._make_chaotic(res) if self._is_chaotic_solution(res) else None
@@ -521,7 +573,8 @@ class MeanField:
     ) -> StationaryStates:
         """Every static and chaotic solution of the mean-field theory, unstable ones included.
 
-        Static states (THEORY.md section 3) solve kappa = G(kappa, D), D = g^2 sum_q alpha_q [phi^2]_q
+        Static states (THEORY.md section 3) solve kappa = G(kappa, D),
+        D = g^2 sum_q alpha_q [phi^2]_q
         with Delta_p = S_p(kappa) + D. Chaotic states (continuous time, g > 0) solve the dynamic
         mean-field equations for (kappa, D_0, D_inf) with D_0 > D_inf; in the zero-mean limit they
         reduce to Sompolinsky, Crisanti & Sommers (1988). For maps (``time="discrete"``) only static
@@ -539,8 +592,11 @@ class MeanField:
         n_starts = 20 * self.rank if n_starts is None else as_int(n_starts, "n_starts", minimum=1)
         kappa_starts = self._starts(n_starts, seed)
         g2 = self.g**2
-        static_starts = [np.append(k, d) for d in ((0.0,) if self.g == 0 else (0.05 * g2, 0.5 * g2))
-                         for k in kappa_starts]
+        static_starts = [
+            np.append(k, d)
+            for d in ((0.0,) if self.g == 0 else (0.05 * g2, 0.5 * g2))
+            for k in kappa_starts
+        ]
         results, failed = [], 0
         for y0 in static_starts:
             res = self._static_from(y0, u, tol)
@@ -555,7 +611,11 @@ class MeanField:
             # chaotic branches emanate from static states whose bulk radius exceeds 1: start from
             # their kappa and from the origin and the top eigen-directions
             seeds = [s.kappa for s in static] + list(kappa_starts[: 2 * self.rank + 1 : 2])
-            seeds = [k for i, k in enumerate(seeds) if all(np.max(np.abs(k - q)) > 1e-3 for q in seeds[:i])]
+            seeds = [
+                k
+                for i, k in enumerate(seeds)
+                if all(np.max(np.abs(k - q)) > 1e-3 for q in seeds[:i])
+            ]
             chaotic_results = []
             for k in seeds:
                 for frac in (0.9, 0.4):
@@ -566,17 +626,22 @@ class MeanField:
                         chaotic_results.append(res)
                     else:
                         failed += 1
-            chaotic = [self._make_chaotic(r) for r in _dedup(chaotic_results, chaotic=True, rank=self.rank)]
+            chaotic = [
+                self._make_chaotic(r) for r in _dedup(chaotic_results, chaotic=True, rank=self.rank)
+            ]
         key = lambda s: (round(float(np.linalg.norm(s.kappa)), 8), tuple(np.round(s.kappa, 8)))  # noqa: E731
         points = sorted(static, key=key) + sorted(chaotic, key=key)
         if not static:
-            warnings.warn(f"stationary_states: no static solution found from {len(static_starts)} starts",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"stationary_states: no static solution found from {len(static_starts)} starts",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return StationaryStates(points, n_total, failed)
 
 
 def _dedup(results: list[NewtonResult], chaotic: bool = False, rank: int = 0) -> list[NewtonResult]:
-    """Drop solutions within 1e-5 (1 + |y|) of an earlier one (compared on kappa and the variances)."""
+    """Drop solutions within 1e-5 (1 + |y|) of an earlier one (on kappa and the variances)."""
 
     def signature(res):
         if not chaotic:
@@ -587,6 +652,8 @@ def _dedup(results: list[NewtonResult], chaotic: bool = False, rank: int = 0) ->
     kept: list[NewtonResult] = []
     for res in results:
         sig = signature(res)
-        if all(np.max(np.abs(signature(k) - sig)) > 1e-5 * (1.0 + np.max(np.abs(sig))) for k in kept):
+        if all(
+            np.max(np.abs(signature(k) - sig)) > 1e-5 * (1.0 + np.max(np.abs(sig))) for k in kept
+        ):
             kept.append(res)
     return kept

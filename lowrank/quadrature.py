@@ -148,5 +148,7 @@ def gaussian_average(f: Callable[[np.ndarray], np.ndarray], mu: float, delta: fl
     x, w = gauss_rule(mu, delta)
     values = np.asarray(f(x), dtype=np.float64)
     if values.shape != x.shape:
-        raise ValueError(f"f must map an array of shape {x.shape} to the same shape, got {values.shape}")
+        raise ValueError(
+            f"f must map an array of shape {x.shape} to the same shape, got {values.shape}"
+        )
     return float(np.dot(w, values))

@@ -4,7 +4,8 @@ Three systems are derived for rank R, K inputs and P Gaussian populations (weigh
 with means and covariances of the loadings as symbols (THEORY.md sections 2-3):
 
 ``latent`` (no bulk, Beiran et al. 2021, Neural Comput. 33:1572; Dubreuil et al. 2022)
-    G_r(kappa) = sum_p alpha_p ( mu_{n_r,p} [phi]_p + (Sigma_{n_r m,p} kappa + Sigma_{n_r I,p} u) [phi']_p ),
+    G_r(kappa) = sum_p alpha_p ( mu_{n_r,p} [phi]_p
+                                 + (Sigma_{n_r m,p} kappa + Sigma_{n_r I,p} u) [phi']_p ),
     the Stein's-lemma form of <n_r phi(m.kappa + I.u)>, at mu_p = mu_{m,p}.kappa + mu_{I,p}.u and
     Delta_p = S_p = kappa^T Sigma_mm,p kappa + 2 kappa^T Sigma_mI,p u + u^T Sigma_II,p u.
     The flow is dkappa/dt = -kappa + G(kappa), the map kappa' = G(kappa).
@@ -99,21 +100,29 @@ class Nonlinearity:
         free = expr.free_symbols
         if len(free) != 1:
             raise ValueError(
-                f"phi must be a sympy expression in exactly one variable, got free symbols {sorted(map(str, free))}"
+                "phi must be a sympy expression in exactly one variable, "
+                f"got free symbols {sorted(map(str, free))}"
             )
         (var,) = free
         self.expr = expr.xreplace({var: X})
         self._primitive = None
         if primitive is not None:
             if not isinstance(primitive, sp.Basic):
-                raise TypeError(f"primitive must be a sympy expression, got {type(primitive).__name__}")
+                raise TypeError(
+                    f"primitive must be a sympy expression, got {type(primitive).__name__}"
+                )
             extra = primitive.free_symbols - {var}
             if extra:
-                raise ValueError(f"primitive must depend only on {var}, got extra symbols {sorted(map(str, extra))}")
+                raise ValueError(
+                    f"primitive must depend only on {var}, "
+                    f"got extra symbols {sorted(map(str, extra))}"
+                )
             self._primitive = primitive.xreplace({var: X})
             check = sp.simplify(sp.diff(self._primitive, X) - self.expr).subs(X, sp.Rational(3, 7))
             if abs(float(check)) > 1e-12:
-                raise ValueError("primitive is not a primitive of phi (its derivative differs from phi)")
+                raise ValueError(
+                    "primitive is not a primitive of phi (its derivative differs from phi)"
+                )
         self.name = name or str(self.expr)
         self._derivatives: dict[int, sp.Expr] = {0: self.expr}
         self._key = None
@@ -135,7 +144,8 @@ class Nonlinearity:
             found = sp.integrate(self.expr, X)
             if found.has(sp.Integral):
                 raise ValueError(
-                    f"sympy found no primitive of phi = {self.expr}; pass Nonlinearity(expr, primitive=...)"
+                    f"sympy found no primitive of phi = {self.expr}; "
+                    "pass Nonlinearity(expr, primitive=...)"
                 )
             self._primitive = found
         return self._primitive
@@ -160,7 +170,9 @@ def _presets() -> dict[str, Nonlinearity]:
             sp.tanh(X), sp.Abs(X) + sp.log(1 + sp.exp(-2 * sp.Abs(X))) - sp.log(2), "tanh"
         ),
         # erf scaled to unit slope at 0, like tanh
-        "erf": Nonlinearity(sp.erf(a * X), X * sp.erf(a * X) + 2 * sp.exp(-(a * X) ** 2) / sp.pi, "erf"),
+        "erf": Nonlinearity(
+            sp.erf(a * X), X * sp.erf(a * X) + 2 * sp.exp(-((a * X) ** 2)) / sp.pi, "erf"
+        ),
     }
 
 
@@ -168,18 +180,22 @@ _PRESETS: dict[str, Nonlinearity] = {}
 
 
 def as_nonlinearity(phi) -> Nonlinearity:
-    """Turn ``phi`` (a preset name "tanh" or "erf", a sympy expression or a Nonlinearity) into a Nonlinearity."""
+    """A Nonlinearity from a preset name ("tanh", "erf"), a sympy expression or a Nonlinearity."""
     if isinstance(phi, Nonlinearity):
         return phi
     if isinstance(phi, str):
         if not _PRESETS:
             _PRESETS.update(_presets())
         if phi not in _PRESETS:
-            raise ValueError(f"unknown phi {phi!r}; expected one of {sorted(_PRESETS)} or a sympy expression")
+            raise ValueError(
+                f"unknown phi {phi!r}; expected one of {sorted(_PRESETS)} or a sympy expression"
+            )
         return _PRESETS[phi]
     if isinstance(phi, sp.Basic):
         return Nonlinearity(phi)
-    raise TypeError(f"phi must be a name, a sympy expression or a Nonlinearity, got {type(phi).__name__}")
+    raise TypeError(
+        f"phi must be a name, a sympy expression or a Nonlinearity, got {type(phi).__name__}"
+    )
 
 
 # --- Gaussian averages as function symbols ------------------------------------------------------
@@ -226,7 +242,7 @@ def gauss_avg(orders: Sequence[int], mu, delta) -> GaussAvg:
 
 
 class GaussAvg2(sp.Function):
-    """E[phi^(k)(X) phi^(l)(Y)], X, Y ~ N(mu, a) with covariance c (Price's theorem for derivatives).
+    """E[phi^(k)(X) phi^(l)(Y)], X, Y ~ N(mu, a) with covariance c.
 
     d/dmu: E[phi^(k+1) phi^(l)] + E[phi^(k) phi^(l+1)]; d/da (c fixed): half the sum with each
     order raised by two; d/dc: E[phi^(k+1) phi^(l+1)]. Stored with k <= l.
@@ -261,7 +277,9 @@ _BLOCKS = (  # name, rows, cols (as functions of R, K), symmetric
 )
 
 
-def parameter_layout(rank: int, n_inputs: int, n_populations: int) -> list[tuple[str, int, int, int]]:
+def parameter_layout(
+    rank: int, n_inputs: int, n_populations: int
+) -> list[tuple[str, int, int, int]]:
     """Order of the flat parameter vector: entries (name, population, i, j).
 
     First g, then for each population alpha_p, the means of m, n and I, and the covariance blocks
@@ -392,20 +410,39 @@ def derive_equations(kind: str, rank: int, n_inputs: int = 0, n_populations: int
         )
         extras = mus + [s[4] + D0 for s in structure] + [s[4] + Dinf for s in structure]
         names = (
-            [f"mu_{p}" for p in range(P)] + [f"delta0_{p}" for p in range(P)] + [f"deltainf_{p}" for p in range(P)]
+            [f"mu_{p}" for p in range(P)]
+            + [f"delta0_{p}" for p in range(P)]
+            + [f"deltainf_{p}" for p in range(P)]
         )
-    return Equations(kind, unknowns, tuple(u), tuple(theta), sp.Matrix(values), sp.Matrix(extras), tuple(names))
+    return Equations(
+        kind, unknowns, tuple(u), tuple(theta), sp.Matrix(values), sp.Matrix(extras), tuple(names)
+    )
 
 
 def _parameter_symbols(R: int, K: int, P: int):
     """Symbols of the flat parameter vector and, per population, the blocks as sympy matrices."""
-    label = {"mean_m": "mu_m{i}", "mean_n": "mu_n{i}", "mean_inputs": "mu_I{i}", "cov_mm": "s_m{i}m{j}",
-             "cov_nm": "s_n{i}m{j}", "cov_mi": "s_m{i}I{j}", "cov_ni": "s_n{i}I{j}", "cov_ii": "s_I{i}I{j}"}
+    label = {
+        "mean_m": "mu_m{i}",
+        "mean_n": "mu_n{i}",
+        "mean_inputs": "mu_I{i}",
+        "cov_mm": "s_m{i}m{j}",
+        "cov_nm": "s_n{i}m{j}",
+        "cov_mi": "s_m{i}I{j}",
+        "cov_ni": "s_n{i}I{j}",
+        "cov_ii": "s_I{i}I{j}",
+    }
     theta = []
     blocks = [
-        {"mean_m": sp.zeros(R, 1), "mean_n": sp.zeros(R, 1), "mean_inputs": sp.zeros(K, 1),
-         "cov_mm": sp.zeros(R, R), "cov_nm": sp.zeros(R, R), "cov_mi": sp.zeros(R, K),
-         "cov_ni": sp.zeros(R, K), "cov_ii": sp.zeros(K, K)}
+        {
+            "mean_m": sp.zeros(R, 1),
+            "mean_n": sp.zeros(R, 1),
+            "mean_inputs": sp.zeros(K, 1),
+            "cov_mm": sp.zeros(R, R),
+            "cov_nm": sp.zeros(R, R),
+            "cov_mi": sp.zeros(R, K),
+            "cov_ni": sp.zeros(R, K),
+            "cov_ii": sp.zeros(K, K),
+        }
         for _ in range(P)
     ]
     for name, p, i, j in parameter_layout(R, K, P):
@@ -431,7 +468,9 @@ class _Printer(PythonCodePrinter):
 
 def _cse_lines(exprs: list, prefix: str, printer: _Printer) -> tuple[list[str], list]:
     """Common-subexpression elimination: assignment lines and the reduced expressions."""
-    replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols(prefix), optimizations="basic")
+    replacements, reduced = sp.cse(
+        exprs, symbols=sp.numbered_symbols(prefix), optimizations="basic"
+    )
     lines = [f"{sym} = {printer.doprint(expr)}" for sym, expr in replacements]
     return lines, reduced
 
@@ -441,6 +480,27 @@ def _family_lines(nl: Nonlinearity, monomials: list[tuple], prefix: str, printer
     xs = sp.Symbol("x")
     exprs = [sp.Mul(*[nl.derivative(k) for k in mono]).xreplace({X: xs}) for mono in monomials]
     return _cse_lines(exprs, prefix, printer)
+
+
+def _accumulate(indent: str, count: str, family: list, sums: list, printer: _Printer) -> list[str]:
+    """Lines of a quadrature loop: for each node x, the family lines, then s += w * expr."""
+    lines = [
+        f"{indent}for _i in range({count}):",
+        f"{indent}    x = _x[_i]",
+        f"{indent}    _wi = _w[_i]",
+    ]
+    lines += [f"{indent}    {line}" for line in family]
+    lines += [f"{indent}    {s} += _wi * ({printer.doprint(e)})" for s, e in sums]
+    return lines
+
+
+def _inner_pass(
+    center: str, target: dict, sums: list, family: list, indent: str, printer
+) -> list[str]:
+    """Inner averages [phi^(k)](center, a - |c|) of a bivariate group into ``target``."""
+    lines = [f"{indent}_ni = rule({center}, _va - abs(_vc), _x, _w)"]
+    lines += [f"{indent}{target[k]} = 0.0" for k, _ in sums]
+    return lines + _accumulate(indent, "_ni", family, [(target[k], e) for k, e in sums], printer)
 
 
 def _function_source(name: str, eq: Equations, nl: Nonlinearity, with_jacobian: bool) -> str:
@@ -474,31 +534,20 @@ def _function_source(name: str, eq: Equations, nl: Nonlinearity, with_jacobian: 
         pos += 2
         monos = [tuple(int(k) for k in a.args[0]) for a in atoms]
         names = [f"_a{len(atom_symbol) + i}" for i in range(len(atoms))]
-        atom_symbol.update({a: sp.Symbol(n) for a, n in zip(atoms, names)})
+        atom_symbol.update({a: sp.Symbol(n) for a, n in zip(atoms, names, strict=True)})
         fam, fam_exprs = _family_lines(nl, monos, f"_f{g_index}_", printer)
         body += [f"    _n = rule({printer.doprint(mu)}, {printer.doprint(delta)}, _x, _w)"]
         body += [f"    {n} = 0.0 if _n >= 0 else math.nan" for n in names]
-        body += ["    for _i in range(_n):", "        x = _x[_i]", "        _wi = _w[_i]"]
-        body += [f"        {line}" for line in fam]
-        body += [f"        {n} += _wi * ({printer.doprint(fe)})" for n, fe in zip(names, fam_exprs)]
+        body += _accumulate("    ", "_n", fam, list(zip(names, fam_exprs, strict=True)), printer)
     for g_index, atoms in enumerate(map(list, bi.values())):
         mu, a, c = arg_reduced[pos : pos + 3]
         pos += 3
         orders = sorted({int(k) for atom in atoms for k in atom.args[:2]})
         inner = {k: f"_b{g_index}_{k + 1}" for k in orders}
         names = [f"_a{len(atom_symbol) + i}" for i in range(len(atoms))]
-        atom_symbol.update({at: sp.Symbol(n) for at, n in zip(atoms, names)})
+        atom_symbol.update({at: sp.Symbol(n) for at, n in zip(atoms, names, strict=True)})
         fam, fam_exprs = _family_lines(nl, [(k,) for k in orders], f"_g{g_index}_", printer)
         other = {k: f"_c{g_index}_{k + 1}" for k in orders}
-
-        def inner_pass(center: str, target: dict, indent: str) -> list[str]:
-            """Inner Gaussian averages [phi^(k)](center, a - |c|) into the variables ``target``."""
-            lines = [f"{indent}_ni = rule({center}, _va - abs(_vc), _x, _w)"]
-            lines += [f"{indent}{target[k]} = 0.0" for k in orders]
-            lines += [f"{indent}for _i in range(_ni):", f"{indent}    x = _x[_i]", f"{indent}    _wi = _w[_i]"]
-            lines += [f"{indent}    {line}" for line in fam]
-            lines += [f"{indent}    {target[k]} += _wi * ({printer.doprint(fe)})" for k, fe in zip(orders, fam_exprs)]
-            return lines
 
         # X = mu + sqrt(a - |c|) x + sqrt(|c|) z, Y = mu + sqrt(a - |c|) y + sign(c) sqrt(|c|) z
         body += [
@@ -510,19 +559,20 @@ def _function_source(name: str, eq: Equations, nl: Nonlinearity, with_jacobian: 
         ]
         body += [f"    {n} = 0.0 if _ok else math.nan" for n in names]
         body += ["    for _j in range(_n if _ok else 0):"]
-        body += inner_pass("_xo[_j]", inner, "        ")
+        sums = list(zip(orders, fam_exprs, strict=True))
+        body += _inner_pass("_xo[_j]", inner, sums, fam, "        ", printer)
         body += ["        if _vc >= 0.0:"]
         body += [f"            {other[k]} = {inner[k]}" for k in orders]
         body += ["        else:"]
-        body += inner_pass("2.0 * _vm - _xo[_j]", other, "            ")
+        body += _inner_pass("2.0 * _vm - _xo[_j]", other, sums, fam, "            ", printer)
         body += ["        _wj = _wo[_j]"]
-        for n, atom in zip(names, atoms):
+        for n, atom in zip(names, atoms, strict=True):
             k, l = int(atom.args[0]), int(atom.args[1])
             body += [f"        {n} += _wj * {inner[k]} * {other[l]}"]
     final = [e.xreplace(atom_symbol) for e in exprs]
     lines, reduced = _cse_lines(final, "_o", printer)
     body += [f"    {line}" for line in lines]
-    body += [f"    {t} = {printer.doprint(r)}" for (t, _), r in zip(targets, reduced)]
+    body += [f"    {t} = {printer.doprint(r)}" for (t, _), r in zip(targets, reduced, strict=True)]
     header = [
         "@njit(cache=True, error_model='numpy')",
         f"def {name}(y, u, theta, out, {'jac, ' if with_jacobian else ''}extra):",
@@ -573,7 +623,9 @@ class CompiledEquations:
         self.n_values = module.N_VALUES
         self.extra_names = module.EXTRA_NAMES
 
-    def value(self, y: np.ndarray, u: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def value(
+        self, y: np.ndarray, u: np.ndarray, theta: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Values and extras at state y, inputs u, parameters theta (float64 arrays)."""
         out = np.empty(self.n_values)
         extra = np.empty(len(self.extra_names))
@@ -608,7 +660,10 @@ def _cache_dir() -> Path:
             return folder
     except OSError:
         pass
-    folder = Path(tempfile.gettempdir()) / f"lowrank-codegen-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    folder = (
+        Path(tempfile.gettempdir())
+        / f"lowrank-codegen-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    )
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

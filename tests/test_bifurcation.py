@@ -36,7 +36,11 @@ def test_hopf_of_rotational_overlap():
 
     def build(a, b=0.5):
         S = np.array([[a, -b], [b, a]])
-        return MeanField(GaussianLoadings(np.zeros(4), np.block([[np.eye(2), S.T], [S, S @ S.T + np.eye(2)]]), rank=2))
+        return MeanField(
+            GaussianLoadings(
+                np.zeros(4), np.block([[np.eye(2), S.T], [S, S @ S.T + np.eye(2)]]), rank=2
+            )
+        )
 
     d = bifurcation_diagram(build, "a", np.linspace(0.65, 1.35, 8))
     hopf = d.events_of("hopf")
@@ -66,7 +70,9 @@ def test_mastrogiuseppe_onset_satisfies_bulk_radius_one():
     assert onsets
     for e in onsets:
         s = e.state
-        r2 = e.parameter**2 * gaussian_average(lambda x: (1 - np.tanh(x) ** 2) ** 2, s.mu[0], s.delta0[0])
+        r2 = e.parameter**2 * gaussian_average(
+            lambda x: (1 - np.tanh(x) ** 2) ** 2, s.mu[0], s.delta0[0]
+        )
         assert abs(r2 - 1.0) < 1e-8
 
 

@@ -13,7 +13,9 @@ from lowrank.quadrature import gaussian_average
 
 def rank_one(overlap, mean_m=0.0, mean_n=0.0, var_m=1.0):
     """m ~ N(mean_m, var_m), Cov(n, m) = overlap, Var(n) chosen to keep the law PSD."""
-    return GaussianLoadings([mean_m, mean_n], [[var_m, overlap], [overlap, overlap**2 / var_m + 1.0]], rank=1)
+    return GaussianLoadings(
+        [mean_m, mean_n], [[var_m, overlap], [overlap, overlap**2 / var_m + 1.0]], rank=1
+    )
 
 
 def rank_two(S):
@@ -40,7 +42,9 @@ KAPPA_STAR = {1.2: 0.486282, 1.5: 0.843417, 1.6: 0.948134, 2.0: 1.337109, 3.0: 2
 def test_rank_one_reference_fixed_points(overlap):
     fps = MeanField(rank_one(overlap)).fixed_points()
     assert len(fps) == 3 and fps.n_starts > 0
-    np.testing.assert_allclose(fps.kappa[:, 0], [0.0, -KAPPA_STAR[overlap], KAPPA_STAR[overlap]], atol=1e-6)
+    np.testing.assert_allclose(
+        fps.kappa[:, 0], [0.0, -KAPPA_STAR[overlap], KAPPA_STAR[overlap]], atol=1e-6
+    )
     assert fps.stable.tolist() == [False, True, True]
     # origin: -1 + sigma_mn [phi'](0, 0) = -1 + sigma_mn
     assert abs(fps[0].eigenvalues[0].real - (overlap - 1.0)) < 1e-12
@@ -125,12 +129,21 @@ def test_jacobian_matches_finite_differences_mixture_with_inputs():
     comps = []
     for _ in range(2):
         A = rng.normal(size=(5, 5)) * 0.5
-        comps.append(GaussianLoadings(rng.normal(size=5) * 0.5, A @ A.T + 0.1 * np.eye(5), rank=2, n_inputs=1))
+        comps.append(
+            GaussianLoadings(
+                rng.normal(size=5) * 0.5, A @ A.T + 0.1 * np.eye(5), rank=2, n_inputs=1
+            )
+        )
     mf = MeanField(MixtureLoadings(comps, [0.4, 0.6]))
     kappa, u = np.array([0.3, -0.5]), np.array([0.7])
     J = mf.jacobian(kappa, u)
     h = 1e-6
-    fd = np.array([(mf.velocity(kappa + h * e, u) - mf.velocity(kappa - h * e, u)) / (2 * h) for e in np.eye(2)]).T
+    fd = np.array(
+        [
+            (mf.velocity(kappa + h * e, u) - mf.velocity(kappa - h * e, u)) / (2 * h)
+            for e in np.eye(2)
+        ]
+    ).T
     np.testing.assert_allclose(J, fd, rtol=1e-7, atol=1e-8)
 
 

@@ -42,7 +42,9 @@ def _reference(f, mu, delta):
         return float(f(np.array(mu + s * z))) * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
 
     z0 = -mu / s
-    points = sorted({p for p in (z0 - 10 / s, z0 - 1 / s, z0, z0 + 1 / s, z0 + 10 / s) if -12 < p < 12})
+    points = sorted(
+        {p for p in (z0 - 10 / s, z0 - 1 / s, z0, z0 + 1 / s, z0 + 10 / s) if -12 < p < 12}
+    )
     return quad(integrand, -12.0, 12.0, points=points, limit=2000, epsabs=1e-15, epsrel=1e-14)[0]
 
 
@@ -69,7 +71,9 @@ def test_fixes_the_gauss_hermite_failure_of_theory_md():
 @pytest.mark.parametrize("mu, delta", [(0.0, 0.5), (1.3, 4.0), (-0.2, 900.0), (5.0, 1e4)])
 def test_tanh_identity(mu, delta):
     """[phi'] + [phi^2] = 1 for phi = tanh (THEORY.md)."""
-    total = gaussian_average(_sech2, mu, delta) + gaussian_average(lambda x: np.tanh(x) ** 2, mu, delta)
+    total = gaussian_average(_sech2, mu, delta) + gaussian_average(
+        lambda x: np.tanh(x) ** 2, mu, delta
+    )
     assert abs(total - 1.0) < 1e-12
 
 

@@ -11,9 +11,9 @@ import sympy as sp
 from lowrank import GaussianLoadings, MixtureLoadings
 from lowrank.quadrature import gaussian_average
 from lowrank.symbolic import (
-    X,
     GaussAvg,
     Nonlinearity,
+    X,
     as_nonlinearity,
     compile_equations,
     derive_equations,
@@ -48,7 +48,11 @@ def _fd_jacobian(f, y, h=1e-6):
 )
 def test_jacobian_matches_finite_differences(kind, rank, n_inputs, pops, y):
     comps = [_random_law(rank, n_inputs, seed) for seed in range(pops)]
-    law = comps[0] if pops == 1 else MixtureLoadings(comps, np.arange(1, pops + 1) / sum(range(1, pops + 1)))
+    law = (
+        comps[0]
+        if pops == 1
+        else MixtureLoadings(comps, np.arange(1, pops + 1) / sum(range(1, pops + 1)))
+    )
     theta = parameter_vector(law, 1.3)
     u = np.full(n_inputs, 0.5)
     eq = compile_equations(kind, rank, n_inputs, pops)
@@ -88,7 +92,9 @@ def test_heat_equation_rules_against_numerical_derivatives():
     assert gauss_avg((0, 0), mu, delta).diff(mu) == 2 * gauss_avg((0, 1), mu, delta)
     h, m0, d0 = 1e-4, 0.4, 2.5
     phi2 = lambda x: -2 * np.tanh(x) * (1 - np.tanh(x) ** 2)  # noqa: E731
-    numerical = (gaussian_average(np.tanh, m0, d0 + h) - gaussian_average(np.tanh, m0, d0 - h)) / (2 * h)
+    numerical = (gaussian_average(np.tanh, m0, d0 + h) - gaussian_average(np.tanh, m0, d0 - h)) / (
+        2 * h
+    )
     assert abs(numerical - gaussian_average(phi2, m0, d0) / 2) < 1e-8
 
 
@@ -98,7 +104,10 @@ def test_stein_structure_of_rank_one_equation():
     k = eq.unknowns[0]
     s = {str(p): p for p in eq.parameters}
     mu, d = s["mu_m1_1"] * k, s["s_m1m1_1"] * k**2
-    expected = s["alpha_1"] * (s["mu_n1_1"] * GaussAvg(sp.Tuple(0), mu, d) + s["s_n1m1_1"] * k * GaussAvg(sp.Tuple(1), mu, d))
+    expected = s["alpha_1"] * (
+        s["mu_n1_1"] * GaussAvg(sp.Tuple(0), mu, d)
+        + s["s_n1m1_1"] * k * GaussAvg(sp.Tuple(1), mu, d)
+    )
     assert sp.simplify(eq.values[0] - expected) == 0
 
 

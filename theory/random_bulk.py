@@ -53,7 +53,9 @@ print("chaos onset at g =", onset.events_of("chaos_onset")[0].parameter)
 structured = GaussianLoadings([1.1, 2.0], np.eye(2), rank=1)
 diagram = bifurcation_diagram(lambda g: MeanField(structured, g=g), "g", np.linspace(0.05, 3.0, 60))
 for e in diagram.events:
-    print(f"{e.kind:13s} g = {e.parameter:.6f}  kappa = {e.kappa[0]:+.4f}  chaotic = {e.state.chaotic}")
+    print(
+        f"{e.kind:13s} g = {e.parameter:.6f}  kappa = {e.kappa[0]:+.4f}  chaotic = {e.state.chaotic}"
+    )
 ax = diagram.plot()
 
 # %% [markdown]

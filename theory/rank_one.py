@@ -32,7 +32,9 @@ G
 
 # %%
 params = {str(p): p for p in eq.parameters}
-zero_mean = G.subs({params["mu_m1_1"]: 0, params["mu_n1_1"]: 0, params["s_m1m1_1"]: 1, params["alpha_1"]: 1})
+zero_mean = G.subs(
+    {params["mu_m1_1"]: 0, params["mu_n1_1"]: 0, params["s_m1m1_1"]: 1, params["alpha_1"]: 1}
+)
 zero_mean
 
 # %% [markdown]
@@ -48,17 +50,22 @@ sp.simplify(sp.diff(zero_mean, kappa))
 # ## The pitchfork, numerically
 # The engine locates the branch point to 1e-6 and follows the two symmetric branches.
 
+
 # %%
 def law(overlap):
     return GaussianLoadings([0.0, 0.0], [[1.0, overlap], [overlap, overlap**2 + 1.0]], rank=1)
 
 
-diagram = bifurcation_diagram(lambda s: MeanField(law(s)), "overlap sigma_nm", np.linspace(0.5, 3.0, 26))
+diagram = bifurcation_diagram(
+    lambda s: MeanField(law(s)), "overlap sigma_nm", np.linspace(0.5, 3.0, 26)
+)
 pitchfork = diagram.events_of("branch_point")[0].parameter
 print(f"pitchfork at sigma_nm = {pitchfork:.8f}")
 for s in (1.2, 1.5, 2.0, 3.0):
     fp = MeanField(law(s)).fixed_points()[-1]
-    print(f"sigma_nm = {s}: kappa* = {fp.kappa[0]:.6f}, radial eigenvalue {fp.eigenvalues[0].real:.4f}")
+    print(
+        f"sigma_nm = {s}: kappa* = {fp.kappa[0]:.6f}, radial eigenvalue {fp.eigenvalues[0].real:.4f}"
+    )
 
 # %%
 ax = diagram.plot()

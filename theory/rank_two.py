@@ -39,7 +39,9 @@ derive_equations("latent", rank=2).values
 lam = np.array([2.5, 1.6])
 fps = MeanField(law(np.diag(lam))).fixed_points()
 for p in fps:
-    print(np.round(p.kappa, 5), "stable" if p.stable else "unstable", np.round(p.eigenvalues.real, 4))
+    print(
+        np.round(p.kappa, 5), "stable" if p.stable else "unstable", np.round(p.eigenvalues.real, 4)
+    )
 print("predicted transverse eigenvalues:", -1 + lam[1] / lam[0], -1 + lam[0] / lam[1])
 
 # %% [markdown]
@@ -52,7 +54,14 @@ a, b = 2.0, 0.6
 cycle = MeanField(law([[a, -b], [b, a]])).simulate([0.3, 0.0], t_max=60.0, dt=0.01)
 k = cycle.kappa[0, -2000:]
 angle = np.unwrap(np.arctan2(k[:, 1], k[:, 0]))
-print("cycle radius", np.linalg.norm(k[-1]), "angular speed", (angle[-1] - angle[0]) / (cycle.t[-1] - cycle.t[-2000]), "b/a =", b / a)
+print(
+    "cycle radius",
+    np.linalg.norm(k[-1]),
+    "angular speed",
+    (angle[-1] - angle[0]) / (cycle.t[-1] - cycle.t[-2000]),
+    "b/a =",
+    b / a,
+)
 
 # %% [markdown]
 # ## Two populations
