@@ -244,7 +244,7 @@ def train(
     checkpoints: str | int = "improvement",
     progress: bool = True,
     device: str | torch.device = "cpu",
-    threads: int | None = 2,
+    threads: int | None = 1,
 ) -> TrainingRun:
     """Train ``model`` on ``task`` with Adam on the masked MSE, recording checkpoints.
 
@@ -278,7 +278,9 @@ def train(
     device : str or torch.device
         "cpu" (default) or "cuda" (falls back to the CPU with a warning when unavailable).
     threads : int, optional
-        Torch CPU threads during training (restored afterwards); None leaves torch's setting.
+        Torch CPU threads during training (restored afterwards); None leaves torch's setting. One
+        thread is the fastest for networks of a few hundred units on a shared machine: more threads
+        barely speed up such small products and stall when another process holds a core.
 
     Returns
     -------

@@ -9,6 +9,15 @@ from lowrank import RNN, LowRankNetwork
 EPS32 = np.finfo(np.float32).eps
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small products: one thread is fastest and does not stall on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def reference(model, u, h0=None):
     """float64 numpy simulation of the model's equations (module docstring of lowrank.models)."""
     w = {k: v.astype(np.float64) for k, v in model.weights().items()}
