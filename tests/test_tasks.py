@@ -1,8 +1,11 @@
 """Tasks: targets of hand-computed trials, masks, the three multitask modes, seeds, errors."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from lowrank import RNN
 from lowrank import tasks as T
 
 F, X = False, True  # readable masks
@@ -264,3 +267,55 @@ def test_bad_arguments_raise_clear_errors():
         T.from_dict({"task": "Juggle"})
     with pytest.raises(TypeError, match="spec"):
         T.from_dict("flipflop")
+
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "turner2023"
+FF1 = [T.flipflop(1), T.flipflop(1)]
+
+
+def turner_barak_networks(name: str, n_out: int):
+    """The first three networks of a file of Turner & Barak (2023) as lowrank RNNs."""
+    path = DATA / name
+    if not path.exists():
+        pytest.skip(f"{path} not available")
+    stored = np.load(path)
+    for s in range(3):
+        if "final.m" in stored.files:  # their rank-2 networks: W = m n^T, ours m n^T / N
+            weights = {
+                "weight_in": stored["final.Wih.weight"][s],
+                "m": stored["final.m"][s] * 10.0,
+                "n": stored["final.n"][s] * 10.0,
+                "bias": stored["final.Wih.bias"][s],
+                "weight_out": stored["final.Who.weight"][s],
+                "bias_out": stored["final.Who.bias"][s],
+            }
+            yield RNN(2, 100, n_out, rank=2, bias=True).set_weights(weights)
+        else:
+            weights = {
+                "weight_in": stored["final.rnn.weight_ih_l0"][s],
+                "weight_rec": stored["final.rnn.weight_hh_l0"][s],
+                "weight_out": stored["final.fc.weight"][s],
+                "bias_out": stored["final.fc.bias"][s],
+            }
+            yield RNN(weights["weight_in"].shape[1], 100, n_out).set_weights(weights)
+
+
+@pytest.mark.parametrize(
+    "name, task, solved",
+    [
+        ("flipflopparallel_2bits_200_rank2_100.npz", T.flipflop(2), True),
+        ("flipflopparallel_3bits_200_vanilla_100.npz", T.flipflop(3), True),
+        ("flipflop2bits_200_vanilla_100.npz", T.multitask(FF1, "gated"), True),
+        ("flipfloporthogonal_2bits_200_vanilla_100.npz", T.multitask(FF1, "orthogonal"), True),
+        # controls: gated networks leave the other output free, so they fail the other modes
+        ("flipflop2bits_200_vanilla_100.npz", T.multitask(FF1, "orthogonal"), False),
+        ("flipflop2bits_200_vanilla_100.npz", T.flipflop(2), False),
+    ],
+)
+def test_networks_trained_by_turner_barak_solve_our_tasks(name, task, solved):
+    """Their trained networks meet our targets and masks: same pulses, gaps, modes, scaling."""
+    x, y, mask = task.generate(64, seed=0)
+    for model in turner_barak_networks(name, task.n_outputs):
+        out, _ = model.run(x)
+        mse = np.mean((out - y)[mask] ** 2)
+        assert mse < 1e-2 if solved else mse > 0.3
