@@ -23,9 +23,19 @@ _EXPORTS = {
     "train": "training",
     "TrainingRun": "training",
     "load_run": "training",
+    "project": "projection",
+    "Projection": "projection",
+    "find_fixed_points": "fixedpoints",
+    "FixedPoints": "fixedpoints",
+    "emergence": "emergence_report",
+    "EmergenceReport": "emergence_report",
+    "load_turner2023": "turner2023",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+# submodules reachable as attributes (``lowrank.tasks.flipflop``) without an explicit import
+_SUBMODULES = {"tasks", "metrics", "symbolic", "quadrature", "io", "plotting"}
+
+__all__ = sorted(_EXPORTS) + sorted(_SUBMODULES) + ["__version__"]
 
 
 def __getattr__(name: str):
@@ -33,6 +43,8 @@ def __getattr__(name: str):
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value
         return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'lowrank' has no attribute {name!r}")
 
 

@@ -62,6 +62,10 @@ class Dynamics:
         """Build from a LowRankNetwork, a ``lowrank.RNN`` or a square weight matrix."""
         if time is not None:
             time = choose(time, "time", ("continuous", "discrete"))
+        if isinstance(obj, Dynamics):
+            if time is not None and time != obj.time:
+                raise ValueError(f"time={time!r} contradicts the dynamics' time convention {obj.time!r}")
+            return obj
         if isinstance(obj, LowRankNetwork):
             return cls(obj.dense(), obj.inputs, obj.bias, time or "continuous", obj.n)
         if hasattr(obj, "weights") and hasattr(obj, "time") and hasattr(obj, "recurrent_weights"):

@@ -1,0 +1,277 @@
+"""Predicted against observed attractors over training: ``emergence`` and ``EmergenceReport``.
+
+For every checkpoint of a training run (Turner & Barak 2023 record one at each improvement of the
+loss):
+
+- the outlier eigenvalues of W, those beyond the stability boundary of the linearisation at the
+  origin (|lambda| > 1 for maps, Re lambda > 1 for flows); Turner & Barak report that they cross
+  one at a time, each crossing creating a new pair of stable fixed points ("sequential emergence");
+- the prediction: W (or its rank-R part, ``lowrank.project``) written as m n^T / N, the neurons'
+  rows (m, n, bias) fitted by a Gaussian or a Gaussian mixture, and the fixed points of the
+  mean-field latent dynamics (``MeanField.fixed_points``), the bias entering as an input channel
+  held at 1;
+- the observation: the fixed points of the full network (``find_fixed_points``), projected on the
+  same n vectors;
+- their match: the numbers of stable points, and the distances between predicted and observed
+  stable points in kappa space after optimal assignment (Hungarian algorithm).
+
+The module is named ``emergence_report`` so that ``lowrank.emergence`` is always the function.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from ._checks import as_int, choose
+from .fixedpoints import Dynamics, find_fixed_points
+from .loadings import GaussianLoadings, MixtureLoadings
+from .projection import choose_rank
+
+__all__ = ["CheckpointAnalysis", "EmergenceReport", "emergence"]
+
+
+@dataclass
+class CheckpointAnalysis:
+    """Everything ``emergence`` found at one checkpoint (kappa arrays are (points, R))."""
+
+    checkpoint: int
+    epoch: int
+    loss: float
+    eigenvalues: np.ndarray
+    outliers: np.ndarray
+    predicted_kappa: np.ndarray
+    predicted_stable: np.ndarray
+    observed_kappa: np.ndarray
+    observed_stable: np.ndarray
+    populations: int
+    distances: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def row(self) -> dict:
+        """The table row: checkpoint, loss, outliers, predicted/observed stable counts, match."""
+        return {
+            "checkpoint": self.checkpoint,
+            "epoch": self.epoch,
+            "loss": self.loss,
+            "outliers": int(self.outliers.size),
+            "predicted_stable": int(self.predicted_stable.sum()),
+            "observed_stable": int(self.observed_stable.sum()),
+            "predicted_points": int(self.predicted_stable.size),
+            "observed_points": int(self.observed_stable.size),
+            "populations": self.populations,
+            "match": bool(self.predicted_stable.sum() == self.observed_stable.sum()),
+            "max_distance": float(self.distances.max()) if self.distances.size else None,
+        }
+
+
+@dataclass
+class EmergenceReport:
+    """Checkpoint-by-checkpoint comparison of predicted and observed attractors.
+
+    ``spectra`` holds the leading eigenvalues of W at every checkpoint of the run (cheap, so always
+    all of them, for exact crossings); ``analyses`` the full comparison at the analysed checkpoints.
+    """
+
+    analyses: list[CheckpointAnalysis]
+    time: str
+    rank: int
+    spectra: list[np.ndarray]
+
+    def table(self) -> list[dict]:
+        """One mapping per checkpoint, with keys ``checkpoint``, ``loss``, ``outliers``,
+        ``predicted_stable``, ``observed_stable``, ``match`` (and a few more)."""
+        return [a.row() for a in self.analyses]
+
+    def crossings(self) -> list[int]:
+        """Checkpoint at which the k-th outlier first crossed the stability boundary (k = 1, 2, ...)."""
+        counts = np.array([_outliers(values, self.time).size for values in self.spectra])
+        return [int(np.argmax(counts >= k)) for k in range(1, int(counts.max(initial=0)) + 1)]
+
+    def to_json(self) -> dict:
+        """A JSON-ready record: the table, the crossings, and the outlier eigenvalues."""
+        return {
+            "time": self.time,
+            "rank": self.rank,
+            "table": self.table(),
+            "crossings": self.crossings(),
+            "outliers": [[[v.real, v.imag] for v in _outliers(values, self.time)] for values in self.spectra],
+        }
+
+    def format_table(self) -> str:
+        """The table as aligned text."""
+        lines = [f"{'ckpt':>5} {'epoch':>6} {'loss':>10} {'outliers':>8} {'predicted':>9} "
+                 f"{'observed':>8} {'P':>2} {'match':>5} {'max dist':>9}"]
+        for r in self.table():
+            dist = "-" if r["max_distance"] is None else f"{r['max_distance']:.3f}"
+            lines.append(f"{r['checkpoint']:5d} {r['epoch']:6d} {r['loss']:10.2e} {r['outliers']:8d} "
+                         f"{r['predicted_stable']:9d} {r['observed_stable']:8d} {r['populations']:2d} "
+                         f"{'yes' if r['match'] else 'no':>5} {dist:>9}")
+        return "\n".join(lines)
+
+    def plot(self, portraits: int = 3):
+        """Figure: outlier eigenvalues against the stability boundary (coloured by checkpoint),
+        stable-point counts over training, and kappa-plane portraits at a few checkpoints."""
+        import matplotlib.pyplot as plt
+
+        from .plotting import plot_spectrum
+
+        picks = np.unique(np.linspace(0, len(self.analyses) - 1, portraits).round().astype(int))
+        fig, axes = plt.subplots(1, 2 + len(picks), figsize=(4 * (2 + len(picks)), 3.8))
+        colours = plt.cm.viridis(np.linspace(0, 1, len(self.spectra)))
+        for values, colour in zip(self.spectra, colours):
+            plot_spectrum(values, ax=axes[0], time=self.time, color=colour, s=6)
+        axes[0].set_title("top eigenvalues of W over training")
+        ckpt = [a.checkpoint for a in self.analyses]
+        counts = [_outliers(values, self.time).size for values in self.spectra]
+        axes[1].step(range(len(counts)), counts, where="post", label="outliers")
+        axes[1].plot(ckpt, [a.predicted_stable.sum() for a in self.analyses], "o-", ms=3, label="predicted stable")
+        axes[1].plot(ckpt, [a.observed_stable.sum() for a in self.analyses], "s--", ms=3, label="observed stable")
+        axes[1].set_xlabel("checkpoint")
+        axes[1].legend(frameon=False, fontsize=8)
+        axes[1].set_title("sequential emergence")
+        for ax, k in zip(axes[2:], picks):
+            a = self.analyses[k]
+            for kappa, stable, marker, name in ((a.observed_kappa, a.observed_stable, "o", "observed"),
+                                                 (a.predicted_kappa, a.predicted_stable, "x", "predicted")):
+                if kappa.shape[1] >= 2:
+                    ax.scatter(kappa[stable, 0], kappa[stable, 1], marker=marker, label=f"{name} stable")
+                    ax.scatter(kappa[~stable, 0], kappa[~stable, 1], marker=marker, alpha=0.35,
+                               label=f"{name} unstable")
+                elif kappa.shape[1] == 1:
+                    ax.scatter(kappa[:, 0], np.zeros(len(kappa)), marker=marker, label=name)
+            ax.set_xlabel(r"$\kappa_1$")
+            ax.set_ylabel(r"$\kappa_2$")
+            ax.set_title(f"checkpoint {a.checkpoint}")
+        axes[2].legend(frameon=False, fontsize=7)
+        fig.tight_layout()
+        return fig
+
+
+def _leading_eigenvalues(W: np.ndarray, time: str, count: int) -> np.ndarray:
+    """The ``count`` least stable eigenvalues of W: by modulus (maps) or real part (flows)."""
+    values = np.linalg.eigvals(W)
+    key = np.abs(values) if time == "discrete" else values.real
+    return values[np.argsort(-key, kind="stable")][:count]
+
+
+def _outliers(values: np.ndarray, time: str) -> np.ndarray:
+    """Eigenvalues of W past the boundary where the origin destabilises: |lambda| > 1 (map),
+    Re lambda > 1 (flow dx/dt = -x + W tanh(x), whose Jacobian at 0 is W - 1)."""
+    return values[(np.abs(values) if time == "discrete" else values.real) > 1.0]
+
+
+def _factors(weights: dict, rank: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """m, n (N, R) with W ~ m n^T / N: the model's own for a rank-R model, else the truncated SVD."""
+    if "m" in weights and "n" in weights:
+        return np.asarray(weights["m"], np.float64), np.asarray(weights["n"], np.float64)
+    W = np.asarray(weights["weight_rec"], np.float64)
+    N = W.shape[0]
+    U, s, Vt = np.linalg.svd(W)
+    R = choose_rank(s) if rank is None else as_int(rank, "rank", minimum=1, maximum=N)
+    scale = np.sqrt(N * s[:R])
+    return U[:, :R] * scale, Vt[:R].T * scale
+
+
+def _fit(rows: np.ndarray, rank: int, n_inputs: int, populations, seed) -> GaussianLoadings | MixtureLoadings:
+    if populations == 1:
+        return GaussianLoadings.fit(rows, rank, n_inputs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)  # EM convergence is reported below
+        if populations == "bic":
+            fitted = MixtureLoadings.fit(rows, rank, n_inputs, covariance_type="best", seed=seed)
+        else:
+            fitted = MixtureLoadings.fit(rows, rank, n_inputs, n_components=populations, seed=seed)
+    return fitted
+
+
+def _match(predicted: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """Distances between optimally assigned points (Hungarian algorithm on Euclidean distances)."""
+    if not len(predicted) or not len(observed):
+        return np.zeros(0)
+    cost = np.linalg.norm(predicted[:, None, :] - observed[None, :, :], axis=2)
+    rows, cols = linear_sum_assignment(cost)
+    return cost[rows, cols]
+
+
+def analyse_checkpoint(weights: dict, time: str, rank=None, populations="bic", n_starts: int = 64,
+                       seed=0, n_eigenvalues: int = 8) -> dict:
+    """Outliers, predicted and observed fixed points of one set of weights (see ``emergence``)."""
+    from .meanfield import MeanField
+
+    dyn = Dynamics.from_weights(weights, time)
+    values = _leading_eigenvalues(dyn.W, time, n_eigenvalues)
+    outliers = _outliers(values, time)
+    m, n = _factors(weights, rank)
+    R = m.shape[1]
+    has_bias = bool(np.any(dyn.bias != 0))
+    rows = np.concatenate([m, n] + ([dyn.bias[:, None]] if has_bias else []), axis=1)
+    loadings = _fit(rows, R, int(has_bias), populations, seed)
+    meanfield = MeanField(loadings, time=time)
+    predicted = meanfield.fixed_points(inputs=[1.0] if has_bias else None, seed=seed)
+    observed = find_fixed_points(Dynamics(dyn.W, dyn.W_in, dyn.bias, time, n), n_starts=n_starts, seed=seed)
+    pred_kappa = np.array(predicted.kappa).reshape(-1, R)
+    pred_stable = np.array(predicted.stable, dtype=bool).reshape(-1)
+    distances = _match(pred_kappa[pred_stable], observed.kappa[observed.stable])
+    return {
+        "eigenvalues": values, "outliers": outliers,
+        "predicted_kappa": pred_kappa, "predicted_stable": pred_stable,
+        "observed_kappa": observed.kappa, "observed_stable": observed.stable,
+        "populations": getattr(loadings, "n_populations", 1), "distances": distances, "rank": R,
+    }
+
+
+def emergence(
+    run,
+    rank: int | None = None,
+    populations: int | str = "bic",
+    checkpoints=None,
+    n_starts: int = 64,
+    seed=0,
+    progress: bool = False,
+) -> EmergenceReport:
+    """Compare mean-field predicted with observed attractors at every checkpoint of a training run.
+
+    Parameters
+    ----------
+    run : TrainingRun
+        A run from ``lowrank.train`` / ``lowrank.load_run`` / ``lowrank.load_turner2023``.
+    rank : int, optional
+        Rank of the projection for full-rank models (default: at the singular-value gap); rank-R
+        models use their own m, n.
+    populations : int or "bic"
+        Number of Gaussian populations fitted to the loadings; "bic" lets the Bayesian information
+        criterion choose (full or tied covariances). With ~100 neurons the BIC often settles on one
+        population, and one Gaussian population cannot hold the four attractors of a 2-bit
+        flip-flop in rank 2 (Beiran et al. 2021): ask for 4 populations to see them predicted.
+    checkpoints : sequence of int, optional
+        Indices of the checkpoints to analyse (default: all).
+    n_starts : int
+        Starts of the fixed-point finder.
+    seed : int
+        Seeds the fixed-point finders and the mixture fits.
+    progress : bool
+        Show a tqdm progress bar.
+    """
+    if not hasattr(run, "checkpoints") or not hasattr(run, "config"):
+        raise TypeError(f"run must be a TrainingRun, got {type(run).__name__}")
+    time = choose(run.config["model"]["time"], "time", ("continuous", "discrete"))
+    if populations != "bic":
+        populations = as_int(populations, "populations", minimum=1)
+    indices = range(len(run.checkpoints)) if checkpoints is None else [
+        as_int(i, "checkpoints[]", minimum=0, maximum=len(run.checkpoints) - 1) for i in checkpoints
+    ]
+    if progress:
+        from tqdm.auto import tqdm
+
+        indices = tqdm(list(indices), desc="emergence", unit="checkpoint")
+    spectra = [_leading_eigenvalues(Dynamics.from_weights(p.weights, time).W, time, 8) for p in run.checkpoints]
+    analyses, R = [], 0
+    for i in indices:
+        point = run.checkpoints[i]
+        found = analyse_checkpoint(point.weights, time, rank, populations, n_starts, seed)
+        R = found.pop("rank")
+        analyses.append(CheckpointAnalysis(checkpoint=i, epoch=int(point.epoch), loss=float(point.loss), **found))
+    return EmergenceReport(analyses, time, R, spectra)

@@ -1,0 +1,94 @@
+"""Loader for the trained networks of Turner & Barak (NeurIPS 2023), as distributed in npz form.
+
+The authors' torch state dicts (github.com/eliaturner/multitaskrepresentation), converted to plain
+arrays, come in two layouts (see shared/data/turner2023/README.md):
+
+- ``checkpoints_<condition>_<seed>.npz``: every checkpoint of one run (one per improvement of the
+  loss), either a vanilla network (``rnn.weight_hh_l0``, ``rnn.weight_ih_l0``, ``fc.*``) or a rank-2
+  one (``m``, ``n``, ``Wih.*``, ``Who.*``; update h' = tanh(m n^T h + W_ih u + b), no 1/N);
+- ``flipflop..._<bits>bits_..._100.npz``: initial and final weights of several seeds.
+
+Both become a ``TrainingRun`` of ``lowrank.RNN`` weights. The rank-2 factors are rescaled to the
+package's convention W = m n^T / N (m, n multiplied by sqrt(N)); nothing else changes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ._checks import as_int
+from .tasks import flipflop, multitask
+from .training import Checkpoint, TrainingRun
+
+__all__ = ["load_turner2023"]
+
+_VANILLA = {"weight_rec": "rnn.weight_hh_l0", "weight_in": "rnn.weight_ih_l0",
+            "weight_out": "fc.weight", "bias_out": "fc.bias"}
+_RANK2 = {"m": "m", "n": "n", "weight_in": "Wih.weight", "bias": "Wih.bias",
+          "weight_out": "Who.weight", "bias_out": "Who.bias"}
+
+
+def _task_config(name: str) -> dict:
+    """The task of a file name: flipflop{B}bits (gated), flipfloporthogonal_{B}bits, flipflopparallel_{B}bits."""
+    found = re.search(r"flipflop(orthogonal|parallel)?_?(\d+)bits", name)
+    if found is None:
+        raise ValueError(f"cannot tell the task from the file name {name!r}")
+    mode, bits = found.group(1) or "gated", int(found.group(2))
+    if mode == "parallel":
+        return flipflop(bits=bits).to_dict()
+    return multitask([flipflop(bits=1) for _ in range(bits)], mode).to_dict()
+
+
+def _weights(arrays: dict, names: dict, index, prefix: str = "") -> dict[str, np.ndarray]:
+    w = {ours: np.asarray(arrays[prefix + theirs][index], dtype=np.float32) for ours, theirs in names.items()}
+    if "m" in w:
+        scale = np.float32(np.sqrt(w["m"].shape[0]))
+        w["m"], w["n"] = w["m"] * scale, w["n"] * scale
+    return w
+
+
+def load_turner2023(path, seed_index: int = 0) -> TrainingRun:
+    """Read one of the Turner & Barak (2023) files as a ``TrainingRun`` (no unpickling).
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``checkpoints_*.npz`` file (all checkpoints of one run) or a final-network file (its
+        initial and final weights become two checkpoints).
+    seed_index : int
+        Which seed of a final-network file (ignored for checkpoint files).
+
+    Returns
+    -------
+    TrainingRun
+        ``checkpoints`` with epoch = the authors' checkpoint index and loss = NaN (not distributed),
+        ``config["model"]`` an ``RNN`` configuration (discrete time, 100 units), ``config["task"]``.
+    """
+    path = Path(path)
+    try:
+        arrays = dict(np.load(path, allow_pickle=False))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{str(path)!r} is not a readable npz file: {exc}") from exc
+    rank2 = "m" in arrays or "final.m" in arrays
+    names = _RANK2 if rank2 else _VANILLA
+    if "checkpoint" in arrays:
+        points = [Checkpoint(int(c), float("nan"), _weights(arrays, names, i))
+                  for i, c in enumerate(arrays["checkpoint"])]
+    else:
+        seeds = len(arrays["seeds"])
+        seed_index = as_int(seed_index, "seed_index", minimum=0, maximum=seeds - 1)
+        if rank2:  # only final weights are distributed for the rank-2 networks
+            points = [Checkpoint(1, float("nan"), _weights(arrays, names, seed_index, "final."))]
+        else:
+            points = [Checkpoint(e, float("nan"), _weights(arrays, names, seed_index, stage))
+                      for e, stage in ((0, "initial."), (1, "final."))]
+    first = points[0].weights
+    N, K = first["weight_in"].shape
+    model = {"n_in": K, "n_hidden": N, "n_out": first["weight_out"].shape[0], "rank": 2 if rank2 else None,
+             "time": "discrete", "alpha": 0.2, "noise": 0.0, "bias": rank2, "readout_bias": True,
+             "init": "uniform", "gain": 1.0, "seed": 0}
+    config = {"model": model, "task": _task_config(path.name), "training": {"source": str(path.name)}}
+    return TrainingRun(np.zeros(0), points, config, {"state": {}, "param_groups": []})
