@@ -22,10 +22,12 @@ import torch
 
 from lowrank import RNN, train
 from lowrank import tasks as T
+from lowrank.training import DEFAULT_LR
 
 DEFAULTS = {
     k: p.default for k, p in inspect.signature(train).parameters.items() if p.default is not p.empty
 }
+DEFAULTS["lr"] = DEFAULT_LR[True]  # what train picks for a full-rank model
 N = 100
 
 

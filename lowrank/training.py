@@ -29,6 +29,7 @@ from .tasks import Task, from_dict
 __all__ = ["Checkpoint", "TrainingRun", "train", "load_run"]
 
 _KIND = "TrainingRun"
+DEFAULT_LR = {True: 3e-3, False: 2e-2}  # full rank, rank R (the 2-bit flip-flop, N = 100)
 
 
 @dataclasses.dataclass
@@ -236,11 +237,11 @@ def train(
     seed: int = 0,
     target_loss: float = 1e-3,
     max_epochs: int = 1000,
-    lr: float = 3e-3,
+    lr: float | None = None,
     lr_decay: float = 1.0,
     batch_size: int = 32,
     batches: int = 5,
-    clip: float | None = None,
+    clip: float | None = 1.0,
     checkpoints: str | int = "improvement",
     progress: bool = True,
     device: str | torch.device = "cpu",
@@ -260,8 +261,9 @@ def train(
         Stop after the first epoch whose mean loss is below this.
     max_epochs : int
         Stop after this many epochs in any case.
-    lr : float
-        Adam's learning rate.
+    lr : float, optional
+        Adam's learning rate; by default 3e-3 for a full-rank model and 2e-2 for rank R, whose
+        W = m n^T / N moves by O(lr / N) per entry and step where a full matrix moves by O(lr).
     lr_decay : float
         Learning-rate schedule: epoch e uses lr * lr_decay**(e - 1).
     batch_size : int
@@ -316,6 +318,8 @@ def _validate(model, task, s: dict) -> dict:
     s["seed"] = as_int(s["seed"], "seed", minimum=0)
     s["target_loss"] = as_float(s["target_loss"], "target_loss", minimum=0.0)
     s["max_epochs"] = as_int(s["max_epochs"], "max_epochs", minimum=1)
+    if s["lr"] is None:
+        s["lr"] = DEFAULT_LR[model.rank is None]
     s["lr"] = as_float(s["lr"], "lr", positive=True)
     s["lr_decay"] = as_float(s["lr_decay"], "lr_decay", positive=True)
     s["batch_size"] = as_int(s["batch_size"], "batch_size", minimum=1)

@@ -93,10 +93,10 @@ def test_gradients_reach_the_loadings():
 
 def test_initialisations():
     N = 200
-    uniform = RNN(2, N, 2, seed=0).weights()
+    uniform = RNN(2, N, 2, init="uniform", seed=0).weights()
     for name in ("weight_in", "weight_rec", "weight_out", "bias_out"):
         assert np.abs(uniform[name]).max() <= N**-0.5  # torch nn.RNN / nn.Linear defaults
-    loadings = RNN(2, N, 2, rank=2, seed=0).weights()
+    loadings = RNN(2, N, 2, rank=2, init="uniform", seed=0).weights()
     assert np.abs(loadings["m"]).max() <= 1 and np.abs(loadings["m"]).max() > 0.9
     gaussian = RNN(2, N, 2, init="gaussian", gain=0.8, seed=0)
     radius = np.abs(np.linalg.eigvals(gaussian.recurrent_weights())).max()
