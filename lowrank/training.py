@@ -11,6 +11,7 @@ so a run is reproducible bit for bit on CPU and a saved run resumes exactly wher
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import time as _time
 import warnings
@@ -36,7 +37,9 @@ DEFAULT_LR = {True: 3e-3, False: 2e-2}  # full rank, rank R (the 2-bit flip-flop
 class Checkpoint:
     """Weights of the model after ``epoch`` epochs (0: initial) and that epoch's mean loss.
 
-    The loss of epoch 0 is that of the initial weights on the first batch.
+    The loss of an epoch is the mean training loss of its batches, measured as the weights moved
+    during the epoch (as in Turner & Barak 2023); that of epoch 0 is the loss of the initial weights
+    on the first batch.
     """
 
     epoch: int
@@ -109,10 +112,10 @@ class TrainingRun:
         }
         for name in self.checkpoints[0].weights:
             arrays[f"checkpoints/weights/{name}"] = self.stacked(name)
-        arrays.update(io.flatten({"optimizer": self.optimizer["state"]}))
+        arrays.update(io.flatten({"optimizer": self.optimizer.get("state", {})}))
         meta = {
             "config": self.config,
-            "param_groups": self.optimizer["param_groups"],
+            "param_groups": self.optimizer.get("param_groups", []),
             "elapsed": self.elapsed,
         }
         return io.save(path, arrays, meta, kind=_KIND)
@@ -120,7 +123,10 @@ class TrainingRun:
     def resume(
         self, max_epochs: int | None = None, target_loss: float | None = None, progress: bool = True
     ) -> TrainingRun:
-        """Continue training where the run stopped; the result equals an uninterrupted run.
+        """Continue training where the run stopped.
+
+        Losses and weights equal those of an uninterrupted run; the checkpoints also keep the final
+        weights of this run.
 
         Parameters
         ----------
@@ -131,7 +137,13 @@ class TrainingRun:
         progress : bool
             Show a progress bar.
         """
-        settings = dict(self.config["training"])
+        settings = dict(self.config.get("training", {}))
+        missing = set(inspect.signature(train).parameters) - {"model", "task"} - set(settings)
+        if missing or not self.optimizer.get("state"):
+            raise ValueError(
+                "this run cannot be resumed: it was not made by lowrank.train "
+                f"(no optimiser state or training settings {sorted(missing)})"
+            )
         if max_epochs is not None:
             settings["max_epochs"] = max_epochs
         if target_loss is not None:

@@ -152,6 +152,9 @@ def test_bad_arguments_raise_clear_errors():
         run.stacked("W")
     with pytest.raises(ValueError, match="checkpoint"):
         run.model(99)
+    foreign = TrainingRun(run.losses, run.checkpoints, {"model": run.config["model"]}, {})
+    with pytest.raises(ValueError, match="cannot be resumed"):
+        foreign.resume()
 
 
 def test_load_run_refuses_other_files(tmp_path):
