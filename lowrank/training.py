@@ -168,12 +168,16 @@ def load_run(path) -> TrainingRun:
         return TrainingRun(
             nested["losses"], checkpoints, meta["config"], optimizer, float(meta["elapsed"])
         )
-    except (KeyError, IndexError, TypeError) as exc:
-        raise ValueError(f"{str(path)!r} is not a complete training run: missing {exc}") from exc
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise ValueError(f"{str(path)!r} is not a complete training run ({exc!r})") from exc
 
 
 def _device(device) -> torch.device:
-    device = torch.device(device) if isinstance(device, str) else device
+    if isinstance(device, str):
+        try:
+            device = torch.device(device)
+        except RuntimeError as exc:
+            raise ValueError(f"unknown device {device!r}; expected 'cpu' or 'cuda'") from exc
     if not isinstance(device, torch.device):
         raise TypeError(
             f"device must be 'cpu', 'cuda' or a torch.device, got {type(device).__name__}"

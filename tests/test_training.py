@@ -147,6 +147,8 @@ def test_bad_arguments_raise_clear_errors():
         train(small(), TASK, **{**QUICK, "batch_size": 0})
     with pytest.raises(TypeError, match="device"):
         train(small(), TASK, device=3, **QUICK)
+    with pytest.raises(ValueError, match="device"):
+        train(small(), TASK, device="tpu0", **QUICK)
     run = train(small(), TASK, **QUICK)
     with pytest.raises(ValueError, match="parameter"):
         run.stacked("W")
@@ -161,6 +163,10 @@ def test_load_run_refuses_other_files(tmp_path):
     path = lowrank.io.save(tmp_path / "other.npz", {"x": np.zeros(2)}, kind="Network")
     with pytest.raises(ValueError, match="not a TrainingRun"):
         load_run(path)
+    saved = train(small(), TASK, **QUICK).save(tmp_path / "run.npz")
+    saved.write_bytes(saved.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="run.npz"):
+        load_run(saved)
 
 
 def stable_states(model: RNN, bits: int = 2, settle: int = 500):
