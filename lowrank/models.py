@@ -16,6 +16,8 @@ with xi_t ~ N(0, I), drawn only in training mode. With ``rank=R`` the trained pa
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import nn
@@ -131,8 +133,13 @@ class RNN(nn.Module):
         if self.init == "uniform":
             bound = 1.0 if name in ("m", "n") else N**-0.5
             return out.uniform_(-bound, bound, generator=generator)
-        std = {"weight_rec": self.gain / N**0.5, "m": self.gain, "n": self.gain, "weight_in": 1.0}
-        std["weight_out"] = N**-0.5
+        std = {
+            "weight_rec": self.gain / N**0.5,
+            "m": self.gain,
+            "n": self.gain,
+            "weight_in": 1.0,
+            "weight_out": N**-0.5,
+        }
         if name in std:
             return out.normal_(0.0, std[name], generator=generator)
         return out.zero_()
@@ -230,8 +237,11 @@ class RNN(nn.Module):
             "bias_hh_l0": zeros,
         }
         template = self._templates[int(xi is not None)]
-        states, _ = torch.func.functional_call(template, params, (inputs, h0[None]))
-        return states
+        if not inputs.is_cuda:
+            return torch.func.functional_call(template, params, (inputs, h0[None]))[0]
+        with warnings.catch_warnings():  # cuDNN copies our (unflattened) weights: expected
+            warnings.filterwarnings("ignore", message="RNN module weights are not part")
+            return torch.func.functional_call(template, params, (inputs, h0[None]))[0]
 
     def _continuous(self, inputs, h0, bias, xi):
         drive = inputs @ self.weight_in.T
