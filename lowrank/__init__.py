@@ -30,6 +30,8 @@ _EXPORTS = {
     "emergence": "emergence_report",
     "EmergenceReport": "emergence_report",
     "load_turner2023": "turner2023",
+    "lyapunov_spectrum": "lyapunov",
+    "LyapunovSpectrum": "lyapunov",
 }
 
 # submodules reachable as attributes (``lowrank.tasks.flipflop``) without an explicit import

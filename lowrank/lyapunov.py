@@ -1,0 +1,408 @@
+"""Lyapunov spectra of networks and of their mean-field latent dynamics: the QR (Benettin) method.
+
+Benettin, Galgani, Giorgilli & Strelcyn (1980, Meccanica 15:9); Shimada & Nagashima (1979). The
+tangent vectors Q (dim x k, orthonormal columns) follow the linearised dynamics along a trajectory
+and are re-orthonormalised, Q R = (propagated Q), every ``qr_every`` steps; then
+
+    lambda_i = (1 / T) sum log |R_ii|,
+
+the k leading exponents, in units of 1/tau (natural log) for flows and per step for maps. The first
+``t_warmup`` of the run lets the state reach its attractor and Q align with the leading directions
+before anything is averaged. For a flow the tangent follows the derivative of the numerical step
+map (Euler, exponential Euler or RK4), so the spectrum is exact for the discretised system and
+converges to the flow's as dt -> 0. Engelken, Wolf & Abbott (2023, PRR 5:043044) compute the
+spectra of random rate networks this way.
+
+Dynamics (THEORY.md section 1), tau = 1, c = I u + b:
+
+    flow  dx/dt = -x + J phi(x) + c,   D = -I + J diag(phi'(x)),  tr D = -N + sum_i J_ii phi'(x_i);
+    map   h' = phi(J h + c),                  D = diag(phi'(J h + c)) J;
+    latent (``lowrank.MeanField``, g = 0): dkappa/dt = -kappa + G(kappa) or kappa' = G(kappa).
+
+Checks: the sum of all N exponents is the time average of tr D (Liouville); at a stable fixed
+point the exponents are Re(eig D) (flows) or log|eig D| (maps).
+
+Low-rank flows without a bulk. With J = m n^T / N, D = -I + m n^T diag(phi') / N maps span(m) into
+itself and acts as -I on the quotient R^N / span(m): in a basis (m, complement) the tangent dynamics
+are block triangular, so the spectrum is N - R copies of the leak exponent (-1 for the exact flow
+and exponential Euler; log|1 - dt| / dt for Euler and log|1 - dt + dt^2/2 - dt^3/6 + dt^4/24| / dt
+for RK4) together with the R exponents of the R x R cocycle
+dA/dt = (-I + n^T diag(phi'(x)) m / N) A.
+The spectrum of such a network then costs O(N R) per step instead of O(N^3).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ._checks import as_array, as_float, as_int, as_rng, choose
+from .network import LowRankNetwork
+
+__all__ = ["LyapunovSpectrum", "kaplan_yorke_dimension", "lyapunov_spectrum"]
+
+_METHODS = ("euler", "exp_euler", "rk4")
+_MAX_HISTORY = 500
+_MAX_BLOCK_SPREAD = np.log(1e8)  # growth ratio within a QR block above which precision is lost
+
+
+@dataclass
+class LyapunovSpectrum:
+    """Lyapunov exponents and how their estimates converged.
+
+    Attributes
+    ----------
+    exponents : ndarray (k,)
+        The k leading exponents, in decreasing order (1/tau for flows, per step for maps).
+    times : ndarray (records,)
+        Averaging time (flows) or steps (maps) at which the running estimates were recorded.
+    history : ndarray (records, k)
+        Running estimates (1 / t) sum log |R_ii| at those times.
+    kaplan_yorke : float
+        Kaplan-Yorke dimension of the k exponents (a lower bound when k < N and their sum is >= 0).
+    change : float
+        Largest |lambda_i(T) - lambda_i(T / 2)| / max(1, |lambda_i(T)|): how much the estimates
+        still moved over the second half of the run.
+    converged : bool
+        ``change <= tol``.
+    time : str
+        "continuous" or "discrete".
+    """
+
+    exponents: np.ndarray
+    times: np.ndarray
+    history: np.ndarray
+    kaplan_yorke: float
+    change: float
+    converged: bool
+    time: str
+
+
+def kaplan_yorke_dimension(exponents) -> float:
+    """Kaplan-Yorke dimension D_KY = j + (lambda_1 + ... + lambda_j) / |lambda_{j+1}|.
+
+    j is the largest index with a non-negative partial sum (Kaplan & Yorke 1979); D_KY = 0 when
+    lambda_1 < 0 and k when all k partial sums are >= 0.
+    """
+    lam = np.sort(as_array(exponents, "exponents", ndim=1))[::-1]
+    sums = np.cumsum(lam)
+    j = int(np.sum(sums >= 0))  # partial sums decrease once the exponents turn negative
+    if j == 0:
+        return 0.0
+    if j == len(lam):
+        return float(j)
+    return float(j + sums[j - 1] / abs(lam[j]))
+
+
+class _Network:
+    """A tanh network: coupling applied as m (n^T V) / N (+ g chi V) or with a dense matrix."""
+
+    def __init__(self, J=None, m=None, nT=None, bulk=None, c=None, time="continuous"):
+        self.J, self.m, self.nT, self.bulk, self.c, self.time = J, m, nT, bulk, c, time
+        self.dim = len(c)
+
+    @property
+    def tangent_dim(self) -> int:
+        """Dimension of the tangent vectors that have to be propagated."""
+        return self.dim
+
+    def couple(self, V):
+        if self.J is not None:
+            return self.J @ V
+        out = self.m @ (self.nT @ V)
+        if self.bulk is not None:
+            out += self.bulk @ V
+        return out
+
+    def drive(self, x, V):
+        """G(x) = J tanh(x) + c and DG V = J (phi'(x) V), for flows."""
+        r = np.tanh(x)
+        gain = 1.0 - r * r
+        return self.couple(r) + self.c, self.couple(gain[:, None] * V)
+
+    def map(self, h, V):
+        """F(h) = tanh(J h + c) and DF V = phi'(J h + c) (J V), for maps."""
+        r = np.tanh(self.couple(h) + self.c)
+        return r, (1.0 - r * r)[:, None] * self.couple(V)
+
+    def leak_exponents(self, method: str, dt: float) -> np.ndarray:
+        """Exponents known in closed form (none: the whole spectrum is computed)."""
+        return np.zeros(0)
+
+
+class _LowRankFlow(_Network):
+    """A flow with J = m n^T / N: tangent vectors m A in span(m), A (R x k) (module docstring)."""
+
+    @property
+    def tangent_dim(self) -> int:
+        return self.m.shape[1]
+
+    def drive(self, x, A):
+        r = np.tanh(x)
+        gain = 1.0 - r * r
+        return self.m @ (self.nT @ r) + self.c, (self.nT @ (gain[:, None] * self.m)) @ A
+
+    def leak_exponents(self, method: str, dt: float) -> np.ndarray:
+        z = -dt
+        growth = {
+            "exp_euler": np.exp(z),
+            "euler": 1.0 + z,
+            "rk4": 1.0 + z + z**2 / 2 + z**3 / 6 + z**4 / 24,
+        }
+        return np.full(self.dim - self.tangent_dim, np.log(abs(growth[method])) / dt)
+
+
+class _Latent:
+    """Mean-field latent dynamics of a ``lowrank.MeanField`` (g = 0)."""
+
+    def __init__(self, mf, inputs):
+        self.mf, self.u, self.time = mf, inputs, mf.time
+        self.dim = self.tangent_dim = mf.rank
+        self._eye = np.eye(mf.rank)
+
+    def _dG(self, kappa):
+        D = self.mf.jacobian(kappa, self.u)
+        return D + self._eye if self.time == "continuous" else D
+
+    def drive(self, kappa, V):
+        """G(kappa) and DG V: the flow's drive or the map itself."""
+        return self.mf.latent_map(kappa, self.u), self._dG(kappa) @ V
+
+    map = drive
+
+    def leak_exponents(self, method: str, dt: float) -> np.ndarray:
+        return np.zeros(0)
+
+
+def _system(obj, time, inputs):
+    """Build the internal system from a network, a weight matrix, a model or a MeanField."""
+    if hasattr(obj, "latent_map") and hasattr(obj, "jacobian"):  # lowrank.MeanField
+        if time is not None and choose(time, "time", ("continuous", "discrete")) != obj.time:
+            raise ValueError(
+                f"time={time!r} contradicts the MeanField's own convention {obj.time!r}"
+            )
+        if obj.g > 0:
+            raise ValueError(
+                "the latent dynamics are closed only for g = 0 (MeanField with a bulk)"
+            )
+        u = (
+            np.zeros(obj.n_inputs)
+            if inputs is None
+            else as_array(inputs, "inputs", shape=(obj.n_inputs,))
+        )
+        return _Latent(obj, u)
+    if hasattr(obj, "recurrent_weights") and hasattr(obj, "weights"):  # lowrank.RNN
+        if time is not None and choose(time, "time", ("continuous", "discrete")) != obj.time:
+            raise ValueError(f"time={time!r} contradicts the model's own convention {obj.time!r}")
+        w = obj.weights()
+        J = obj.recurrent_weights()
+        W_in = w["weight_in"].astype(np.float64)
+        bias = w.get("bias", np.zeros(len(J))).astype(np.float64)
+        return _Network(J=J, c=_drive(W_in, bias, inputs), time=obj.time)
+    if time is None:
+        raise ValueError(
+            "time must be given ('continuous' or 'discrete') for a network or weight matrix"
+        )
+    time = choose(time, "time", ("continuous", "discrete"))
+    if isinstance(obj, LowRankNetwork):
+        c = _drive(obj.inputs, obj.bias, inputs)
+        if time == "continuous" and not obj.has_bulk:
+            return _LowRankFlow(m=obj.m, nT=obj.n.T / obj.N, c=c, time=time)
+        bulk = obj.g * obj.chi if obj.has_bulk else None
+        return _Network(m=obj.m, nT=obj.n.T / obj.N, bulk=bulk, c=c, time=time)
+    if isinstance(obj, np.ndarray):
+        J = as_array(obj, "network_or_model", ndim=2)
+        if J.shape[0] != J.shape[1]:
+            raise ValueError(f"a weight matrix must be square, got shape {J.shape}")
+        if inputs is not None:
+            raise ValueError("inputs need input weights; pass a LowRankNetwork or a model")
+        return _Network(J=J, c=np.zeros(len(J)), time=time)
+    raise TypeError(
+        "network_or_model must be a LowRankNetwork, a square numpy array, a lowrank.RNN or a "
+        f"lowrank.MeanField, got {type(obj).__name__}"
+    )
+
+
+def _drive(W_in, bias, inputs) -> np.ndarray:
+    """c = W_in u + b for a constant input u (None: u = 0)."""
+    if inputs is None:
+        return bias.copy()
+    return W_in @ as_array(inputs, "inputs", shape=(W_in.shape[1],)) + bias
+
+
+def _stepper(system, method: str, dt: float):
+    """(x, V) -> (x', V'): one step of the dynamics and of its tangent map."""
+    if system.time == "discrete":
+        return system.map
+    if method == "euler":
+
+        def step(x, V):
+            G, dG = system.drive(x, V)
+            return x + dt * (G - x), V + dt * (dG - V)
+    elif method == "exp_euler":
+        decay = np.exp(-dt)
+
+        def step(x, V):
+            G, dG = system.drive(x, V)
+            return decay * x + (1.0 - decay) * G, decay * V + (1.0 - decay) * dG
+    else:
+
+        def field(x, V):
+            G, dG = system.drive(x, V)
+            return G - x, dG - V
+
+        def step(x, V):
+            k1, K1 = field(x, V)
+            k2, K2 = field(x + 0.5 * dt * k1, V + 0.5 * dt * K1)
+            k3, K3 = field(x + 0.5 * dt * k2, V + 0.5 * dt * K2)
+            k4, K4 = field(x + dt * k3, V + dt * K3)
+            return (
+                x + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4),
+                V + dt / 6.0 * (K1 + 2.0 * K2 + 2.0 * K3 + K4),
+            )
+
+    return step
+
+
+def _steps(t, dt, time: str, name: str) -> int:
+    t = as_float(t, name, minimum=0.0)
+    n = int(round(t / dt))
+    if abs(n * dt - t) > 1e-9 * max(t, dt):
+        raise ValueError(f"{name} ({t}) must be a whole multiple of dt ({dt})")
+    if time == "discrete" and dt != 1.0:
+        raise ValueError(f"dt must be 1 for time='discrete' ({name} counts steps), got {dt}")
+    return n
+
+
+def lyapunov_spectrum(
+    network_or_model,
+    t_max: float,
+    dt: float,
+    *,
+    time: str | None = None,
+    n_exponents: int | None = None,
+    t_warmup: float | None = None,
+    method: str = "rk4",
+    qr_every: int = 1,
+    x0=None,
+    inputs=None,
+    seed=0,
+    tol: float = 0.05,
+) -> LyapunovSpectrum:
+    """Leading Lyapunov exponents by the QR (Benettin) method.
+
+    Parameters
+    ----------
+    network_or_model : LowRankNetwork, ndarray (N, N), lowrank.RNN or lowrank.MeanField
+        The dynamics (see the module docstring). A weight matrix J means no inputs and no bias.
+    t_max : float
+        Averaging time (flows, in units of tau) or number of steps (maps).
+    dt : float
+        Time step of a flow; 1 for maps.
+    time : {"continuous", "discrete"}, optional
+        Required for a LowRankNetwork or a matrix; models and MeanField use their own convention.
+    n_exponents : int, optional
+        k, the number of leading exponents (all by default). The cost per step is O(N^2 k) for a
+        dense coupling and O(N R k) for a LowRankNetwork without bulk, plus O(N k^2) per QR.
+    t_warmup : float, optional
+        Time (steps) run before averaging, with the tangent vectors evolving; t_max / 10 by default.
+    method : {"rk4", "exp_euler", "euler"}
+        Integrator of a flow (RK4 costs four couplings per step); ignored for maps.
+    qr_every : int
+        Steps between re-orthonormalisations. More than 1 is faster; a warning tells when the
+        growth within a block (1e8) makes the small exponents unreliable.
+    x0 : array_like (dim,), optional
+        Initial state; N(0, 1/4) per coordinate (seeded) by default.
+    inputs : array_like (K,), optional
+        A constant input u.
+    seed : int or numpy.random.Generator
+        Seeds x0 (when not given) and the initial tangent vectors.
+    tol : float
+        Convergence tolerance on the relative change of the estimates over the second half.
+
+    Returns
+    -------
+    LyapunovSpectrum
+        Warns (RuntimeWarning) when the estimates have not converged to ``tol``.
+    """
+    system = _system(network_or_model, time, inputs)
+    dim = system.dim
+    dt = as_float(dt, "dt", positive=True)
+    method = choose(method, "method", _METHODS)
+    n_steps = _steps(t_max, dt, system.time, "t_max")
+    if n_steps < 2:
+        raise ValueError(f"t_max must cover at least two steps, got {n_steps}")
+    n_warm = n_steps // 10 if t_warmup is None else _steps(t_warmup, dt, system.time, "t_warmup")
+    k = dim if n_exponents is None else as_int(n_exponents, "n_exponents", minimum=1, maximum=dim)
+    qr_every = as_int(qr_every, "qr_every", minimum=1)
+    tol = as_float(tol, "tol", positive=True)
+    rng = as_rng(seed)
+    x = 0.5 * rng.standard_normal(dim) if x0 is None else as_array(x0, "x0", shape=(dim,)).copy()
+    Q = np.linalg.qr(rng.standard_normal((system.tangent_dim, min(k, system.tangent_dim))))[0]
+    step = _stepper(system, method, dt)
+    unit = dt if system.time == "continuous" else 1.0
+
+    n_blocks = -(-n_steps // qr_every)
+    record_every = max(1, n_blocks // _MAX_HISTORY)
+    times, history = [], []
+    total = np.zeros(Q.shape[1])
+    spread = 0.0
+    with threadpool_limits(1):
+        for _ in range(n_warm):
+            x, Q = step(x, Q)
+            Q = np.linalg.qr(Q)[0]
+        done = 0
+        for block in range(n_blocks):
+            for _ in range(min(qr_every, n_steps - done)):
+                x, Q = step(x, Q)
+                done += 1
+            Q, R = np.linalg.qr(Q)
+            with np.errstate(divide="ignore"):  # a rank-deficient map has exponents -inf
+                logs = np.log(np.abs(np.diag(R)))
+            if qr_every > 1:
+                spread = max(spread, float(logs.max() - logs.min()))
+            total += logs
+            if (block + 1) % record_every == 0 or block == n_blocks - 1:
+                times.append(done * unit)
+                history.append(total / (done * unit))
+    if np.any(np.isnan(total)) or np.any(total == np.inf):
+        raise FloatingPointError(
+            "the tangent dynamics produced non-finite values (a diverging state?)"
+        )
+    if spread > _MAX_BLOCK_SPREAD:
+        warnings.warn(
+            f"lyapunov_spectrum: tangent vectors grew apart by e^{spread:.0f} within a block of "
+            f"qr_every={qr_every} steps; the smallest exponents lose precision, lower qr_every",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    times, history = np.array(times), np.array(history)
+    leak = system.leak_exponents(method, dt)
+    history = np.concatenate([history, np.broadcast_to(leak, (len(times), len(leak)))], axis=1)
+    order = np.argsort(-history[-1], kind="stable")[:k]
+    exponents, history = history[-1, order], history[:, order]
+    half = history[int(np.searchsorted(times, 0.5 * times[-1]))]
+    with np.errstate(invalid="ignore"):  # -inf - (-inf)
+        moved = np.abs(exponents - half) / np.maximum(1.0, np.abs(exponents))
+    change = float(np.max(np.where(np.isinf(exponents), 0.0, moved)))
+    converged = change <= tol
+    if not converged:
+        warnings.warn(
+            f"lyapunov_spectrum: the estimates moved by {change:.1e} (relative) over the second "
+            "half "
+            f"of the run, above tol={tol:.0e}; raise t_max",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return LyapunovSpectrum(
+        exponents=exponents,
+        times=times,
+        history=history,
+        kaplan_yorke=kaplan_yorke_dimension(exponents),
+        change=change,
+        converged=bool(converged),
+        time=system.time,
+    )
