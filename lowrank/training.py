@@ -30,7 +30,7 @@ from .tasks import Task, from_dict
 __all__ = ["Checkpoint", "TrainingRun", "train", "load_run"]
 
 _KIND = "TrainingRun"
-DEFAULT_LR = {True: 3e-3, False: 2e-2}  # full rank, rank R (the 2-bit flip-flop, N = 100)
+DEFAULT_LR = {True: 3e-3, False: 3e-2}  # full rank, rank R (the 2-bit flip-flop, N = 100)
 
 
 @dataclasses.dataclass
@@ -278,7 +278,7 @@ def train(
     max_epochs : int
         Stop after this many epochs in any case.
     lr : float, optional
-        Adam's learning rate; by default 3e-3 for a full-rank model and 2e-2 for rank R, whose
+        Adam's learning rate; by default 3e-3 for a full-rank model and 3e-2 for rank R, whose
         W = m n^T / N moves by O(lr / N) per entry and step where a full matrix moves by O(lr).
     lr_decay : float
         Learning-rate schedule: epoch e uses lr * lr_decay**(e - 1).
