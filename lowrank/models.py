@@ -56,7 +56,7 @@ class RNN(nn.Module):
         "gaussian" (default; the random networks of Sompolinsky et al. 1988 and the loadings of
         order one of Dubreuil et al. 2022): W = gain * chi with chi_ij ~ N(0, 1/N) (full rank) or
         m, n ~ N(0, gain^2) (rank R); W_in ~ N(0, 1), W_out ~ N(0, 1/N), zero biases. Its inputs of
-        order one make the flip-flop train faster and more reliably than "uniform", the torch
+        order one make the flip-flop train faster than with "uniform", the torch
         defaults used by Turner & Barak: U(-1/sqrt(N), 1/sqrt(N)) for every weight and bias, and
         for rank R, m and n uniform in (-1, 1) (their U(-1/sqrt(N), 1/sqrt(N)) rescaled to the 1/N
         convention).
@@ -217,10 +217,9 @@ class RNN(nn.Module):
         else:
             states = self._continuous(inputs, h0, bias, xi)
             rates = torch.tanh(states)
-        outputs = rates @ self.weight_out.T
-        if "bias_out" in self._parameters:
-            outputs = outputs + self.bias_out
-        return outputs, states
+        return nn.functional.linear(
+            rates, self.weight_out, self._parameters.get("bias_out")
+        ), states
 
     def _discrete(self, inputs, h0, bias, xi):
         weight_in = self.weight_in
