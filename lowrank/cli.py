@@ -3,7 +3,13 @@
 Sub-commands
 ------------
 demo
-    The package's main job on a small scale (see ``lowrank.demo``).
+    Train rank-2 and full-rank flip-flop networks and compare predicted with observed attractors.
+pitchfork
+    Mean-field pitchfork of a rank-one network against finite-N simulation.
+emergence RUN.npz
+    The emergence report of a saved training run (``TrainingRun.save``) or a Turner & Barak file.
+train
+    Train a network on a task from the command line and save the run.
 """
 
 from __future__ import annotations
@@ -15,18 +21,85 @@ from collections.abc import Sequence
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lowrank", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="mean-field prediction against finite-N simulation")
-    demo.add_argument("--out", default="figures/out", help="folder for the figure and the JSON (default: figures/out)")
-    demo.add_argument("--neurons", type=int, default=4000, help="network size N (default: 4000)")
+    out_help = "folder for the figures and the JSON (default: figures/out)"
+    demo = sub.add_parser("demo", help="predicted vs observed attractors over training (the main job)")
+    demo.add_argument("--out", default="figures/out", help=out_help)
     demo.add_argument("--seed", type=int, default=0)
+    pitch = sub.add_parser("pitchfork", help="mean-field pitchfork against finite-N simulation")
+    pitch.add_argument("--out", default="figures/out", help=out_help)
+    pitch.add_argument("--neurons", type=int, default=4000, help="network size N (default: 4000)")
+    pitch.add_argument("--seed", type=int, default=0)
+    report = sub.add_parser("emergence", help="emergence report of a saved run")
+    report.add_argument("run", help="a TrainingRun .npz, or a Turner & Barak 2023 checkpoints file")
+    report.add_argument("--out", default="figures/out", help=out_help)
+    report.add_argument("--rank", type=int, default=None, help="projection rank of full-rank models")
+    report.add_argument("--populations", default="bic", help="Gaussian populations: an int or 'bic'")
+    report.add_argument("--checkpoints", type=int, default=10, help="how many checkpoints to analyse")
+    trainer = sub.add_parser("train", help="train a network and save the run")
+    trainer.add_argument("output", help="where to save the run (.npz)")
+    trainer.add_argument("--task", default="flipflop", help="flipflop, cycle, line, plane, ring, ... (default flipflop)")
+    trainer.add_argument("--bits", type=int, default=2, help="channels of a flip-flop task (default 2)")
+    trainer.add_argument("--neurons", type=int, default=100)
+    trainer.add_argument("--rank", type=int, default=None, help="rank of the model (default: full rank)")
+    trainer.add_argument("--time", default="discrete", choices=["discrete", "continuous"])
+    trainer.add_argument("--seed", type=int, default=0)
+    trainer.add_argument("--target-loss", type=float, default=1e-3)
+    trainer.add_argument("--max-epochs", type=int, default=1000)
     return parser
+
+
+def _emergence(args) -> None:
+    from pathlib import Path
+
+    from .demo import _spread
+    from .emergence_report import emergence
+    from .io import write_json
+    from .plotting import save_figure
+    from .training import load_run
+    from .turner2023 import load_turner2023
+
+    path = Path(args.run)
+    run = load_turner2023(path) if path.name.startswith(("checkpoints_", "flipflop")) else load_run(path)
+    populations = args.populations if args.populations == "bic" else int(args.populations)
+    picks = _spread(len(run.checkpoints), args.checkpoints)
+    report = emergence(run, rank=args.rank, populations=populations, checkpoints=picks, progress=True)
+    print(f"outliers crossed at checkpoints {report.crossings()}")
+    print(report.format_table())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_figure(report.plot(), out / f"emergence_{path.stem}.png")
+    write_json(out / f"emergence_{path.stem}.json", report.to_json())
+    print(f"wrote {out / f'emergence_{path.stem}.png'} and .json")
+
+
+def _train(args) -> None:
+    from . import tasks
+    from .models import RNN
+    from .training import train
+
+    maker = getattr(tasks, args.task, None)
+    if maker is None or args.task.startswith("_") or not callable(maker):
+        raise SystemExit(f"unknown task {args.task!r}")
+    task = maker(bits=args.bits) if args.task == "flipflop" else maker()
+    model = RNN(task.n_inputs, args.neurons, task.n_outputs, rank=args.rank, time=args.time, seed=args.seed)
+    run = train(model, task, seed=args.seed, target_loss=args.target_loss, max_epochs=args.max_epochs)
+    run.save(args.output)
+    print(f"trained {run.epochs} epochs, final loss {run.losses[-1]:.2e}; saved {args.output}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
     if args.command == "demo":
+        from .demo import emergence_demo
+
+        emergence_demo(out_dir=args.out, seed=args.seed)
+    elif args.command == "pitchfork":
         from .demo import pitchfork_demo
 
         pitchfork_demo(out_dir=args.out, N=args.neurons, seed=args.seed)
+    elif args.command == "emergence":
+        _emergence(args)
+    else:
+        _train(args)
     return 0

@@ -8,7 +8,7 @@ from lowrank.io import read_json
 
 
 def test_demo_writes_figure_and_json(tmp_path):
-    assert main(["demo", "--neurons", "600", "--out", str(tmp_path)]) == 0
+    assert main(["pitchfork", "--neurons", "600", "--out", str(tmp_path)]) == 0
     record = read_json(tmp_path / "pitchfork.json")
     assert (tmp_path / "pitchfork.png").stat().st_size > 0
     for row in record["rows"]:
