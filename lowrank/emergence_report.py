@@ -85,9 +85,13 @@ class EmergenceReport:
         ``predicted_stable``, ``observed_stable``, ``match`` (and a few more)."""
         return [a.row() for a in self.analyses]
 
+    def outlier_counts(self) -> list[int]:
+        """Number of eigenvalues of W past the stability boundary, at every checkpoint of the run."""
+        return [int(_outliers(values, self.time).size) for values in self.spectra]
+
     def crossings(self) -> list[int]:
         """Checkpoint at which the k-th outlier first crossed the stability boundary (k = 1, 2, ...)."""
-        counts = np.array([_outliers(values, self.time).size for values in self.spectra])
+        counts = np.array(self.outlier_counts())
         return [int(np.argmax(counts >= k)) for k in range(1, int(counts.max(initial=0)) + 1)]
 
     def to_json(self) -> dict:
@@ -98,6 +102,7 @@ class EmergenceReport:
             "table": self.table(),
             "crossings": self.crossings(),
             "outliers": [[[v.real, v.imag] for v in _outliers(values, self.time)] for values in self.spectra],
+            "outlier_counts": self.outlier_counts(),
         }
 
     def format_table(self) -> str:
@@ -125,7 +130,7 @@ class EmergenceReport:
             plot_spectrum(values, ax=axes[0], time=self.time, color=colour, s=6)
         axes[0].set_title("top eigenvalues of W over training")
         ckpt = [a.checkpoint for a in self.analyses]
-        counts = [_outliers(values, self.time).size for values in self.spectra]
+        counts = self.outlier_counts()
         axes[1].step(range(len(counts)), counts, where="post", label="outliers")
         axes[1].plot(ckpt, [a.predicted_stable.sum() for a in self.analyses], "o-", ms=3, label="predicted stable")
         axes[1].plot(ckpt, [a.observed_stable.sum() for a in self.analyses], "s--", ms=3, label="observed stable")
