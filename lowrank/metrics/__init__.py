@@ -3,9 +3,10 @@
 Simplicity bias (Turner & Barak, NeurIPS 2023): ``unstable_eigenvalue_count``,
 ``shared_attractors``, ``f_factor``, ``separability``. Solution degeneracy (Huang et al. 2024):
 ``dsa_distance`` and ``pairwise_dsa`` (Dynamical Similarity Analysis, Ostrow et al. 2023),
-``permutation_invariant_distance``.
+``permutation_invariant_distance``, ``ood_variability``.
 """
 
+from .behaviour import OODVariability, ood_variability
 from .attractors import SharedAttractors, probe_end_states, shared_attractors
 from .dsa import delay_embedding, dmd_matrix, dsa_distance, pairwise_dsa
 from .permutation import PermutationDistance, permutation_invariant_distance
@@ -19,6 +20,8 @@ from .simplicity import (
 )
 
 __all__ = [
+    "OODVariability",
+    "ood_variability",
     "PermutationDistance",
     "ProcrustesResult",
     "Separability",

@@ -1,0 +1,76 @@
+"""Behavioural degeneracy: how much networks trained on the same task differ out of distribution.
+
+Huang et al. (2024, arXiv 2410.03972) measure behavioural degeneracy as the spread, across
+independently trained networks, of their error on an out-of-distribution version of the task
+(longer trials and delays, ``Task.ood``): networks that agree in distribution can generalise
+very differently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._checks import as_float, as_int
+
+__all__ = ["OODVariability", "ood_variability"]
+
+
+@dataclass
+class OODVariability:
+    """Out-of-distribution errors of an ensemble.
+
+    Attributes
+    ----------
+    errors : ndarray (models,)
+        Masked mean squared error of each model on the same OOD trials.
+    mean, std : float
+        Mean and standard deviation (ddof = 1 when there are several models) of ``errors``.
+    cv : float
+        Coefficient of variation std / mean (0 when the mean is 0).
+    """
+
+    errors: np.ndarray
+    mean: float
+    std: float
+    cv: float
+
+
+def _masked_mse(outputs: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> float:
+    mask = np.broadcast_to(np.asarray(mask, dtype=bool), targets.shape)
+    return float(np.mean((outputs[mask] - targets[mask]) ** 2))
+
+
+def ood_variability(models: Sequence, task, stretch: float = 2.0, batch: int = 64, seed=0) -> OODVariability:
+    """Spread of the out-of-distribution error across trained networks (Huang et al. 2024).
+
+    Parameters
+    ----------
+    models : sequence of lowrank.RNN
+        Networks trained on ``task`` (anything with ``run(inputs) -> (outputs, states)``).
+    task : lowrank.tasks.Task
+        The training task; its ``ood(stretch)`` variant is used.
+    stretch : float
+        How many times longer the OOD trials and delays are.
+    batch : int
+        Number of OOD trials, the same for every model.
+    seed : int
+        Seeds the trials.
+    """
+    models = list(models)
+    if not models:
+        raise ValueError("models must hold at least one trained model")
+    for k, model in enumerate(models):
+        if not hasattr(model, "run"):
+            raise TypeError(f"models[{k}] must be a lowrank.RNN (with run()), got {type(model).__name__}")
+    if not hasattr(task, "ood") or not hasattr(task, "generate"):
+        raise TypeError(f"task must be a lowrank.tasks.Task, got {type(task).__name__}")
+    stretch = as_float(stretch, "stretch", positive=True)
+    batch = as_int(batch, "batch", minimum=1)
+    trials = task.ood(stretch).generate(batch, seed=seed)
+    errors = np.array([_masked_mse(m.run(trials.inputs)[0], trials.targets, trials.mask) for m in models])
+    mean = float(errors.mean())
+    std = float(errors.std(ddof=1)) if errors.size > 1 else 0.0
+    return OODVariability(errors, mean, std, std / mean if mean > 0 else 0.0)
