@@ -6,8 +6,8 @@ Simplicity bias (Turner & Barak, NeurIPS 2023): ``unstable_eigenvalue_count``,
 ``permutation_invariant_distance``, ``ood_variability``.
 """
 
-from .behaviour import OODVariability, ood_variability
 from .attractors import SharedAttractors, probe_end_states, shared_attractors
+from .behaviour import OODVariability, ood_variability
 from .dsa import delay_embedding, dmd_matrix, dsa_distance, pairwise_dsa
 from .permutation import PermutationDistance, permutation_invariant_distance
 from .procrustes import ProcrustesResult, orthogonal_similarity
