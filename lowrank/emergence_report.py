@@ -29,7 +29,7 @@ from scipy.optimize import linear_sum_assignment
 from ._checks import as_int, choose
 from .fixedpoints import Dynamics, find_fixed_points
 from .loadings import GaussianLoadings, MixtureLoadings
-from .projection import choose_rank
+from .projection import svd_factors
 
 __all__ = ["CheckpointAnalysis", "EmergenceReport", "emergence"]
 
@@ -172,12 +172,8 @@ def _factors(weights: dict, rank: int | None) -> tuple[np.ndarray, np.ndarray]:
     """m, n (N, R) with W ~ m n^T / N: the model's own for a rank-R model, else the truncated SVD."""
     if "m" in weights and "n" in weights:
         return np.asarray(weights["m"], np.float64), np.asarray(weights["n"], np.float64)
-    W = np.asarray(weights["weight_rec"], np.float64)
-    N = W.shape[0]
-    U, s, Vt = np.linalg.svd(W)
-    R = choose_rank(s) if rank is None else as_int(rank, "rank", minimum=1, maximum=N)
-    scale = np.sqrt(N * s[:R])
-    return U[:, :R] * scale, Vt[:R].T * scale
+    m, n, _ = svd_factors(np.asarray(weights["weight_rec"], np.float64), rank)
+    return m, n
 
 
 def _fit(rows: np.ndarray, rank: int, n_inputs: int, populations, seed) -> GaussianLoadings | MixtureLoadings:

@@ -477,9 +477,7 @@ class MeanField:
                 found.append(res)
                 counts.append(1)
         points = [self._make_fixed_point(r, c) for r, c in zip(found, counts, strict=True)]
-        points.sort(
-            key=lambda p: (round(float(np.linalg.norm(p.kappa)), 8), tuple(np.round(p.kappa, 8)))
-        )
+        points.sort(key=_by_kappa)
         if not points:
             warnings.warn(
                 f"fixed_points: none of the {n_starts} Newton starts converged",
@@ -629,8 +627,7 @@ class MeanField:
             chaotic = [
                 self._make_chaotic(r) for r in _dedup(chaotic_results, chaotic=True, rank=self.rank)
             ]
-        key = lambda s: (round(float(np.linalg.norm(s.kappa)), 8), tuple(np.round(s.kappa, 8)))  # noqa: E731
-        points = sorted(static, key=key) + sorted(chaotic, key=key)
+        points = sorted(static, key=_by_kappa) + sorted(chaotic, key=_by_kappa)
         if not static:
             warnings.warn(
                 f"stationary_states: no static solution found from {len(static_starts)} starts",
@@ -638,6 +635,11 @@ class MeanField:
                 stacklevel=2,
             )
         return StationaryStates(points, n_total, failed)
+
+
+def _by_kappa(point) -> tuple:
+    """Sort key of solutions: by |kappa|, then by kappa (rounded, so the order is reproducible)."""
+    return round(float(np.linalg.norm(point.kappa)), 8), tuple(np.round(point.kappa, 8))
 
 
 def _dedup(results: list[NewtonResult], chaotic: bool = False, rank: int = 0) -> list[NewtonResult]:

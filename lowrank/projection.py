@@ -23,7 +23,7 @@ from ._checks import as_array, as_int, choose
 from .loadings import GaussianLoadings, MixtureLoadings
 from .network import LowRankNetwork
 
-__all__ = ["Projection", "choose_rank", "project"]
+__all__ = ["Projection", "choose_rank", "project", "svd_factors"]
 
 
 def choose_rank(singular_values, max_rank: int | None = None) -> int:
@@ -50,6 +50,21 @@ def choose_rank(singular_values, max_rank: int | None = None) -> int:
     tiny = np.finfo(float).tiny
     ratios = s[:max_rank] / np.maximum(s[1 : max_rank + 1], tiny)
     return int(np.argmax(ratios)) + 1
+
+
+def svd_factors(target: np.ndarray, rank: int | None = None):
+    """Truncated SVD written as m n^T / N: m = sqrt(N) U_R S_R^{1/2}, n = sqrt(N) V_R S_R^{1/2}.
+
+    Returns m, n (N, R) and all singular values; R is chosen by ``choose_rank`` if omitted.
+    """
+    N = target.shape[0]
+    with threadpool_limits(1):  # multi-threaded OpenBLAS is far slower on 2 cores
+        U, s, Vt = np.linalg.svd(target)
+    if rank is None:
+        rank = choose_rank(s)
+    rank = as_int(rank, "rank", minimum=1, maximum=N)
+    scale = np.sqrt(N * s[:rank])
+    return U[:, :rank] * scale, Vt[:rank].T * scale, s
 
 
 @dataclass
@@ -133,14 +148,8 @@ def project(
         g = float(np.sqrt(N) * W0.std())
         if g > 0:
             bulk = (g, W0 / g)
-    with threadpool_limits(1):  # multi-threaded OpenBLAS is far slower on 2 cores
-        U, s, Vt = np.linalg.svd(target)
-    if rank is None:
-        rank = choose_rank(s)
-    rank = as_int(rank, "rank", minimum=1, maximum=N)
-    scale = np.sqrt(N * s[:rank])
-    m = U[:, :rank] * scale
-    n = Vt[:rank].T * scale
+    m, n, s = svd_factors(target, rank)
+    rank = m.shape[1]
     inputs_arr = np.zeros((N, 0)) if inputs is None else as_array(inputs, "inputs", ndim=2, shape=(N, None))
     network = LowRankNetwork(m, n, inputs_arr, g=bulk[0] if bulk else 0.0, chi=bulk[1] if bulk else None,
                              bias=bias)
