@@ -31,7 +31,7 @@ from .symbolic import CompiledEquations, X, as_nonlinearity, compile_equations, 
 __all__ = [
     "MeanField",
     "FixedPoint",
-    "FixedPoints",
+    "LatentFixedPoints",
     "StationaryState",
     "StationaryStates",
     "LatentTrajectory",
@@ -140,7 +140,7 @@ class _Collection(Sequence):
 
 
 @dataclass
-class FixedPoints(_Collection):
+class LatentFixedPoints(_Collection):
     """All fixed points found by ``MeanField.fixed_points``.
 
     Attributes
@@ -438,7 +438,7 @@ class MeanField:
 
     def fixed_points(
         self, inputs=None, n_starts: int | None = None, seed=0, tol: float = 1e-10
-    ) -> FixedPoints:
+    ) -> LatentFixedPoints:
         """All fixed points of the latent dynamics (g = 0), unstable ones included.
 
         Multi-start Newton (the origin, the eigen-directions of the overlap matrix and random points
@@ -484,7 +484,7 @@ class MeanField:
                 RuntimeWarning,
                 stacklevel=2,
             )
-        return FixedPoints(points, n_starts, failed)
+        return LatentFixedPoints(points, n_starts, failed)
 
     # --- stationary states with a random bulk ------------------------------------------------
     def _static_from(self, y0: np.ndarray, u: np.ndarray, tol: float) -> NewtonResult:
