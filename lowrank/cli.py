@@ -10,6 +10,10 @@ emergence RUN.npz
     The emergence report of a saved training run (``TrainingRun.save``) or a Turner & Barak file.
 train
     Train a network on a task from the command line and save the run.
+sweep SPEC.toml [--workers N | --scheduler ADDRESS] [--out DIR]
+    Run (or resume) a sweep of settings x seeds; serial by default, on Dask with the options.
+sweep-report DIR
+    Summary table over seeds and the standard figures of a sweep's results folder.
 """
 
 from __future__ import annotations
@@ -45,7 +49,47 @@ def _parser() -> argparse.ArgumentParser:
     trainer.add_argument("--seed", type=int, default=0)
     trainer.add_argument("--target-loss", type=float, default=1e-3)
     trainer.add_argument("--max-epochs", type=int, default=1000)
+    sweeper = sub.add_parser("sweep", help="run or resume a sweep of settings x seeds (TOML spec)")
+    sweeper.add_argument("spec", help="the sweep specification (.toml)")
+    engine = sweeper.add_mutually_exclusive_group()
+    engine.add_argument("--workers", type=int, default=None, help="start a Dask LocalCluster with N workers")
+    engine.add_argument("--scheduler", default=None, help="address of a running Dask scheduler")
+    sweeper.add_argument("--out", default=None, help="results folder (default: sweeps/<name of the sweep>)")
+    sweeper.add_argument("--no-retry", action="store_true", help="keep tasks recorded as failed")
+    sweeper.add_argument("--quiet", action="store_true", help="no progress bar")
+    reporter = sub.add_parser("sweep-report", help="summary table and figures of a sweep's results folder")
+    reporter.add_argument("folder", help="results folder of `lowrank sweep`")
+    reporter.add_argument("--out", default=None, help="where to write the report (default: the folder)")
+    reporter.add_argument("--no-degeneracy", action="store_true", help="skip the DSA / weight distances across seeds")
     return parser
+
+
+def _sweep(args) -> int:
+    from pathlib import Path
+
+    from .sweep import SpecError, load_spec, run_sweep
+
+    try:
+        spec = load_spec(args.spec)
+    except (SpecError, FileNotFoundError) as exc:
+        raise SystemExit(f"lowrank sweep: {exc}") from None
+    out = Path(args.out) if args.out else Path("sweeps") / spec.name
+    results = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler,
+                        retry_failed=not args.no_retry, progress=not args.quiet)
+    failed = results.failed
+    print(f"{results.done} of {len(results.records)} tasks done ({results.ran} run now), "
+          f"{len(failed)} failed; results in {out}")
+    for record in failed:
+        print(f"  failed {record['key']} seed {record['seed']} {record['settings']}: {record['error']}")
+    return 1 if failed else 0
+
+
+def _sweep_report(args) -> None:
+    from .sweep import sweep_report
+
+    report = sweep_report(args.folder, args.out, degeneracy=not args.no_degeneracy)
+    print(report.format_table())
+    print(f"wrote summary.csv, report.json and figures to {args.out or args.folder}")
 
 
 def _emergence(args) -> None:
@@ -100,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         pitchfork_demo(out_dir=args.out, N=args.neurons, seed=args.seed)
     elif args.command == "emergence":
         _emergence(args)
+    elif args.command == "sweep":
+        return _sweep(args)
+    elif args.command == "sweep-report":
+        _sweep_report(args)
     else:
         _train(args)
     return 0

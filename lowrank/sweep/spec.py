@@ -40,6 +40,7 @@ __all__ = ["SpecError", "SweepSpec", "SweepTask", "load_spec", "task_key", "reso
 _SECTIONS = {"sweep", "settings", "grid", "cases"}
 _SWEEP_FIELDS = {"name", "job", "seeds"}
 _SCALARS = (bool, int, float, str)
+_RESERVED = {"key", "status", "seed", "elapsed", "error"}  # columns of the results table
 
 
 class SpecError(ValueError):
@@ -197,6 +198,12 @@ class SweepSpec:
                     raise SpecError(
                         f"spec field 'cases[{k}].{name_}': also a grid axis; give it in one place"
                     )
+        for name_ in [*settings, *grid, *(n for case in cases for n in case)]:
+            if name_ in _RESERVED:
+                raise SpecError(
+                    f"spec field {name_!r}: reserved for the results table, choose another name "
+                    f"(reserved: {sorted(_RESERVED)})"
+                )
         for name_ in settings:
             if name_ in grid:
                 raise SpecError(
