@@ -93,18 +93,26 @@ class Dynamics:
         optional ``bias`` (N,). The readout vectors are n when present.
         """
         time = choose(time, "time", ("continuous", "discrete"))
-        w = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
+        if not isinstance(weights, dict):
+            raise TypeError(f"weights must be a dict of arrays, got {type(weights).__name__}")
+        w = {k: as_array(v, f"weights[{k!r}]", allow_empty=True) for k, v in weights.items()}
         if "weight_rec" in w:
-            W = w["weight_rec"]
-            readout = np.zeros((W.shape[0], 0))
+            W = as_array(w["weight_rec"], "weights['weight_rec']", ndim=2)
+            N = W.shape[0]
+            W = as_array(W, "weights['weight_rec']", shape=(N, N))
+            readout = np.zeros((N, 0))
         elif "m" in w and "n" in w:
-            W = w["m"] @ w["n"].T / w["m"].shape[0]
-            readout = w["n"]
+            m = as_array(w["m"], "weights['m']", ndim=2)
+            n = as_array(w["n"], "weights['n']", shape=m.shape)
+            W = m @ n.T / m.shape[0]
+            readout = n
         else:
             raise ValueError(f"weights must hold 'weight_rec' or 'm' and 'n', got keys {sorted(w)}")
         N = W.shape[0]
-        W_in = w.get("weight_in", np.zeros((N, 0)))
-        return cls(W, W_in, w.get("bias", np.zeros(N)), time, readout)
+        W_in = as_array(w.get("weight_in", np.zeros((N, 0))), "weights['weight_in']",
+                        shape=(N, None), allow_empty=True)
+        bias = as_array(w.get("bias", np.zeros(N)), "weights['bias']", shape=(N,))
+        return cls(W, W_in, bias, time, readout)
 
     @property
     def N(self) -> int:
@@ -184,7 +192,11 @@ class FixedPoints:
         The time convention used for stability.
     n_starts, n_slow : int
         Starts used, and how many of the first round's 2 n_starts descents (two per start) ended
-        at a slow point (a minimum of q that is not a root).
+        at a slow point (a minimum of q that is not a root) or ran out of iterations.
+    residuals : ndarray (2 n_starts,)
+        max_i |F_i| reached by each descent of the first round (below ``tol``: converged).
+    tol : float
+        The tolerance on max_i |F_i| a fixed point had to meet.
     """
 
     x: np.ndarray
@@ -196,6 +208,13 @@ class FixedPoints:
     time: str
     n_starts: int
     n_slow: int
+    residuals: np.ndarray
+    tol: float
+
+    @property
+    def converged(self) -> bool:
+        """Whether at least one descent reached a fixed point (max_i |F_i| < tol)."""
+        return bool(np.any(self.residuals < self.tol))
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -315,7 +334,8 @@ def find_fixed_points(
     Warns
     -----
     RuntimeWarning
-        When no start converged to a fixed point.
+        When no start converged to a fixed point (the message gives the smallest max_i |F_i|
+        reached; ``FixedPoints.residuals`` holds every descent's, ``converged`` is False).
     """
     dyn = Dynamics.from_object(model_or_network, time)
     n_starts = as_int(n_starts, "n_starts", minimum=1)
@@ -362,4 +382,6 @@ def find_fixed_points(
         time=dyn.time,
         n_starts=n_starts,
         n_slow=int(np.count_nonzero(~converged)),
+        residuals=residual,
+        tol=tol,
     )

@@ -256,7 +256,11 @@ class PulseTask(Task):
     def __post_init__(self):
         if isinstance(self.items, str) or not isinstance(self.items, Sequence) or not self.items:
             raise TypeError(f"items must be a non-empty sequence of names from {list(_KINDS)}")
-        _set(self, "items", tuple(choose(item, "item", list(_KINDS)) for item in self.items))
+        _set(
+            self,
+            "items",
+            tuple(choose(item, f"items[{i}]", list(_KINDS)) for i, item in enumerate(self.items)),
+        )
         _set(self, "steps", as_int(self.steps, "steps", minimum=1))
         _set(self, "pulse", as_int(self.pulse, "pulse", minimum=1))
         if self.gaps is not None:
@@ -362,7 +366,7 @@ class DelayedDiscrimination(Task):
     A trial: ``fixation`` silent steps, a pulse f1, a delay drawn from ``range(*delays)``, a pulse
     f2, then a response window of ``response`` steps in which the output must be sign(f1 - f2).
     The output must stay at 0 until the second pulse ends; steps after the window are not scored.
-    f1, f2 are uniform in ``values`` with |f1 - f2| >= ``min_difference``.
+    (f1, f2) is uniform on the pairs in ``values`` with |f1 - f2| >= ``min_difference``.
     """
 
     fixation: int = 5
@@ -392,13 +396,24 @@ class DelayedDiscrimination(Task):
     def steps(self) -> int:
         return self.fixation + 2 * self.pulse + self.delays[1] - 1 + self.response
 
-    def _inputs(self, batch, rng):
+    def _pulse_pairs(self, batch: int, rng: np.random.Generator) -> np.ndarray:
+        """(f1, f2) uniform on the pairs of ``values`` at least ``min_difference`` apart, drawn
+        directly (no rejection loop, which would stall when ``min_difference`` nears the range).
+
+        With w = high - low and u = w - |f1 - f2|, the allowed pairs are two triangles on which u
+        has density proportional to u on [0, w - min_difference] (so u = (w - d) sqrt(U)) and,
+        given u, the smaller value is uniform on [low, low + u].
+        """
         low, high = self.values
-        f = rng.uniform(low, high, size=(batch, 2))
-        close = np.abs(f[:, 0] - f[:, 1]) < self.min_difference
-        while np.any(close):
-            f[close, 1] = rng.uniform(low, high, size=int(close.sum()))
-            close = np.abs(f[:, 0] - f[:, 1]) < self.min_difference
+        u = (high - low - self.min_difference) * np.sqrt(rng.uniform(size=batch))
+        smaller = low + u * rng.uniform(size=batch)
+        pair = np.stack([smaller, smaller + (high - low - u)], axis=1)
+        swap = rng.integers(0, 2, size=batch).astype(bool)
+        pair[swap] = pair[swap, ::-1]
+        return pair
+
+    def _inputs(self, batch, rng):
+        f = self._pulse_pairs(batch, rng)
         second = self.fixation + self.pulse + rng.integers(*self.delays, size=batch)
         t = np.arange(self.steps)
         x = np.zeros((batch, self.steps, 1))
@@ -623,20 +638,42 @@ _CLASSES = {cls.__name__: cls for cls in (PulseTask, DelayedDiscrimination, Sine
 
 
 def from_dict(spec: dict) -> Task:
-    """Rebuild a task from ``task.to_dict()`` (e.g. read back from a saved training run)."""
-    if not isinstance(spec, dict) or "task" not in spec:
-        raise TypeError("spec must be a dict made by Task.to_dict(), with a 'task' entry")
+    """Rebuild a task from ``task.to_dict()`` (e.g. read back from a saved training run).
+
+    Raises
+    ------
+    TypeError, ValueError
+        When ``spec`` is not such a dict: naming the missing, unknown or malformed entry.
+    """
+    if not isinstance(spec, dict) or not isinstance(spec.get("task"), str):
+        raise TypeError("spec must be a dict made by Task.to_dict(), with a 'task' name entry")
     spec = dict(spec)
     kind = spec.pop("task")
     if kind == "MultiTask":
-        return MultiTask(tuple(from_dict(t) for t in spec["tasks"]), spec["mode"])
+        if set(spec) != {"tasks", "mode"}:
+            raise ValueError(
+                f"spec of a MultiTask must hold exactly 'tasks' and 'mode', got {sorted(spec)}"
+            )
+        tasks = spec["tasks"]
+        if not isinstance(tasks, list):
+            raise TypeError(f"spec['tasks'] must be a list of task dicts, got {tasks!r}")
+        return MultiTask(tuple(from_dict(t) for t in tasks), spec["mode"])
     cls = _CLASSES.get(kind)
     if cls is None:
         raise ValueError(
             f"unknown task {kind!r}; expected one of {sorted(_CLASSES) + ['MultiTask']}"
         )
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(spec) - names
+    fields = dataclasses.fields(cls)
+    unknown = set(spec) - {f.name for f in fields}
     if unknown:
         raise ValueError(f"unknown fields {sorted(unknown)} for task {kind}")
+    missing = [
+        f.name
+        for f in fields
+        if f.name not in spec
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ValueError(f"spec of a {kind} misses the fields {missing}")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
