@@ -20,7 +20,9 @@ The module is named ``emergence_report`` so that ``lowrank.emergence`` is always
 
 from __future__ import annotations
 
+import numbers
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -248,7 +250,7 @@ def emergence(
         population, and one Gaussian population cannot hold the four attractors of a 2-bit
         flip-flop in rank 2 (Beiran et al. 2021): ask for 4 populations to see them predicted.
     checkpoints : sequence of int, optional
-        Indices of the checkpoints to analyse (default: all).
+        Indices of the checkpoints to analyse (default: all; negative indices count from the end).
     n_starts : int
         Starts of the fixed-point finder.
     seed : int
@@ -256,14 +258,29 @@ def emergence(
     progress : bool
         Show a tqdm progress bar.
     """
-    if not hasattr(run, "checkpoints") or not hasattr(run, "config"):
-        raise TypeError(f"run must be a TrainingRun, got {type(run).__name__}")
+    if not hasattr(run, "checkpoints") or not hasattr(run, "config") or not run.checkpoints:
+        raise TypeError(f"run must be a TrainingRun with checkpoints, got {type(run).__name__}")
     time = choose(run.config["model"]["time"], "time", ("continuous", "discrete"))
-    if populations != "bic":
+    if not (isinstance(populations, str) and populations == "bic"):
+        if isinstance(populations, str) or not isinstance(populations, numbers.Integral):
+            raise TypeError(f"populations must be a positive int or 'bic', got {populations!r}")
         populations = as_int(populations, "populations", minimum=1)
-    indices = range(len(run.checkpoints)) if checkpoints is None else [
-        as_int(i, "checkpoints[]", minimum=0, maximum=len(run.checkpoints) - 1) for i in checkpoints
-    ]
+    if rank is not None:
+        N = int(run.config["model"]["n_hidden"])
+        rank = as_int(rank, "rank", minimum=1, maximum=N)
+    n_starts = as_int(n_starts, "n_starts", minimum=1)
+    last = len(run.checkpoints) - 1
+    if checkpoints is None:
+        indices = range(last + 1)
+    elif isinstance(checkpoints, (str, bytes)) or not isinstance(checkpoints, Iterable):
+        raise TypeError(
+            f"checkpoints must be a sequence of checkpoint indices, got {type(checkpoints).__name__}"
+        )
+    else:
+        indices = [
+            as_int(i, f"checkpoints[{k}]", minimum=-last - 1, maximum=last) % (last + 1)
+            for k, i in enumerate(checkpoints)
+        ]
     if progress:
         from tqdm.auto import tqdm
 

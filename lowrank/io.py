@@ -1,9 +1,11 @@
 """Safe, atomic storage of arrays and metadata: one ``.npz`` file with an embedded JSON header.
 
 ``save(path, arrays, meta, kind)`` writes numeric arrays and a JSON-ready ``meta`` dict, together
-with the package version, the format version and a SHA-256 digest of every array, to a temporary
-file in the target directory, then moves it into place with ``os.replace``: a reader sees the old
-file or the new one, never half of one. ``load(path, kind)`` reads it back with
+with the package version, the format version, a SHA-256 digest of every array and one of the
+header itself (so an edited ``meta`` is caught too), to a temporary file in the target directory,
+fsyncs it, then moves it into place with ``os.replace``: a reader sees the old file or the new one,
+never half of one, even if the writer is killed mid-save (a stray ``.NAME.*.tmp`` sibling may then
+remain; nothing reads it). ``load(path, kind)`` reads it back with
 ``allow_pickle=False`` (no code is ever unpickled) and raises ``ValueError`` naming the file when
 it is truncated, corrupted, tampered with, of another kind, or from a newer format. Networks,
 training runs and analysis results all go through this module; ``write_json`` / ``read_json`` do the
@@ -25,8 +27,9 @@ import numpy as np
 
 __all__ = ["save", "load", "write_json", "read_json", "flatten", "unflatten"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the header carries a digest of itself (meta included)
 _META = "__meta__"
+_HEADER_KEYS = ("kind", "format_version", "lowrank_version", "digests", "meta")
 
 
 def _version() -> str:
@@ -57,7 +60,22 @@ def _atomic_write(path, write: Callable) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _fsync_directory(path.parent)
     return path
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _json_default(value):
@@ -72,6 +90,12 @@ def _json_default(value):
 
 def _dumps(obj) -> str:
     return json.dumps(obj, default=_json_default, sort_keys=True)
+
+
+def _header_digest(header: Mapping) -> str:
+    """SHA-256 of the canonical JSON of the header's entries (the digests and meta included)."""
+    canonical = _dumps({key: header.get(key) for key in _HEADER_KEYS})
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _digest(array: np.ndarray) -> str:
@@ -116,6 +140,8 @@ def save(path, arrays: Mapping, meta: Mapping | None = None, kind: str = "arrays
     """
     if not isinstance(kind, str) or not kind:
         raise TypeError(f"kind must be a non-empty string, got {kind!r}")
+    if meta is not None and not isinstance(meta, Mapping):
+        raise TypeError(f"meta must be a mapping of JSON values, got {type(meta).__name__}")
     arrays = _check_arrays(arrays)
     header = {
         "kind": kind,
@@ -124,6 +150,8 @@ def save(path, arrays: Mapping, meta: Mapping | None = None, kind: str = "arrays
         "digests": {key: _digest(a) for key, a in arrays.items()},
         "meta": dict(meta or {}),
     }
+    header = json.loads(_dumps(header))  # as load will see it (tuples as lists, ...)
+    header["header_digest"] = _header_digest(header)
     blob = np.frombuffer(_dumps(header).encode("utf-8"), dtype=np.uint8)
     return _atomic_write(path, lambda f: np.savez(f, **{_META: blob}, **arrays))
 
@@ -174,15 +202,26 @@ def load(path, kind: str | None = None) -> tuple[dict[str, np.ndarray], dict]:
         header
     ):
         raise _corrupt(path, "incomplete metadata")
-    if header["format_version"] > FORMAT_VERSION:
+    version = header["format_version"]
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise _corrupt(path, f"format_version {version!r} is not an integer")
+    if version > FORMAT_VERSION:
         raise ValueError(
             f"{str(path)!r} uses format version {header['format_version']} (lowrank "
             f"{header.get('lowrank_version')}); this lowrank {_version()} reads up to "
             f"{FORMAT_VERSION}"
         )
+    if version >= 2 and header.get("header_digest") != _header_digest(header):
+        raise ValueError(
+            f"{str(path)!r} was tampered with or corrupted: its metadata fails its checksum"
+        )
+    digests, meta = header["digests"], header["meta"]
+    if not isinstance(header["kind"], str) or not isinstance(meta, dict):
+        raise _corrupt(path, "malformed metadata")
+    if not isinstance(digests, dict) or not all(isinstance(d, str) for d in digests.values()):
+        raise _corrupt(path, "malformed array digests")
     if kind is not None and header["kind"] != kind:
         raise ValueError(f"{str(path)!r} holds a {header['kind']}, not a {kind}")
-    digests = header["digests"]
     if set(digests) != set(arrays):
         raise ValueError(f"{str(path)!r} was tampered with: its arrays do not match its metadata")
     for key, array in arrays.items():
@@ -191,6 +230,7 @@ def load(path, kind: str | None = None) -> tuple[dict[str, np.ndarray], dict]:
                 f"{str(path)!r} was tampered with or corrupted: array {key!r} fails its checksum"
             )
     header.pop("digests")
+    header.pop("header_digest", None)
     return arrays, header
 
 

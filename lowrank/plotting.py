@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import as_array, as_float, choose
 from .io import _atomic_write
 
 __all__ = ["save_figure", "plot_spectrum"]
@@ -32,7 +33,10 @@ def plot_spectrum(eigenvalues, ax=None, time: str = "discrete", radius: float | 
     """
     import matplotlib.pyplot as plt
 
-    values = np.asarray(eigenvalues)
+    values = as_array(eigenvalues, "eigenvalues", ndim=1, dtype=complex, allow_empty=True)
+    time = choose(time, "time", ("continuous", "discrete"))
+    if radius is not None:
+        radius = as_float(radius, "radius", minimum=0.0)
     ax = ax if ax is not None else plt.gca()
     theta = np.linspace(0, 2 * np.pi, 400)
     if time == "discrete":

@@ -8,7 +8,7 @@ Simplicity bias (Turner & Barak, NeurIPS 2023): ``unstable_eigenvalue_count``,
 
 from .attractors import SharedAttractors, probe_end_states, shared_attractors
 from .behaviour import OODVariability, ood_variability
-from .dsa import delay_embedding, dmd_matrix, dsa_distance, pairwise_dsa
+from .dsa import PairwiseDSA, delay_embedding, dmd_matrix, dsa_distance, pairwise_dsa
 from .permutation import PermutationDistance, permutation_invariant_distance
 from .procrustes import ProcrustesResult, orthogonal_similarity
 from .simplicity import (
@@ -22,6 +22,7 @@ from .simplicity import (
 __all__ = [
     "OODVariability",
     "ood_variability",
+    "PairwiseDSA",
     "PermutationDistance",
     "ProcrustesResult",
     "Separability",

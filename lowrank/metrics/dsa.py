@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -30,7 +31,7 @@ from threadpoolctl import threadpool_limits
 from .._checks import as_array, as_float, as_int, choose
 from .procrustes import ProcrustesResult, orthogonal_similarity
 
-__all__ = ["delay_embedding", "dmd_matrix", "dsa_distance", "pairwise_dsa"]
+__all__ = ["PairwiseDSA", "delay_embedding", "dmd_matrix", "dsa_distance", "pairwise_dsa"]
 
 _SCORES = ("angular", "euclidean")
 
@@ -58,7 +59,11 @@ def delay_embedding(X, n_delays: int, delay_interval: int = 1) -> np.ndarray:
         Row t holds [x_{t+(d-1)k}, x_{t+(d-2)k}, ..., x_t] (most recent first, as in
         ``dsa-metric``).
     """
-    X = _trials(X, "X")
+    return _embed(X, n_delays, delay_interval, "X")
+
+
+def _embed(X, n_delays, delay_interval, name: str) -> np.ndarray:
+    X = _trials(X, name)
     n_delays = as_int(n_delays, "n_delays", minimum=1)
     delay_interval = as_int(delay_interval, "delay_interval", minimum=1)
     span = (n_delays - 1) * delay_interval
@@ -67,7 +72,7 @@ def delay_embedding(X, n_delays: int, delay_interval: int = 1) -> np.ndarray:
         raise ValueError(
             f"n_delays={n_delays} with delay_interval={delay_interval} needs more than "
             f"{span + 1} time "
-            f"points, X has {T}"
+            f"points, {name} has {T}"
         )
     blocks = [X[:, span - d * delay_interval : T - d * delay_interval] for d in range(n_delays)]
     return np.concatenate(blocks, axis=2)
@@ -95,7 +100,12 @@ def dmd_matrix(
     ndarray (rank, rank)
         A with v_{t+1} ~ A v_t, v_t the first r right singular coordinates of the Hankel matrix.
     """
-    H = delay_embedding(X, n_delays, delay_interval)
+    return _dmd(X, n_delays, rank, delay_interval, lamb, "X")
+
+
+def _dmd(X, n_delays, rank, delay_interval, lamb, name: str) -> np.ndarray:
+    """``dmd_matrix`` with errors naming the trajectory ``name``."""
+    H = _embed(X, n_delays, delay_interval, name)
     rank = as_int(rank, "rank", minimum=1)
     lamb = as_float(lamb, "lamb", minimum=0.0)
     n_trials, T, width = H.shape
@@ -105,20 +115,33 @@ def dmd_matrix(
             f"{min(width, n_trials * T)}, "
             f"got {rank}"
         )
+    if lamb == 0 and rank > n_trials * (T - 1):
+        raise ValueError(
+            f"rank={rank} exceeds the {n_trials * (T - 1)} transitions of {name} after delay "
+            "embedding: the DMD regression is underdetermined; lower rank or give lamb > 0"
+        )
     with threadpool_limits(1):
         V, S, _ = np.linalg.svd(H.reshape(n_trials * T, width), full_matrices=False)
+    if S[0] == 0:
+        raise ValueError(f"{name} is zero everywhere: it has no dynamics to compare")
     if S[rank - 1] <= 1e-12 * S[0]:
         warnings.warn(
-            f"dmd_matrix: singular value {rank} of the Hankel matrix is "
+            f"dmd_matrix: singular value {rank} of the Hankel matrix of {name} is "
             f"{S[rank - 1] / S[0]:.1e} of the "
             "largest; the data have lower rank and the extra coordinates are noise",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     V = V[:, :rank].reshape(n_trials, T, rank)
     V_minus = V[:, :-1].reshape(-1, rank)
     V_plus = V[:, 1:].reshape(-1, rank)
-    return np.linalg.solve(V_minus.T @ V_minus + lamb * np.eye(rank), V_minus.T @ V_plus).T
+    try:
+        gram = V_minus.T @ V_minus + lamb * np.eye(rank)
+        return np.linalg.solve(gram, V_minus.T @ V_plus).T
+    except np.linalg.LinAlgError as exc:
+        raise ValueError(
+            f"the DMD regression of {name} is singular at rank={rank}; lower rank or give lamb > 0"
+        ) from exc
 
 
 def dsa_distance(
@@ -132,6 +155,8 @@ def dsa_distance(
     score: str = "angular",
     n_starts: int = 1,
     seed=0,
+    gtol: float = 1e-6,
+    maxiter: int = 500,
     full_output: bool = False,
 ) -> float | ProcrustesResult:
     """Dynamical Similarity Analysis distance between two trajectories (Ostrow et al. 2023).
@@ -158,18 +183,51 @@ def dsa_distance(
         ``orthogonal_similarity``).
     seed : int or numpy.random.Generator
         Seeds the random starts.
+    gtol, maxiter : float, int
+        Convergence tolerance on the Riemannian gradient and iteration budget of each Procrustes
+        start (see ``orthogonal_similarity``).
     full_output : bool
         Return the whole ``ProcrustesResult`` (both scores, C, convergence) instead of one score.
 
     Returns
     -------
     float or ProcrustesResult
+
+    Warns
+    -----
+    RuntimeWarning
+        When the Procrustes search did not converge (the score is then an upper bound; the
+        ``ProcrustesResult`` carries ``converged`` and ``grad_norm``).
     """
     score = choose(score, "score", _SCORES)
-    A = dmd_matrix(X, n_delays, rank, delay_interval=delay_interval, lamb=lamb)
-    B = dmd_matrix(Y, n_delays, rank, delay_interval=delay_interval, lamb=lamb)
-    result = orthogonal_similarity(A, B, n_starts=n_starts, seed=seed)
+    A = _dmd(X, n_delays, rank, delay_interval, lamb, "X")
+    B = _dmd(Y, n_delays, rank, delay_interval, lamb, "Y")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        result = orthogonal_similarity(A, B, n_starts=n_starts, seed=seed, gtol=gtol,
+                                       maxiter=maxiter)
+    for w in caught:
+        warnings.warn(f"dsa_distance: {w.message}", w.category, stacklevel=2)
     return result if full_output else getattr(result, score)
+
+
+@dataclass
+class PairwiseDSA:
+    """All pairwise DSA distances with the convergence of each Procrustes search.
+
+    Attributes
+    ----------
+    distances : ndarray (n, n)
+        Symmetric, zero diagonal.
+    grad_norm : ndarray (n, n)
+        Riemannian gradient norm at the returned C of each pair (0 on the diagonal).
+    converged : ndarray (n, n) of bool
+        grad_norm <= gtol; where False the distance is an upper bound.
+    """
+
+    distances: np.ndarray
+    grad_norm: np.ndarray
+    converged: np.ndarray
 
 
 def pairwise_dsa(
@@ -182,16 +240,26 @@ def pairwise_dsa(
     score: str = "angular",
     n_starts: int = 1,
     seed=0,
-) -> np.ndarray:
+    gtol: float = 1e-6,
+    maxiter: int = 500,
+    full_output: bool = False,
+) -> np.ndarray | PairwiseDSA:
     """Symmetric matrix of DSA distances between all pairs of trajectories.
 
-    Each DMD model is fitted once; the Procrustes search runs for every pair i < j. Parameters as
-    in ``dsa_distance``.
+    Each DMD model is fitted once; the Procrustes search runs for every pair i < j, each from the
+    same ``seed`` (so entry (i, j) equals ``dsa_distance(trajectories[i], trajectories[j])``).
+    Parameters as in ``dsa_distance``.
 
     Returns
     -------
-    ndarray (n, n)
-        Zero diagonal, entry (i, j) = d(trajectories[i], trajectories[j]).
+    ndarray (n, n) or PairwiseDSA
+        Zero diagonal, entry (i, j) = d(trajectories[i], trajectories[j]); with ``full_output``
+        the distances together with each pair's convergence.
+
+    Warns
+    -----
+    RuntimeWarning
+        Once, naming the pairs whose Procrustes search did not converge.
     """
     if isinstance(trajectories, np.ndarray) or not isinstance(trajectories, Sequence):
         raise TypeError(f"trajectories must be a list of arrays, got {type(trajectories).__name__}")
@@ -201,12 +269,30 @@ def pairwise_dsa(
         )
     score = choose(score, "score", _SCORES)
     models = [
-        dmd_matrix(X, n_delays, rank, delay_interval=delay_interval, lamb=lamb)
-        for X in trajectories
+        _dmd(X, n_delays, rank, delay_interval, lamb, f"trajectories[{k}]")
+        for k, X in enumerate(trajectories)
     ]
-    D = np.zeros((len(models), len(models)))
-    for i in range(len(models)):
-        for j in range(i + 1, len(models)):
-            result = orthogonal_similarity(models[i], models[j], n_starts=n_starts, seed=seed)
+    n = len(models)
+    D, grad = np.zeros((n, n)), np.zeros((n, n))
+    converged = np.ones((n, n), dtype=bool)
+    for i in range(n):
+        for j in range(i + 1, n):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # reported once below
+                result = orthogonal_similarity(
+                    models[i], models[j], n_starts=n_starts, seed=seed, gtol=gtol, maxiter=maxiter
+                )
             D[i, j] = D[j, i] = getattr(result, score)
-    return D
+            grad[i, j] = grad[j, i] = result.grad_norm
+            converged[i, j] = converged[j, i] = result.converged
+    if not converged.all():
+        pairs = [tuple(map(int, pair)) for pair in np.argwhere(np.triu(~converged, 1))]
+        warnings.warn(
+            f"pairwise_dsa: the Procrustes search of {len(pairs)} of {n * (n - 1) // 2} pairs did "
+            f"not converge (largest Riemannian gradient {grad.max():.2e} > gtol={gtol:.1e}, "
+            f"pairs {pairs[:5]}{' ...' if len(pairs) > 5 else ''}); those distances are upper "
+            "bounds - raise maxiter",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return PairwiseDSA(D, grad, converged) if full_output else D

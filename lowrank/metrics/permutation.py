@@ -17,6 +17,7 @@ is an upper bound on the exact one.
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,11 +43,19 @@ class PermutationDistance:
         p, with (P^T W_2 P)_ij = W_2[p_i, p_j]: unit i of network 1 is unit p_i of network 2.
     exact : bool
         True when every permutation was enumerated (the distance is the minimum).
+    converged : bool
+        True for the exact search; for the heuristic, whether the Frank-Wolfe iteration of the best
+        start stopped on its tolerance before ``maxiter`` (either way the distance is an upper
+        bound on the minimum).
+    iterations : int
+        Frank-Wolfe iterations of the best start (0 for the exact search).
     """
 
     distance: float
     permutation: np.ndarray
     exact: bool
+    converged: bool = True
+    iterations: int = 0
 
 
 def _permuted(W: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -68,20 +77,22 @@ def _exact(W1: np.ndarray, W2: np.ndarray) -> np.ndarray:
             best_value, best = values[k], chunk[k]
 
 
-def _faq(W1: np.ndarray, W2: np.ndarray, n_restarts: int, rng) -> np.ndarray:
-    """Best FAQ permutation over the barycentre, identity and random starts."""
+def _faq(W1: np.ndarray, W2: np.ndarray, n_restarts: int, rng, maxiter: int):
+    """Best FAQ permutation over the barycentre, identity and random starts, and the number of
+    Frank-Wolfe iterations that start took."""
     N = len(W1)
     starts = ["barycenter", np.eye(N)] + ["randomized"] * n_restarts
-    best_value, best = -np.inf, None
+    best_value, best, iterations = -np.inf, None, 0
     for P0 in starts:
         res = quadratic_assignment(
-            W1, W2, method="faq", options={"maximize": True, "P0": P0, "rng": rng, "maxiter": 100}
+            W1, W2, method="faq",
+            options={"maximize": True, "P0": P0, "rng": rng, "maxiter": maxiter},
         )
         p = res.col_ind
         value = np.sum(W1 * _permuted(W2, p))
         if value > best_value:
-            best_value, best = value, p
-    return best
+            best_value, best, iterations = value, p, int(res.nit)
+    return best, iterations
 
 
 def permutation_invariant_distance(
@@ -91,6 +102,7 @@ def permutation_invariant_distance(
     method: str = "auto",
     n_restarts: int = 8,
     seed=0,
+    maxiter: int = 100,
     full_output: bool = False,
 ) -> float | PermutationDistance:
     """Distance between two weight matrices, minimised over relabellings of the neurons.
@@ -108,12 +120,20 @@ def permutation_invariant_distance(
         Random starts of the heuristic, on top of the barycentre and identity starts.
     seed : int or numpy.random.Generator
         Seeds the random starts.
+    maxiter : int
+        Frank-Wolfe iterations per start of the heuristic.
     full_output : bool
-        Return a ``PermutationDistance`` (distance, permutation, exact) instead of the distance.
+        Return a ``PermutationDistance`` (distance, permutation, exact, convergence) instead of the
+        distance.
 
     Returns
     -------
     float or PermutationDistance
+
+    Warns
+    -----
+    RuntimeWarning
+        When the best start of the heuristic stopped at ``maxiter`` without meeting its tolerance.
     """
     W1 = as_array(W1, "W1", ndim=2)
     W2 = as_array(W2, "W2", ndim=2)
@@ -123,6 +143,7 @@ def permutation_invariant_distance(
         )
     method = choose(method, "method", ("auto", "exact", "faq"))
     n_restarts = as_int(n_restarts, "n_restarts", minimum=0)
+    maxiter = as_int(maxiter, "maxiter", minimum=1)
     N = len(W1)
     if method == "auto":
         method = "exact" if N <= _EXACT_MAX_N else "faq"
@@ -130,13 +151,23 @@ def permutation_invariant_distance(
         raise ValueError(
             f"method='exact' enumerates N! permutations; N = {N} is too large (N <= 10)"
         )
-    if method == "exact" or N == 1:
-        p = _exact(W1, W2)
+    exact = method == "exact" or N == 1
+    if exact:
+        p, iterations = _exact(W1, W2), 0
     else:
-        p = _faq(W1, W2, n_restarts, as_rng(seed))
+        p, iterations = _faq(W1, W2, n_restarts, as_rng(seed), maxiter)
+    converged = exact or iterations < maxiter
     distance = float(np.linalg.norm(W1 - _permuted(W2, p))) / N**2
+    if not converged:
+        warnings.warn(
+            f"permutation_invariant_distance: the best FAQ start stopped at maxiter={maxiter} "
+            "before its tolerance; the distance is an upper bound - raise maxiter or n_restarts",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     if not full_output:
         return distance
     return PermutationDistance(
-        distance=distance, permutation=np.asarray(p), exact=method == "exact" or N == 1
+        distance=distance, permutation=np.asarray(p), exact=exact, converged=converged,
+        iterations=iterations,
     )

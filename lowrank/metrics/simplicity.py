@@ -119,14 +119,18 @@ def _task_pairs(states_a, states_b, probes_a, probes_b):
 def _f_ratio(A: np.ndarray, B: np.ndarray) -> float:
     n = len(A) + len(B)
     if len(A) < 1 or len(B) < 1 or n < 3:
-        raise ValueError("each task needs at least one state and both together at least three")
+        raise ValueError(
+            "states_a and states_b need at least one state each (per probe value) and three "
+            "together"
+        )
     mean = np.concatenate([A, B]).mean(axis=0)
     between = sum(len(X) * np.sum((X.mean(axis=0) - mean) ** 2) for X in (A, B))  # / (k - 1), k = 2
     within = sum(np.sum((X - X.mean(axis=0)) ** 2) for X in (A, B)) / (n - 2)
     if within == 0:
         if between == 0:
             raise ValueError(
-                "states have neither between- nor within-task variance; F is undefined"
+                "states_a and states_b have neither between- nor within-task variance; "
+                "F is undefined"
             )
         return np.inf
     return float(between / within)
@@ -187,7 +191,10 @@ def _separate(A: np.ndarray, B: np.ndarray, C: float, n_splits: int) -> tuple[fl
     y = np.r_[np.ones(len(A)), -np.ones(len(B))]
     folds = min(n_splits, len(A), len(B))
     if folds < 2:
-        raise ValueError("each task needs at least two states per probe value for cross-validation")
+        raise ValueError(
+            "states_a and states_b need at least two states each (per probe value) for "
+            "cross-validation"
+        )
     with threadpool_limits(1):
         cv = StratifiedKFold(folds, shuffle=True, random_state=0)
         accuracy = float(np.mean(cross_val_score(SVC(kernel="linear", C=C), X, y, cv=cv)))
