@@ -184,7 +184,12 @@ def _client(workers: int | None, scheduler: str | None, client):
     if client is not None:
         yield client
         return
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ImportError(
+            "--workers / --scheduler need Dask: pip install 'lowrank[dask]' (dask[distributed])"
+        ) from exc
 
     if scheduler is not None:
         with Client(scheduler) as remote:

@@ -31,9 +31,14 @@ import importlib
 import itertools
 import json
 import math
-import tomllib
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 __all__ = ["SpecError", "SweepSpec", "SweepTask", "load_spec", "task_key", "resolve_job"]
 
