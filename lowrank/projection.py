@@ -61,7 +61,7 @@ def svd_factors(target: np.ndarray, rank: int | None = None):
     with threadpool_limits(1):  # multi-threaded OpenBLAS is far slower on 2 cores
         U, s, Vt = np.linalg.svd(target)
     if rank is None:
-        rank = choose_rank(s)
+        rank = choose_rank(s) if s.size > 1 else 1
     rank = as_int(rank, "rank", minimum=1, maximum=N)
     scale = np.sqrt(N * s[:rank])
     return U[:, :rank] * scale, Vt[:rank].T * scale, s
@@ -139,6 +139,8 @@ def project(
     N = W.shape[0]
     if W.shape != (N, N):
         raise ValueError(f"weights must be square, got shape {W.shape}")
+    if N < 2:
+        raise ValueError(f"weights must be at least 2 x 2 to fit the law of the loadings, got {W.shape}")
     time = choose(time, "time", ("discrete", "continuous"))
     target = W
     bulk = None
@@ -148,6 +150,11 @@ def project(
         g = float(np.sqrt(N) * W0.std())
         if g > 0:
             bulk = (g, W0 / g)
+    if not np.any(target):
+        raise ValueError(
+            "weights are zero" + (" minus reference" if reference is not None else "")
+            + ": there is no low-rank structure to project"
+        )
     m, n, s = svd_factors(target, rank)
     rank = m.shape[1]
     inputs_arr = np.zeros((N, 0)) if inputs is None else as_array(inputs, "inputs", ndim=2, shape=(N, None))

@@ -79,8 +79,11 @@ class TrainingRun:
 
     @property
     def converged(self) -> bool:
-        """Whether the last epoch's loss is below the target loss."""
-        return bool(self.epochs and self.losses[-1] < self.config["training"]["target_loss"])
+        """Whether the last epoch's loss is below the target loss (False after a divergence)."""
+        target = self.config.get("training", {}).get("target_loss")
+        if target is None:  # e.g. networks read from another package: no target was set
+            return False
+        return bool(self.epochs and self.losses[-1] < target)
 
     def model(self, checkpoint: int = -1) -> RNN:
         """The model with the weights of ``checkpoints[checkpoint]`` (default: the final ones)."""
@@ -144,6 +147,11 @@ class TrainingRun:
                 "this run cannot be resumed: it was not made by lowrank.train "
                 f"(no optimiser state or training settings {sorted(missing)})"
             )
+        if self.epochs and not np.isfinite(self.losses[-1]):
+            raise ValueError(
+                f"this run diverged (loss {self.losses[-1]} at epoch {self.epochs}) and cannot be "
+                "resumed; train again with a lower lr"
+            )
         if max_epochs is not None:
             settings["max_epochs"] = max_epochs
         if target_loss is not None:
@@ -182,11 +190,21 @@ def _device(device) -> torch.device:
         raise TypeError(
             f"device must be 'cpu', 'cuda' or a torch.device, got {type(device).__name__}"
         )
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {str(device)!r}; expected 'cpu' or 'cuda'")
     if device.type == "cuda" and not torch.cuda.is_available():
         warnings.warn(
-            "device='cuda' was asked but CUDA is not available; training on the CPU", stacklevel=3
+            "device='cuda' was asked but CUDA is not available; training on the CPU", stacklevel=4
         )
         return torch.device("cpu")
+    if device.type == "cuda" and device.index is not None:
+        if device.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device {str(device)!r} does not exist: {torch.cuda.device_count()} CUDA "
+                "device(s) available"
+            )
+    if device.type == "cpu" and device.index not in (None, 0):
+        raise ValueError(f"unknown device {str(device)!r}; expected 'cpu' or 'cuda'")
     return device
 
 
@@ -303,6 +321,14 @@ def train(
     Returns
     -------
     TrainingRun
+        ``converged`` tells whether the last epoch's loss is below ``target_loss``.
+
+    Warns
+    -----
+    RuntimeWarning
+        When training stopped without reaching ``target_loss``: ``max_epochs`` ran out (the
+        message gives the loss reached), or the loss became NaN or infinite (training stops at
+        that epoch, whose weights are the last checkpoint).
     """
     settings = {
         "seed": seed,
@@ -402,6 +428,7 @@ def _train(
                     points[0].loss = value
                 total += value
             losses.append(total / s["batches"])
+            diverged = not np.isfinite(losses[-1])
             improved = losses[-1] < best
             best = min(best, losses[-1])
             if (
@@ -412,10 +439,36 @@ def _train(
                 points.append(Checkpoint(epoch, losses[-1], model.weights()))
             bar.set_postfix_str(f"loss={losses[-1]:.2e}", refresh=False)
             bar.update()
+            if diverged:
+                break
     if points[-1].epoch != len(losses):
         points.append(Checkpoint(len(losses), losses[-1], model.weights()))
     config = {"model": model.config(), "task": task.to_dict(), "training": s}
     elapsed += _time.perf_counter() - began
-    return TrainingRun(
+    run = TrainingRun(
         np.asarray(losses, dtype=np.float64), points, config, _optimizer_state(optimizer), elapsed
     )
+    _report(run)
+    return run
+
+
+def _report(run: TrainingRun) -> None:
+    """Warn when a run stopped without reaching its target loss: diverged or out of epochs."""
+    if run.converged:
+        return
+    target = run.config["training"]["target_loss"]
+    if run.epochs and not np.isfinite(run.losses[-1]):
+        warnings.warn(
+            f"train: the loss became {run.losses[-1]} at epoch {run.epochs}; training stopped "
+            "there (run.converged is False) - lower lr or set clip",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    else:
+        warnings.warn(
+            f"train: loss {run.losses[-1]:.3g} after {run.epochs} epochs is above "
+            f"target_loss={target:g} (run.converged is False); continue with "
+            "run.resume(max_epochs=...)",
+            RuntimeWarning,
+            stacklevel=4,
+        )

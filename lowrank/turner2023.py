@@ -14,7 +14,10 @@ package's convention W = m n^T / N (m, n multiplied by sqrt(N)); nothing else ch
 
 from __future__ import annotations
 
+import os
 import re
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -66,12 +69,34 @@ def load_turner2023(path, seed_index: int = 0) -> TrainingRun:
     TrainingRun
         ``checkpoints`` with epoch = the authors' checkpoint index and loss = NaN (not distributed),
         ``config["model"]`` an ``RNN`` configuration (discrete time, 100 units), ``config["task"]``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        Not a readable npz file, or not one of the authors' layouts (naming the file).
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     path = Path(path)
+    seed_index = as_int(seed_index, "seed_index", minimum=0)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {str(path)!r}")
     try:
-        arrays = dict(np.load(path, allow_pickle=False))
-    except (OSError, ValueError) as exc:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {key: stored[key] for key in stored.files}
+    except (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise ValueError(f"{str(path)!r} is not a readable npz file: {exc}") from exc
+    try:
+        return _run(arrays, path.name, seed_index)
+    except (KeyError, IndexError) as exc:
+        raise ValueError(
+            f"{str(path)!r} is not a Turner & Barak (2023) network file (missing {exc})"
+        ) from exc
+
+
+def _run(arrays: dict, name: str, seed_index: int) -> TrainingRun:
     rank2 = "m" in arrays or "final.m" in arrays
     names = _RANK2 if rank2 else _VANILLA
     if "checkpoint" in arrays:
@@ -79,7 +104,8 @@ def load_turner2023(path, seed_index: int = 0) -> TrainingRun:
                   for i, c in enumerate(arrays["checkpoint"])]
     else:
         seeds = len(arrays["seeds"])
-        seed_index = as_int(seed_index, "seed_index", minimum=0, maximum=seeds - 1)
+        if seed_index >= seeds:
+            raise ValueError(f"seed_index must be < {seeds} (the seeds in the file), got {seed_index}")
         if rank2:  # only final weights are distributed for the rank-2 networks
             points = [Checkpoint(1, float("nan"), _weights(arrays, names, seed_index, "final."))]
         else:
@@ -90,5 +116,5 @@ def load_turner2023(path, seed_index: int = 0) -> TrainingRun:
     model = {"n_in": K, "n_hidden": N, "n_out": first["weight_out"].shape[0], "rank": 2 if rank2 else None,
              "time": "discrete", "alpha": 0.2, "noise": 0.0, "bias": rank2, "readout_bias": True,
              "init": "uniform", "gain": 1.0, "seed": 0}
-    config = {"model": model, "task": _task_config(path.name), "training": {"source": str(path.name)}}
+    config = {"model": model, "task": _task_config(name), "training": {"source": name}}
     return TrainingRun(np.zeros(0), points, config, {"state": {}, "param_groups": []})

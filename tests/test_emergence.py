@@ -69,5 +69,5 @@ def test_bad_input():
     run = planted_run([0.5])
     with pytest.raises(ValueError, match="populations must be >= 1"):
         emergence(run, populations=0)
-    with pytest.raises(ValueError, match="checkpoints\\[\\] must be <= 0"):
+    with pytest.raises(ValueError, match="checkpoints\\[0\\] must be <= 0"):
         emergence(run, checkpoints=[3])

@@ -126,6 +126,7 @@ def test_cuda_request_falls_back_to_cpu_with_a_warning():
 def test_cuda_training_runs():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", "train: loss", RuntimeWarning)  # target_loss=0: expected
         run = train(small(rank=2, noise=0.05), TASK, device="cuda", **QUICK)
     assert run.epochs == 4 and np.all(np.isfinite(run.losses))
 
