@@ -51,6 +51,8 @@ class CheckpointAnalysis:
     observed_stable: np.ndarray
     populations: int
     distances: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    fit_converged: bool = True
+    observed_converged: bool = True
 
     def row(self) -> dict:
         """The table row: checkpoint, loss, outliers, predicted/observed stable counts, match."""
@@ -66,6 +68,8 @@ class CheckpointAnalysis:
             "populations": self.populations,
             "match": bool(self.predicted_stable.sum() == self.observed_stable.sum()),
             "max_distance": float(self.distances.max()) if self.distances.size else None,
+            "fit_converged": self.fit_converged,
+            "observed_converged": self.observed_converged,
         }
 
 
@@ -178,16 +182,19 @@ def _factors(weights: dict, rank: int | None) -> tuple[np.ndarray, np.ndarray]:
     return m, n
 
 
-def _fit(rows: np.ndarray, rank: int, n_inputs: int, populations, seed) -> GaussianLoadings | MixtureLoadings:
+def _fit(rows: np.ndarray, rank: int, n_inputs: int, populations, seed):
+    """The law of the rows and whether its EM fit converged (its warning is re-issued by
+    ``emergence`` with the checkpoint, and recorded in ``CheckpointAnalysis.fit_converged``)."""
     if populations == 1:
-        return GaussianLoadings.fit(rows, rank, n_inputs)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=RuntimeWarning)  # EM convergence is reported below
+        return GaussianLoadings.fit(rows, rank, n_inputs), True
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", category=RuntimeWarning)
         if populations == "bic":
             fitted = MixtureLoadings.fit(rows, rank, n_inputs, covariance_type="best", seed=seed)
         else:
             fitted = MixtureLoadings.fit(rows, rank, n_inputs, n_components=populations, seed=seed)
-    return fitted
+    failed = [str(w.message) for w in caught if str(w.message).startswith("EM did not converge")]
+    return fitted, not failed
 
 
 def _match(predicted: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -211,7 +218,7 @@ def analyse_checkpoint(weights: dict, time: str, rank=None, populations="bic", n
     R = m.shape[1]
     has_bias = bool(np.any(dyn.bias != 0))
     rows = np.concatenate([m, n] + ([dyn.bias[:, None]] if has_bias else []), axis=1)
-    loadings = _fit(rows, R, int(has_bias), populations, seed)
+    loadings, fit_converged = _fit(rows, R, int(has_bias), populations, seed)
     meanfield = MeanField(loadings, time=time)
     predicted = meanfield.fixed_points(inputs=[1.0] if has_bias else None, seed=seed)
     observed = find_fixed_points(Dynamics(dyn.W, dyn.W_in, dyn.bias, time, n), n_starts=n_starts, seed=seed)
@@ -223,6 +230,7 @@ def analyse_checkpoint(weights: dict, time: str, rank=None, populations="bic", n
         "predicted_kappa": pred_kappa, "predicted_stable": pred_stable,
         "observed_kappa": observed.kappa, "observed_stable": observed.stable,
         "populations": getattr(loadings, "n_populations", 1), "distances": distances, "rank": R,
+        "fit_converged": fit_converged, "observed_converged": observed.converged,
     }
 
 
@@ -257,6 +265,17 @@ def emergence(
         Seeds the fixed-point finders and the mixture fits.
     progress : bool
         Show a tqdm progress bar.
+
+    Returns
+    -------
+    EmergenceReport
+
+    Warns
+    -----
+    RuntimeWarning
+        When the EM fit of the loadings did not converge at a checkpoint, or the fixed-point
+        finder found no fixed point there; the table records both (``fit_converged``,
+        ``observed_converged``).
     """
     if not hasattr(run, "checkpoints") or not hasattr(run, "config") or not run.checkpoints:
         raise TypeError(f"run must be a TrainingRun with checkpoints, got {type(run).__name__}")
@@ -291,5 +310,12 @@ def emergence(
         point = run.checkpoints[i]
         found = analyse_checkpoint(point.weights, time, rank, populations, n_starts, seed)
         R = found.pop("rank")
+        if not found["fit_converged"]:
+            warnings.warn(
+                f"emergence: at checkpoint {i} the EM fit of the loadings did not converge; the "
+                "prediction uses its last iterate (fit_converged is False in the table)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         analyses.append(CheckpointAnalysis(checkpoint=i, epoch=int(point.epoch), loss=float(point.loss), **found))
     return EmergenceReport(analyses, time, R, spectra)

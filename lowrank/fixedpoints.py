@@ -75,7 +75,7 @@ class Dynamics:
         if isinstance(obj, np.ndarray):
             W = as_array(obj, "model_or_network", ndim=2)
             if W.shape[0] != W.shape[1]:
-                raise ValueError(f"a weight matrix must be square, got shape {W.shape}")
+                raise ValueError(f"model_or_network as a weight matrix must be square, got shape {W.shape}")
             if time is None:
                 raise ValueError("time must be given ('continuous' or 'discrete') for a bare weight matrix")
             N = W.shape[0]
