@@ -25,8 +25,14 @@ from lowrank.sweep import run_sweep
 def spec(seeds: int) -> dict:
     return {
         "sweep": {"name": "bench", "job": "lowrank.sweep.jobs:train_and_analyse", "seeds": seeds},
-        "settings": {"task": "flipflop", "bits": 2, "neurons": 64, "max_epochs": 30,
-                     "target_loss": 0.0, "analyses": []},
+        "settings": {
+            "task": "flipflop",
+            "bits": 2,
+            "neurons": 64,
+            "max_epochs": 30,
+            "target_loss": 0.0,
+            "analyses": [],
+        },
     }
 
 
@@ -44,22 +50,32 @@ def main() -> None:
         serial = run_sweep(spec(args.seeds), tmp / "serial", progress=False)
         t_serial = time.perf_counter() - start
         start = time.perf_counter()
-        with LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None) as cluster, \
-                Client(cluster) as client:
+        with (
+            LocalCluster(
+                n_workers=args.workers, threads_per_worker=1, dashboard_address=None
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             t_startup = time.perf_counter() - start
             run_sweep(spec(args.workers), tmp / "warm_dask", client=client, progress=False)
             start_tasks = time.perf_counter()
             dask = run_sweep(spec(args.seeds), tmp / "dask", client=client, progress=False)
             t_dask = time.perf_counter() - start_tasks
         for a, b in zip(serial.records, dask.records, strict=True):
-            np.testing.assert_array_equal(serial.arrays(a["key"])["W_final"], dask.arrays(b["key"])["W_final"])
+            np.testing.assert_array_equal(
+                serial.arrays(a["key"])["W_final"], dask.arrays(b["key"])["W_final"]
+            )
     n = args.seeds
     print(f"{n} trainings of 30 epochs, 64 units; identical networks from both engines")
     print(f"serial           : {t_serial:6.1f} s   {n / t_serial:.2f} tasks/s")
-    print(f"{args.workers} Dask workers   : {t_dask:6.1f} s   {n / t_dask:.2f} tasks/s   "
-          f"(+ {t_startup:.1f} s cluster start-up)")
-    print(f"throughput ratio : {t_serial / t_dask:.2f}x   "
-          f"(with start-up: {t_serial / (t_dask + t_startup):.2f}x)")
+    print(
+        f"{args.workers} Dask workers   : {t_dask:6.1f} s   {n / t_dask:.2f} tasks/s   "
+        f"(+ {t_startup:.1f} s cluster start-up)"
+    )
+    print(
+        f"throughput ratio : {t_serial / t_dask:.2f}x   "
+        f"(with start-up: {t_serial / (t_dask + t_startup):.2f}x)"
+    )
 
 
 if __name__ == "__main__":

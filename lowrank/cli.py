@@ -26,7 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lowrank", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     out_help = "folder for the figures and the JSON (default: figures/out)"
-    demo = sub.add_parser("demo", help="predicted vs observed attractors over training (the main job)")
+    demo = sub.add_parser(
+        "demo", help="predicted vs observed attractors over training (the main job)"
+    )
     demo.add_argument("--out", default="figures/out", help=out_help)
     demo.add_argument("--seed", type=int, default=0)
     pitch = sub.add_parser("pitchfork", help="mean-field pitchfork against finite-N simulation")
@@ -36,15 +38,29 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("emergence", help="emergence report of a saved run")
     report.add_argument("run", help="a TrainingRun .npz, or a Turner & Barak 2023 checkpoints file")
     report.add_argument("--out", default="figures/out", help=out_help)
-    report.add_argument("--rank", type=int, default=None, help="projection rank of full-rank models")
-    report.add_argument("--populations", default="bic", help="Gaussian populations: an int or 'bic'")
-    report.add_argument("--checkpoints", type=int, default=10, help="how many checkpoints to analyse")
+    report.add_argument(
+        "--rank", type=int, default=None, help="projection rank of full-rank models"
+    )
+    report.add_argument(
+        "--populations", default="bic", help="Gaussian populations: an int or 'bic'"
+    )
+    report.add_argument(
+        "--checkpoints", type=int, default=10, help="how many checkpoints to analyse"
+    )
     trainer = sub.add_parser("train", help="train a network and save the run")
     trainer.add_argument("output", help="where to save the run (.npz)")
-    trainer.add_argument("--task", default="flipflop", help="flipflop, cycle, line, plane, ring, ... (default flipflop)")
-    trainer.add_argument("--bits", type=int, default=2, help="channels of a flip-flop task (default 2)")
+    trainer.add_argument(
+        "--task",
+        default="flipflop",
+        help="flipflop, cycle, line, plane, ring, ... (default flipflop)",
+    )
+    trainer.add_argument(
+        "--bits", type=int, default=2, help="channels of a flip-flop task (default 2)"
+    )
     trainer.add_argument("--neurons", type=int, default=100)
-    trainer.add_argument("--rank", type=int, default=None, help="rank of the model (default: full rank)")
+    trainer.add_argument(
+        "--rank", type=int, default=None, help="rank of the model (default: full rank)"
+    )
     trainer.add_argument("--time", default="discrete", choices=["discrete", "continuous"])
     trainer.add_argument("--seed", type=int, default=0)
     trainer.add_argument("--target-loss", type=float, default=1e-3)
@@ -52,15 +68,25 @@ def _parser() -> argparse.ArgumentParser:
     sweeper = sub.add_parser("sweep", help="run or resume a sweep of settings x seeds (TOML spec)")
     sweeper.add_argument("spec", help="the sweep specification (.toml)")
     engine = sweeper.add_mutually_exclusive_group()
-    engine.add_argument("--workers", type=int, default=None, help="start a Dask LocalCluster with N workers")
+    engine.add_argument(
+        "--workers", type=int, default=None, help="start a Dask LocalCluster with N workers"
+    )
     engine.add_argument("--scheduler", default=None, help="address of a running Dask scheduler")
-    sweeper.add_argument("--out", default=None, help="results folder (default: sweeps/<name of the sweep>)")
+    sweeper.add_argument(
+        "--out", default=None, help="results folder (default: sweeps/<name of the sweep>)"
+    )
     sweeper.add_argument("--no-retry", action="store_true", help="keep tasks recorded as failed")
     sweeper.add_argument("--quiet", action="store_true", help="no progress bar")
-    reporter = sub.add_parser("sweep-report", help="summary table and figures of a sweep's results folder")
+    reporter = sub.add_parser(
+        "sweep-report", help="summary table and figures of a sweep's results folder"
+    )
     reporter.add_argument("folder", help="results folder of `lowrank sweep`")
-    reporter.add_argument("--out", default=None, help="where to write the report (default: the folder)")
-    reporter.add_argument("--no-degeneracy", action="store_true", help="skip the DSA / weight distances across seeds")
+    reporter.add_argument(
+        "--out", default=None, help="where to write the report (default: the folder)"
+    )
+    reporter.add_argument(
+        "--no-degeneracy", action="store_true", help="skip the DSA / weight distances across seeds"
+    )
     return parser
 
 
@@ -74,13 +100,22 @@ def _sweep(args) -> int:
     except (SpecError, FileNotFoundError) as exc:
         raise SystemExit(f"lowrank sweep: {exc}") from None
     out = Path(args.out) if args.out else Path("sweeps") / spec.name
-    results = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler,
-                        retry_failed=not args.no_retry, progress=not args.quiet)
+    results = run_sweep(
+        spec,
+        out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        retry_failed=not args.no_retry,
+        progress=not args.quiet,
+    )
     failed = results.failed
-    print(f"{results.done} of {len(results.records)} tasks done ({results.ran} run now), "
-          f"{len(failed)} failed; results in {out}")
+    print(
+        f"{results.done} of {len(results.records)} tasks done ({results.ran} run now), "
+        f"{len(failed)} failed; results in {out}"
+    )
     for record in failed:
-        print(f"  failed {record['key']} seed {record['seed']} {record['settings']}: {record['error']}")
+        where = f"{record['key']} seed {record['seed']} {record['settings']}"
+        print(f"  failed {where}: {record['error']}")
     return 1 if failed else 0
 
 
@@ -103,10 +138,16 @@ def _emergence(args) -> None:
     from .turner2023 import load_turner2023
 
     path = Path(args.run)
-    run = load_turner2023(path) if path.name.startswith(("checkpoints_", "flipflop")) else load_run(path)
+    run = (
+        load_turner2023(path)
+        if path.name.startswith(("checkpoints_", "flipflop"))
+        else load_run(path)
+    )
     populations = args.populations if args.populations == "bic" else int(args.populations)
     picks = _spread(len(run.checkpoints), args.checkpoints)
-    report = emergence(run, rank=args.rank, populations=populations, checkpoints=picks, progress=True)
+    report = emergence(
+        run, rank=args.rank, populations=populations, checkpoints=picks, progress=True
+    )
     print(f"outliers crossed at checkpoints {report.crossings()}")
     print(report.format_table())
     out = Path(args.out)
@@ -125,8 +166,12 @@ def _train(args) -> None:
     if maker is None or args.task.startswith("_") or not callable(maker):
         raise SystemExit(f"unknown task {args.task!r}")
     task = maker(bits=args.bits) if args.task == "flipflop" else maker()
-    model = RNN(task.n_inputs, args.neurons, task.n_outputs, rank=args.rank, time=args.time, seed=args.seed)
-    run = train(model, task, seed=args.seed, target_loss=args.target_loss, max_epochs=args.max_epochs)
+    model = RNN(
+        task.n_inputs, args.neurons, task.n_outputs, rank=args.rank, time=args.time, seed=args.seed
+    )
+    run = train(
+        model, task, seed=args.seed, target_loss=args.target_loss, max_epochs=args.max_epochs
+    )
     run.save(args.output)
     print(f"trained {run.epochs} epochs, final loss {run.losses[-1]:.2e}; saved {args.output}")
 

@@ -1,4 +1,4 @@
-"""Sweeps: specs, keys, resumption after a kill, failures, Dask == serial, the report and the CLI."""
+"""Sweeps: specs, keys, resumption after a kill, failures, Dask == serial, report and CLI."""
 
 import json
 import os
@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lowrank.cli import main
 from lowrank.sweep import SpecError, SweepSpec, load_spec, run_sweep, sweep_report, task_key
@@ -138,8 +140,20 @@ def test_sweep_killed_mid_way_resumes_with_every_key_exactly_once(tmp_path):
         '[sweep]\nname = "slow"\njob = "sweep_jobs:slow_logged"\nseeds = 4\n'
         f'[settings]\nsleep = 0.25\nlog = "{log.as_posix()}"\n[grid]\nx = [1, 2]\n'
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    command = [sys.executable, "-m", "lowrank", "sweep", str(spec_path), "--out", str(out), "--quiet"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "lowrank",
+        "sweep",
+        str(spec_path),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while len(list((out / "tasks").glob("*.json"))) < 3:
@@ -169,8 +183,14 @@ def test_sweep_killed_mid_way_resumes_with_every_key_exactly_once(tmp_path):
 
 TRAINING_SPEC = {
     "sweep": {"name": "tiny", "job": "lowrank.sweep.jobs:train_and_analyse", "seeds": 2},
-    "settings": {"task": "flipflop", "neurons": 12, "max_epochs": 2, "batches": 2,
-                 "analyses": ["unstable", "ood", "probe"], "probe_trials": 2},
+    "settings": {
+        "task": "flipflop",
+        "neurons": 12,
+        "max_epochs": 2,
+        "batches": 2,
+        "analyses": ["unstable", "ood", "probe"],
+        "probe_trials": 2,
+    },
     "grid": {"bits": [1, 2]},
     "cases": [{}, {"task": "no_such_task"}],
 }
@@ -238,3 +258,35 @@ def test_cli_sweep_and_report(tmp_path, capsys):
         main(["sweep", str(bad), "--out", str(out)])
     with pytest.raises(ValueError, match="holds no sweep results"):
         sweep_report(tmp_path / "empty")
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    sections=st.dictionaries(
+        st.sampled_from(["sweep", "settings", "grid", "cases", "other"]), json_values, max_size=4
+    ),
+    head=st.dictionaries(
+        st.sampled_from(["job", "seeds", "name", "jobs"]), json_values, max_size=4
+    ),
+)
+def test_any_spec_structure_builds_or_raises_spec_error(sections, head):
+    spec = {**sections, "sweep": head} if head or "sweep" not in sections else sections
+    try:
+        built = SweepSpec.from_dict(spec)
+    except SpecError as exc:
+        assert re.search(r"spec(: | field ')", str(exc)), str(exc)
+        return
+    assert all(isinstance(t.seed, int) for t in built.tasks())

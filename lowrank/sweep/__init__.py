@@ -1,10 +1,10 @@
 """Sweeps over settings x seeds: serial by default, on Dask when one machine is not enough.
 
-``run_sweep(spec, out)`` runs ``job(settings, seed)`` for every task of a ``SweepSpec`` (a TOML file,
-a dict or a spec), keyed by a hash of its job, settings and seed, and stores each result atomically
-in ``out`` (``tasks/KEY.npz`` + ``tasks/KEY.json``, and ``results.csv``). A finished key is never
-recomputed, so an interrupted sweep resumes where it stopped. ``sweep_report(out)`` summarises a
-results folder over seeds and draws the standard figures. Command line::
+``run_sweep(spec, out)`` runs ``job(settings, seed)`` for every task of a ``SweepSpec`` (a TOML
+file, a dict or a spec), keyed by a hash of its job, settings and seed, and stores each result
+atomically in ``out`` (``tasks/KEY.npz`` + ``tasks/KEY.json``, and ``results.csv``). A finished
+key is never recomputed, so an interrupted sweep resumes where it stopped. ``sweep_report(out)``
+summarises a results folder over seeds and draws the standard figures. Command line::
 
     lowrank sweep SPEC.toml [--workers N | --scheduler ADDRESS] [--out DIR]
     lowrank sweep-report DIR

@@ -56,7 +56,9 @@ def _scalar(value, name: str):
     if isinstance(value, numbers.Real):
         value = float(value)
         return value if math.isfinite(value) else None
-    raise TypeError(f"job output {name!r}: expected a scalar or an array, got {type(value).__name__}")
+    raise TypeError(
+        f"job output {name!r}: expected a scalar or an array, got {type(value).__name__}"
+    )
 
 
 def _split(output) -> tuple[dict, dict[str, np.ndarray]]:
@@ -160,7 +162,9 @@ def _dask(tasks: list[SweepTask], job: str, store: ResultStore, bar, client) -> 
     from distributed import as_completed
 
     futures = {
-        client.submit(execute, job, t.settings, t.seed, t.key, key=f"lowrank-sweep-{t.key}", pure=False): t
+        client.submit(
+            execute, job, t.settings, t.seed, t.key, key=f"lowrank-sweep-{t.key}", pure=False
+        ): t
         for t in tasks
     }
     for future in as_completed(futures):
@@ -169,9 +173,15 @@ def _dask(tasks: list[SweepTask], job: str, store: ResultStore, bar, client) -> 
             record, arrays = future.result()
         except Exception as exc:  # noqa: BLE001 - a lost worker fails its task, not the sweep
             record = {
-                "key": task.key, "job": job, "seed": task.seed, "settings": task.settings,
-                "status": "failed", "scalars": {}, "elapsed": None,
-                "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(),
+                "key": task.key,
+                "job": job,
+                "seed": task.seed,
+                "settings": task.settings,
+                "status": "failed",
+                "scalars": {},
+                "elapsed": None,
+                "error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(),
             }
             arrays = {}
         store.write(record, arrays)
@@ -195,9 +205,12 @@ def _client(workers: int | None, scheduler: str | None, client):
         with Client(scheduler) as remote:
             yield remote
         return
-    with LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster, Client(cluster) as local:
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as local,
+    ):
         yield local
 
 
@@ -242,13 +255,21 @@ def run_sweep(
     ``workers``, ``scheduler`` and ``client``.
     """
     spec = load_spec(spec)
-    chosen = [n for n, v in (("workers", workers), ("scheduler", scheduler), ("client", client)) if v is not None]
+    chosen = [
+        n
+        for n, v in (("workers", workers), ("scheduler", scheduler), ("client", client))
+        if v is not None
+    ]
     if len(chosen) > 1:
-        raise ValueError(f"give at most one of workers, scheduler and client, got {' and '.join(chosen)}")
+        raise ValueError(
+            f"give at most one of workers, scheduler and client, got {' and '.join(chosen)}"
+        )
     if workers is not None:
         workers = as_int(workers, "workers", minimum=1)
     if scheduler is not None and (not isinstance(scheduler, str) or not scheduler):
-        raise TypeError(f"scheduler must be an address string such as 'tcp://host:8786', got {scheduler!r}")
+        raise TypeError(
+            f"scheduler must be an address string such as 'tcp://host:8786', got {scheduler!r}"
+        )
     resolve_job(spec.job)  # fail before starting anything when the job cannot be imported
     store = ResultStore(out)
     store.write_spec(spec.to_dict())

@@ -34,7 +34,7 @@ __all__ = ["ANALYSES", "train_and_analyse"]
 
 ANALYSES = {
     "unstable": "eigenvalues of W past the stability boundary, initial and final (Turner & Barak)",
-    "end_states": "distinct end states of +-1 probes on every input channel, and how many are shared",
+    "end_states": "distinct end states of +-1 probes on each input, and how many are shared",
     "fixed_points": "fixed points of the trained network and how many are stable",
     "ood": "masked MSE on the out-of-distribution variant of the task (Huang et al. 2024)",
     "probe": "hidden states on a probe batch shared by all seeds (for DSA across seeds)",
@@ -42,9 +42,27 @@ ANALYSES = {
 }
 _DEFAULT_ANALYSES = ["unstable", "end_states", "fixed_points", "ood", "probe"]
 _MODEL = {"rank", "time", "alpha", "noise", "gain", "init", "bias"}
-_TRAINING = {"max_epochs", "target_loss", "lr", "lr_decay", "batch_size", "batches", "clip", "checkpoints"}
-_JOB = {"task", "mode", "tasks", "neurons", "analyses", "probe_trials", "probe_seed", "ood_stretch",
-        "populations"}
+_TRAINING = {
+    "max_epochs",
+    "target_loss",
+    "lr",
+    "lr_decay",
+    "batch_size",
+    "batches",
+    "clip",
+    "checkpoints",
+}
+_JOB = {
+    "task",
+    "mode",
+    "tasks",
+    "neurons",
+    "analyses",
+    "probe_trials",
+    "probe_seed",
+    "ood_stretch",
+    "populations",
+}
 
 
 def _make_task(settings: dict):
@@ -52,10 +70,16 @@ def _make_task(settings: dict):
 
     name = settings.get("task", "flipflop")
     maker = getattr(task_module, name, None) if isinstance(name, str) else None
-    if maker is None or not inspect.isfunction(maker) or name.startswith("_") or name in {
-        "multitask",
-        "from_dict",
-    }:
+    if (
+        maker is None
+        or not inspect.isfunction(maker)
+        or name.startswith("_")
+        or name
+        in {
+            "multitask",
+            "from_dict",
+        }
+    ):
         raise ValueError(f"settings['task']: unknown task maker {name!r} (see lowrank.tasks)")
     options = {k: v for k, v in settings.items() if k not in _JOB | _MODEL | _TRAINING}
     try:
@@ -77,7 +101,9 @@ def _analyses(settings: dict) -> list[str]:
         raise TypeError(f"settings['analyses'] must be a list of names from {sorted(ANALYSES)}")
     unknown = [a for a in chosen if a not in ANALYSES]
     if unknown:
-        raise ValueError(f"settings['analyses']: unknown {unknown}, expected names from {sorted(ANALYSES)}")
+        raise ValueError(
+            f"settings['analyses']: unknown {unknown}, expected names from {sorted(ANALYSES)}"
+        )
     return chosen
 
 
@@ -133,7 +159,9 @@ def train_and_analyse(settings: dict, seed: int) -> dict:
         out["n_fixed_points"] = len(points.x)
         out["n_stable_fixed_points"] = int(np.count_nonzero(points.stable))
     if "ood" in analyses:
-        stretch = as_float(settings.get("ood_stretch", 2.0), "settings['ood_stretch']", positive=True)
+        stretch = as_float(
+            settings.get("ood_stretch", 2.0), "settings['ood_stretch']", positive=True
+        )
         out["ood_error"] = float(ood_variability([last], task, stretch, seed=probe_seed).errors[0])
     if "probe" in analyses:
         trials = as_int(settings.get("probe_trials", 8), "settings['probe_trials']", minimum=1)
@@ -147,8 +175,13 @@ def _emergence(run, settings: dict, seed: int) -> dict:
     from ..emergence_report import emergence
 
     populations = settings.get("populations", 4)
-    report = emergence(run, rank=settings.get("rank") or 2, populations=populations, seed=seed,
-                       checkpoints=[0, len(run.checkpoints) - 1])
+    report = emergence(
+        run,
+        rank=settings.get("rank") or 2,
+        populations=populations,
+        seed=seed,
+        checkpoints=[0, len(run.checkpoints) - 1],
+    )
     final = report.table()[-1]
     return {
         "outlier_crossings": " ".join(str(c) for c in report.crossings()),

@@ -60,8 +60,12 @@ class SweepReport:
     failed: list
 
     def to_json(self) -> dict:
-        return {"varied": self.varied, "scalars": self.scalars, "groups": self.groups,
-                "failed": self.failed}
+        return {
+            "varied": self.varied,
+            "scalars": self.scalars,
+            "groups": self.groups,
+            "failed": self.failed,
+        }
 
     def format_table(self, columns: list[str] | None = None) -> str:
         """Aligned text: the varied settings, counts, and mean +- s.d. of the chosen scalars."""
@@ -100,8 +104,14 @@ class SweepReport:
             for k, line in enumerate(lines):
                 members = [g for g in self.groups if tuple(g[n] for n in line_names) == line]
                 members.sort(key=lambda g: _order(g[x_name]) if x_name else 0)
-                xs = [x_values.index(g[x_name]) if not _is_number(g[x_name]) else g[x_name]
-                      for g in members] if x_name else [0] * len(members)
+                xs = (
+                    [
+                        x_values.index(g[x_name]) if not _is_number(g[x_name]) else g[x_name]
+                        for g in members
+                    ]
+                    if x_name
+                    else [0] * len(members)
+                )
                 mean = [g.get(f"{name}_mean", g.get(name)) for g in members]
                 err = [g.get(f"{name}_std") for g in members] if std else None
                 label = ", ".join(f"{n}={v}" for n, v in zip(line_names, line, strict=True)) or None
@@ -111,7 +121,9 @@ class SweepReport:
             ax.set(xlabel=x_name or "", title=(titles or {}).get(name, name))
             if x_name and not all(_is_number(v) for v in x_values):
                 ax.set_xticks(range(len(x_values)), [str(v) for v in x_values])
-        for ax in list(axes.flat)[len(names):]:
+            elif x_name and len(x_values) <= 12:
+                ax.set_xticks(x_values)
+        for ax in list(axes.flat)[len(names) :]:
             ax.set_visible(False)
         if lines and line_names:
             axes.flat[0].legend(frameon=False, fontsize=7)
@@ -144,10 +156,14 @@ def _mean_offdiagonal(D: np.ndarray) -> float:
 def _pairwise(matrices: list[np.ndarray], seed: int) -> float:
     from ..metrics import permutation_invariant_distance
 
-    return float(np.mean([
-        permutation_invariant_distance(a, b, n_restarts=2, seed=seed)
-        for a, b in itertools.combinations(matrices, 2)
-    ]))
+    return float(
+        np.mean(
+            [
+                permutation_invariant_distance(a, b, n_restarts=2, seed=seed)
+                for a, b in itertools.combinations(matrices, 2)
+            ]
+        )
+    )
 
 
 def _degeneracy(store: ResultStore, done: list[dict], dsa_rank: int, dsa_delays: int) -> dict:
@@ -164,20 +180,32 @@ def _degeneracy(store: ResultStore, done: list[dict], dsa_rank: int, dsa_delays:
     if all("probe_states" in a for a in arrays):
         states = [a["probe_states"].astype(np.float64) for a in arrays]
         rank = min(dsa_rank, dsa_delays * states[0].shape[-1])
-        out["dsa_distance"] = _mean_offdiagonal(pairwise_dsa(states, n_delays=dsa_delays, rank=rank))
+        out["dsa_distance"] = _mean_offdiagonal(
+            pairwise_dsa(states, n_delays=dsa_delays, rank=rank)
+        )
     if all("W_final" in a and "W_initial" in a for a in arrays):
         initial = _pairwise([a["W_initial"] for a in arrays], seed=0)
         if initial > 0:
-            out["weight_distance_ratio"] = _pairwise([a["W_final"] for a in arrays], seed=0) / initial
+            out["weight_distance_ratio"] = (
+                _pairwise([a["W_final"] for a in arrays], seed=0) / initial
+            )
     return out
 
 
 def _numeric_scalars(records: list[dict]) -> list[str]:
     names: list[str] = []
     for r in records:
-        names += [n for n, v in r["scalars"].items() if n not in names and isinstance(v, numbers.Real)]
-    return [n for n in names if all(
-        r["scalars"].get(n) is None or isinstance(r["scalars"][n], numbers.Real) for r in records)]
+        names += [
+            n for n, v in r["scalars"].items() if n not in names and isinstance(v, numbers.Real)
+        ]
+    return [
+        n
+        for n in names
+        if all(
+            r["scalars"].get(n) is None or isinstance(r["scalars"][n], numbers.Real)
+            for r in records
+        )
+    ]
 
 
 def sweep_report(
@@ -236,8 +264,11 @@ def sweep_report(
             row.update(_degeneracy(store, done, dsa_rank, dsa_delays))
         summary.append(row)
     summary.sort(key=lambda g: [_order(g[n]) for n in varied])
-    failed = [{k: r.get(k) for k in ("key", "seed", "settings", "error")}
-              for r in records if r["status"] == "failed"]
+    failed = [
+        {k: r.get(k) for k in ("key", "seed", "settings", "error")}
+        for r in records
+        if r["status"] == "failed"
+    ]
     report = SweepReport(Path(folder), varied, summary, scalars, failed)
     _write(report, Path(folder) if out is None else Path(out), figures)
     return report

@@ -15,12 +15,12 @@ A specification is a TOML file (or the same structure as a dict)::
     mode = ["gated", "orthogonal", "parallel"]
     tasks = [2, 3, 4]
 
-    [[cases]]                                       # optional: explicit settings, crossed with the grid
+    [[cases]]                                       # optional: explicit settings x the grid
     rank = 2
 
-The tasks are cases x grid x seeds; each task's settings are ``settings`` updated by its case and its
-grid point. A task is keyed by a hash of (job, settings, seed): the same computation has the same
-key in every run and on every machine, so a finished key is never recomputed.
+The tasks are cases x grid x seeds; each task's settings are ``settings`` updated by its case and
+its grid point. A task is keyed by a hash of (job, settings, seed): the same computation has the
+same key in every run and on every machine, so a finished key is never recomputed.
 """
 
 from __future__ import annotations
@@ -100,7 +100,9 @@ def _table(table, field: str) -> dict:
 
 def _seeds(value) -> list[int]:
     if isinstance(value, bool):
-        raise SpecError(f"spec field 'sweep.seeds': expected an int or a list of ints, got {value!r}")
+        raise SpecError(
+            f"spec field 'sweep.seeds': expected an int or a list of ints, got {value!r}"
+        )
     if isinstance(value, int):
         if value < 1:
             raise SpecError(f"spec field 'sweep.seeds': expected at least 1 seed, got {value}")
@@ -144,10 +146,14 @@ def resolve_job(job: str) -> Callable:
     try:
         target = importlib.import_module(module_name)
     except ImportError as exc:
-        raise SpecError(f"spec field 'sweep.job': cannot import module {module_name!r}: {exc}") from exc
+        raise SpecError(
+            f"spec field 'sweep.job': cannot import module {module_name!r}: {exc}"
+        ) from exc
     for part in attribute.split("."):
         if not hasattr(target, part):
-            raise SpecError(f"spec field 'sweep.job': {module_name!r} has no attribute {attribute!r}")
+            raise SpecError(
+                f"spec field 'sweep.job': {module_name!r} has no attribute {attribute!r}"
+            )
         target = getattr(target, part)
     if not callable(target):
         raise SpecError(f"spec field 'sweep.job': {job!r} is not callable")
@@ -195,7 +201,9 @@ class SweepSpec:
         if cases is None or (isinstance(cases, (list, tuple)) and not cases):
             cases = [{}]
         if not isinstance(cases, (list, tuple)):
-            raise SpecError(f"spec field 'cases': expected a list of tables, got {type(cases).__name__}")
+            raise SpecError(
+                f"spec field 'cases': expected a list of tables, got {type(cases).__name__}"
+            )
         cases = [_table(case, f"cases[{k}]") for k, case in enumerate(cases)]
         for k, case in enumerate(cases):
             for name_ in case:
@@ -237,7 +245,8 @@ class SweepSpec:
         unknown = set(head) - _SWEEP_FIELDS
         if unknown:
             raise SpecError(
-                f"spec field 'sweep.{sorted(unknown)[0]}': unknown (expected {sorted(_SWEEP_FIELDS)})"
+                f"spec field 'sweep.{sorted(unknown)[0]}': unknown "
+                f"(expected {sorted(_SWEEP_FIELDS)})"
             )
         for required in ("job", "seeds"):
             if required not in head:
@@ -290,7 +299,9 @@ def load_spec(source: str | Path | Mapping | SweepSpec) -> SweepSpec:
     if isinstance(source, Mapping):
         return SweepSpec.from_dict(source)
     if not isinstance(source, (str, Path)):
-        raise TypeError(f"spec must be a path to a TOML file, a dict or a SweepSpec, got {source!r}")
+        raise TypeError(
+            f"spec must be a path to a TOML file, a dict or a SweepSpec, got {source!r}"
+        )
     path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"sweep spec {str(path)!r} does not exist")
@@ -302,4 +313,3 @@ def load_spec(source: str | Path | Mapping | SweepSpec) -> SweepSpec:
         return SweepSpec.from_dict(data)
     except SpecError as exc:
         raise SpecError(f"{path}: {exc}") from None
-

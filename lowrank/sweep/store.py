@@ -105,8 +105,15 @@ class ResultStore:
     def write_table(self, records: Iterable[TaskRecord], name: str = "results.csv") -> Path:
         """One row per record: key, status, seed, every setting, every scalar, elapsed, error."""
         rows = [
-            {"key": r["key"], "status": r["status"], "seed": r["seed"], **r.get("settings", {}),
-             **r.get("scalars", {}), "elapsed": r.get("elapsed"), "error": r.get("error")}
+            {
+                "key": r["key"],
+                "status": r["status"],
+                "seed": r["seed"],
+                **r.get("settings", {}),
+                **r.get("scalars", {}),
+                "elapsed": r.get("elapsed"),
+                "error": r.get("error"),
+            }
             for r in records
         ]
         return write_csv(self.folder / name, rows)
@@ -125,9 +132,9 @@ def write_csv(path: str | Path, rows: Iterable[Mapping]) -> Path:
     _write_text(path, buffer.getvalue())
     return path
 
+
 def _union(dicts: Iterable[Mapping]) -> list[str]:
     names: list[str] = []
     for d in dicts:
         names += [n for n in d if n not in names]
     return names
-
