@@ -35,8 +35,9 @@ def test_training_is_identical_at_every_checkpoint(options):
         assert torch.equal(pa, pb)
     c = fit(8, **options)
     assert not np.array_equal(a.losses, c.losses)
-    assert not np.array_equal(a.checkpoints[-1].weights["weight_out"],
-                              c.checkpoints[-1].weights["weight_out"])
+    assert not np.array_equal(
+        a.checkpoints[-1].weights["weight_out"], c.checkpoints[-1].weights["weight_out"]
+    )
 
 
 def test_model_initialisation_follows_its_seed():
@@ -99,8 +100,11 @@ def test_projection_is_deterministic():
         np.testing.assert_array_equal(getattr(a.network, name), getattr(b.network, name))
     np.testing.assert_array_equal(a.singular_values, b.singular_values)
     assert repr(a.loadings) == repr(b.loadings)
-    for ca, cb in zip(getattr(a.loadings, "components", [a.loadings]),
-                      getattr(b.loadings, "components", [b.loadings]), strict=True):
+    for ca, cb in zip(
+        getattr(a.loadings, "components", [a.loadings]),
+        getattr(b.loadings, "components", [b.loadings]),
+        strict=True,
+    ):
         np.testing.assert_array_equal(ca.mean, cb.mean)
         np.testing.assert_array_equal(ca.cov, cb.cov)
 
