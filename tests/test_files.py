@@ -109,7 +109,7 @@ def test_a_writer_killed_mid_save_never_leaves_a_broken_file(tmp_path, kind):
     assert read_whole(target, kind) == 0
 
 
-# --- damaged and tampered files ---------------------------------------------------------------------
+# --- damaged and tampered files ------------------------------------------------------------------
 
 
 def members(path: Path) -> dict[str, bytes]:
@@ -219,7 +219,7 @@ def test_a_swapped_array_is_refused(saved, tmp_path):
         io.load(saved)
 
 
-# --- nothing is unpickled ----------------------------------------------------------------------------
+# --- nothing is unpickled ------------------------------------------------------------------------
 
 
 class Marker:
