@@ -52,7 +52,7 @@ def main() -> None:
         start = time.perf_counter()
         with (
             LocalCluster(
-                n_workers=args.workers, threads_per_worker=1, dashboard_address=None
+                n_workers=args.workers, threads_per_worker=1, dashboard_address=":0"
             ) as cluster,
             Client(cluster) as client,
         ):

@@ -207,7 +207,7 @@ def _client(workers: int | None, scheduler: str | None, client):
         return
     with (
         LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as local,
     ):
