@@ -1,7 +1,8 @@
 """Argument validation shared by the public API.
 
 Every public function turns bad input into a ``ValueError`` or ``TypeError`` that names the
-argument and what was expected, before anything reaches numba or torch.
+argument and what was expected, before anything reaches numba or torch. Solvers that stop short
+of their tolerance warn with :class:`ConvergenceWarning`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,17 @@ import numbers
 from collections.abc import Sequence
 
 import numpy as np
+
+#: Largest number of time steps accepted (the kernels count steps in int64).
+MAX_STEPS = 2**62
+
+
+class ConvergenceWarning(RuntimeWarning):
+    """An iterative solver stopped before reaching its tolerance; the message gives the residual.
+
+    A subclass of ``RuntimeWarning``, so ``warnings.simplefilter("error", RuntimeWarning)`` also
+    turns it into an error.
+    """
 
 
 def as_array(
@@ -95,6 +107,31 @@ def as_float(
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return value
+
+
+def as_bool(value, name: str) -> bool:
+    """Check that ``value`` is a bool (numpy bools included), not merely truthy."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def step_count(duration, dt: float, time: str, name: str = "t_max") -> int:
+    """Number of steps of length ``dt`` (already checked > 0) in ``duration``.
+
+    ``duration`` must be a whole multiple of ``dt``; for ``time="discrete"`` it counts steps and
+    ``dt`` must be 1.
+    """
+    duration = as_float(duration, name, minimum=0.0)
+    if time == "discrete" and dt != 1.0:
+        raise ValueError(f"dt must be 1 for time='discrete' ({name} counts steps), got {dt}")
+    ratio = duration / dt
+    if not ratio < MAX_STEPS:
+        raise ValueError(f"{name} / dt = {ratio:.3g} steps is more than the {MAX_STEPS:.3g} allowed")
+    n_steps = round(ratio)
+    if abs(n_steps * dt - duration) > 1e-9 * max(duration, dt):
+        raise ValueError(f"{name} ({duration}) must be a whole multiple of dt ({dt})")
+    return int(n_steps)
 
 
 def choose(value, name: str, options: Sequence[str]) -> str:

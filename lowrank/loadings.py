@@ -11,31 +11,51 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import as_array, as_float, as_int, as_rng, choose, seed_sequence
+from ._checks import (
+    ConvergenceWarning,
+    as_array,
+    as_bool,
+    as_float,
+    as_int,
+    as_rng,
+    choose,
+    seed_sequence,
+)
 
-__all__ = ["GaussianLoadings", "MixtureLoadings"]
+__all__ = ["GaussianLoadings", "MixtureLoadings", "EMReport"]
 
 
-def _check_covariance(cov: np.ndarray, name: str) -> None:
-    """Raise ValueError unless ``cov`` is symmetric positive semi-definite."""
-    scale = max(float(np.max(np.abs(cov))), 1.0)
-    if not np.allclose(cov, cov.T, rtol=0.0, atol=1e-10 * scale):
-        raise ValueError(f"{name} must be symmetric (max |C - C^T| = {np.max(np.abs(cov - cov.T)):.3g})")
-    lowest = float(np.linalg.eigvalsh(cov).min())
-    if lowest < -1e-10 * scale:
+def _scale(cov: np.ndarray) -> float:
+    """max(max |C_ij|, 1): the scale at which symmetry and definiteness are judged."""
+    return max(float(np.max(np.abs(cov))), 1.0) if cov.size else 1.0
+
+
+def _check_covariance(cov: np.ndarray, name: str) -> np.ndarray:
+    """Return the symmetrised ``cov``; raise ValueError unless it is symmetric PSD."""
+    scale = _scale(cov)
+    unit = cov / scale  # judged at unit scale, so that no square or sum overflows
+    asymmetry = float(np.max(np.abs(unit - unit.T))) if cov.size else 0.0
+    if asymmetry > 1e-10:
+        raise ValueError(f"{name} must be symmetric (max |C - C^T| = {asymmetry * scale:.3g})")
+    unit = 0.5 * (unit + unit.T)
+    lowest = float(np.linalg.eigvalsh(unit).min()) if cov.size else 0.0
+    if lowest < -1e-10:
         raise ValueError(
-            f"{name} must be positive semi-definite; its smallest eigenvalue is {lowest:.6g}"
+            f"{name} must be positive semi-definite; its smallest eigenvalue is {lowest * scale:.6g}"
         )
+    return unit * scale
 
 
 def _covariance_factor(cov: np.ndarray) -> np.ndarray:
     """Return A with A A^T = cov, keeping only the positive-eigenvalue directions (dim, rank)."""
-    values, vectors = np.linalg.eigh(cov)
+    scale = _scale(cov)
+    values, vectors = np.linalg.eigh(cov / scale)
     keep = values > 1e-12 * max(values.max(), 1.0)
-    return vectors[:, keep] * np.sqrt(values[keep])
+    return vectors[:, keep] * (np.sqrt(values[keep]) * np.sqrt(scale))
 
 
 def _standard_normal_rows(rng: np.random.Generator, n_rows: int, dim: int, whiten: bool) -> np.ndarray:
@@ -48,6 +68,34 @@ def _standard_normal_rows(rng: np.random.Generator, n_rows: int, dim: int, white
         values, vectors = np.linalg.eigh(z.T @ z / n_rows)
         z = z @ (vectors / np.sqrt(values)) @ vectors.T
     return z
+
+
+@dataclass
+class EMReport:
+    """How the EM fit of ``MixtureLoadings.fit`` ended, for the chosen number of populations.
+
+    Attributes
+    ----------
+    converged : bool
+        The lower bound changed by less than ``tol`` within ``max_iter`` iterations.
+    iterations : int
+        EM iterations of the best initialisation.
+    lower_bound : float
+        Final mean log-likelihood lower bound.
+    residual : float
+        Its change over the last iteration (inf after a single iteration).
+    n_components : int
+        Number of populations chosen.
+    bic : float
+        Bayesian information criterion of the chosen fit.
+    """
+
+    converged: bool
+    iterations: int
+    lower_bound: float
+    residual: float
+    n_components: int
+    bic: float
 
 
 class GaussianLoadings:
@@ -78,9 +126,7 @@ class GaussianLoadings:
         self.n_inputs = as_int(n_inputs, "n_inputs", minimum=0)
         dim = 2 * self.rank + self.n_inputs
         self.mean = as_array(mean, "mean", shape=(dim,))
-        self.cov = as_array(cov, "cov", shape=(dim, dim))
-        _check_covariance(self.cov, "cov")
-        self.cov = 0.5 * (self.cov + self.cov.T)
+        self.cov = _check_covariance(as_array(cov, "cov", shape=(dim, dim)), "cov")
 
     # --- index blocks -------------------------------------------------------------------------
     @property
@@ -180,7 +226,7 @@ class GaussianLoadings:
         N = as_int(N, "N", minimum=1)
         rng = as_rng(seed)
         factor = _covariance_factor(self.cov)
-        z = _standard_normal_rows(rng, N, factor.shape[1], whiten)
+        z = _standard_normal_rows(rng, N, factor.shape[1], as_bool(whiten, "whiten"))
         return self.mean + z @ factor.T
 
     def split(self, rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -204,9 +250,13 @@ class GaussianLoadings:
         rows = as_array(rows, "rows", ndim=2, shape=(None, 2 * rank + n_inputs))
         if rows.shape[0] < 2:
             raise ValueError(f"rows must hold at least 2 neurons to fit a covariance, got {rows.shape[0]}")
-        mean = rows.mean(axis=0)
-        centred = rows - mean
-        return cls(mean, centred.T @ centred / rows.shape[0], rank, n_inputs)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = rows.mean(axis=0)
+            centred = rows - mean
+            cov = centred.T @ centred / rows.shape[0]
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
+            raise ValueError("rows are too large: their mean or covariance overflows float64")
+        return cls(mean, cov, rank, n_inputs)
 
     def __repr__(self) -> str:
         return f"GaussianLoadings(rank={self.rank}, n_inputs={self.n_inputs})"
@@ -224,7 +274,14 @@ class MixtureLoadings:
     """
 
     def __init__(self, components: Sequence[GaussianLoadings], weights):
-        components = list(components)
+        try:
+            if isinstance(components, GaussianLoadings):
+                raise TypeError
+            components = list(components)
+        except TypeError:
+            raise TypeError(
+                f"components must be a list of GaussianLoadings, got {type(components).__name__}"
+            ) from None
         if not components:
             raise ValueError("components must hold at least one GaussianLoadings")
         for p, comp in enumerate(components):
@@ -244,6 +301,8 @@ class MixtureLoadings:
         self.weights = weights / weights.sum()
         self.rank = components[0].rank
         self.n_inputs = components[0].n_inputs
+        #: How EM converged, when the mixture came from ``fit`` (None otherwise).
+        self.fit_report: EMReport | None = None
 
     @property
     def dim(self) -> int:
@@ -279,6 +338,8 @@ class MixtureLoadings:
         labels : ndarray (N,) of int, only if ``return_labels``
         """
         N = as_int(N, "N", minimum=1)
+        whiten = as_bool(whiten, "whiten")
+        return_labels = as_bool(return_labels, "return_labels")
         children = seed_sequence(seed).spawn(self.n_populations + 1)
         if whiten:
             sizes = self.population_sizes(N)
@@ -308,6 +369,8 @@ class MixtureLoadings:
         seed=0,
         reg_covar: float = 1e-6,
         covariance_type: str = "full",
+        max_iter: int = 100,
+        tol: float = 1e-3,
     ) -> MixtureLoadings:
         """Fit a Gaussian mixture to observed rows by EM (scikit-learn ``GaussianMixture``).
 
@@ -328,18 +391,39 @@ class MixtureLoadings:
             One covariance per population ("full"), one shared by all populations that differ
             by their means ("tied": far fewer parameters, so the BIC can afford more populations
             when neurons are few), or whichever of the two the BIC prefers ("best").
+        max_iter : int
+            EM iterations per initialisation.
+        tol : float
+            EM stops when the mean log-likelihood lower bound changes by less than ``tol``.
+
+        Returns
+        -------
+        MixtureLoadings
+            With ``fit_report`` (an :class:`EMReport`): converged, iterations, lower bound and
+            its last change (the residual) for the chosen number of populations.
+
+        Raises
+        ------
+        ValueError
+            On bad arguments, or when EM fails on ``rows`` (degenerate or extreme values).
 
         Warns
         -----
-        RuntimeWarning
-            If EM did not converge for the chosen number of populations.
+        ConvergenceWarning
+            (a RuntimeWarning) if EM did not converge for the chosen number of populations; the
+            message gives the last change of the lower bound.
         """
+        from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
         from sklearn.mixture import GaussianMixture
 
         rank = as_int(rank, "rank", minimum=1)
         n_inputs = as_int(n_inputs, "n_inputs", minimum=0)
         rows = as_array(rows, "rows", ndim=2, shape=(None, 2 * rank + n_inputs))
+        if rows.shape[0] < 2:
+            raise ValueError(f"rows must hold at least 2 neurons, got {rows.shape[0]}")
         reg_covar = as_float(reg_covar, "reg_covar", minimum=0.0)
+        max_iter = as_int(max_iter, "max_iter", minimum=1)
+        tol = as_float(tol, "tol", positive=True)
         if n_components == "bic":
             candidates = range(1, as_int(max_components, "max_components", minimum=1) + 1)
         else:
@@ -354,25 +438,54 @@ class MixtureLoadings:
                 if k > rows.shape[0]:
                     break
                 model = GaussianMixture(
-                    k, covariance_type=kind, reg_covar=reg_covar, random_state=seed_int, n_init=2
-                ).fit(rows)
-                bic = model.bic(rows)
+                    k, covariance_type=kind, reg_covar=reg_covar, random_state=seed_int, n_init=2,
+                    max_iter=max_iter, tol=tol,
+                )
+                try:
+                    with warnings.catch_warnings(), np.errstate(all="ignore"):
+                        # reported below, for the chosen model only
+                        warnings.simplefilter("ignore", SklearnConvergenceWarning)
+                        model.fit(rows)
+                        bic = model.bic(rows)
+                except ValueError as exc:
+                    raise ValueError(
+                        f"EM failed on rows ({k} populations, covariance_type={kind!r}): {exc}"
+                    ) from exc
                 if bic < best_bic:
                     best, best_bic = model, bic
         if best is None:
-            raise ValueError(f"rows holds {rows.shape[0]} neurons, too few for {list(candidates)} populations")
-        if not best.converged_:
+            raise ValueError(
+                f"rows holds {rows.shape[0]} neurons, too few for {list(candidates)} populations"
+            )
+        if not (np.all(np.isfinite(best.means_)) and np.all(np.isfinite(best.covariances_))):
+            raise ValueError("EM on rows gave non-finite parameters (rows of extreme magnitude?)")
+        bounds = np.asarray(getattr(best, "lower_bounds_", [best.lower_bound_]), dtype=float)
+        report = EMReport(
+            converged=bool(best.converged_),
+            iterations=int(best.n_iter_),
+            lower_bound=float(best.lower_bound_),
+            residual=float(abs(bounds[-1] - bounds[-2])) if bounds.size > 1 else np.inf,
+            n_components=int(best.n_components),
+            bic=float(best_bic),
+        )
+        if not report.converged:
             warnings.warn(
-                f"EM did not converge in {best.max_iter} iterations for {best.n_components} "
-                f"populations (lower bound {best.lower_bound_:.6g})",
-                RuntimeWarning,
+                f"EM did not converge in {max_iter} iterations for {report.n_components} "
+                f"populations: the lower bound ({report.lower_bound:.6g}) last changed by "
+                f"{report.residual:.3g} > tol = {tol:.3g}; raise max_iter",
+                ConvergenceWarning,
                 stacklevel=2,
             )
         covariances = best.covariances_
         if best.covariance_type == "tied":
             covariances = [covariances] * best.n_components
-        comps = [GaussianLoadings(mu, c, rank, n_inputs) for mu, c in zip(best.means_, covariances)]
-        return cls(comps, best.weights_ / best.weights_.sum())
+        comps = [
+            GaussianLoadings(mu, c, rank, n_inputs)
+            for mu, c in zip(best.means_, covariances, strict=True)
+        ]
+        fitted = cls(comps, best.weights_ / best.weights_.sum())
+        fitted.fit_report = report
+        return fitted
 
     def __repr__(self) -> str:
         return f"MixtureLoadings(rank={self.rank}, n_inputs={self.n_inputs}, populations={self.n_populations})"

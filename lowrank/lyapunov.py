@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ._checks import as_array, as_float, as_int, as_rng, choose
+from ._checks import ConvergenceWarning, as_array, as_float, as_int, as_rng, choose, step_count
 from .network import LowRankNetwork
 
 __all__ = ["LyapunovSpectrum", "kaplan_yorke_dimension", "lyapunov_spectrum"]
@@ -85,9 +85,12 @@ def kaplan_yorke_dimension(exponents) -> float:
     """Kaplan-Yorke dimension D_KY = j + (lambda_1 + ... + lambda_j) / |lambda_{j+1}|.
 
     j is the largest index with a non-negative partial sum (Kaplan & Yorke 1979); D_KY = 0 when
-    lambda_1 < 0 and k when all k partial sums are >= 0.
+    lambda_1 < 0 and k when all k partial sums are >= 0. Exponents may be -inf (a rank-deficient
+    map), not NaN or +inf.
     """
-    lam = np.sort(as_array(exponents, "exponents", ndim=1))[::-1]
+    lam = np.sort(as_array(exponents, "exponents", ndim=1, finite=False))[::-1]
+    if np.any(np.isnan(lam)) or np.any(lam == np.inf):
+        raise ValueError("exponents must not contain NaN or +inf (-inf is allowed)")
     sums = np.cumsum(lam)
     j = int(np.sum(sums >= 0))  # partial sums decrease once the exponents turn negative
     if j == 0:
@@ -267,16 +270,6 @@ def _stepper(system, method: str, dt: float):
     return step
 
 
-def _steps(t, dt, time: str, name: str) -> int:
-    t = as_float(t, name, minimum=0.0)
-    n = int(round(t / dt))
-    if abs(n * dt - t) > 1e-9 * max(t, dt):
-        raise ValueError(f"{name} ({t}) must be a whole multiple of dt ({dt})")
-    if time == "discrete" and dt != 1.0:
-        raise ValueError(f"dt must be 1 for time='discrete' ({name} counts steps), got {dt}")
-    return n
-
-
 def lyapunov_spectrum(
     network_or_model,
     t_max: float,
@@ -326,16 +319,29 @@ def lyapunov_spectrum(
     Returns
     -------
     LyapunovSpectrum
-        Warns (RuntimeWarning) when the estimates have not converged to ``tol``.
+        ``change`` is the convergence residual; ``converged`` is ``change <= tol``.
+
+    Raises
+    ------
+    FloatingPointError
+        If the state or the tangent vectors became non-finite.
+
+    Warns
+    -----
+    ConvergenceWarning
+        (a RuntimeWarning) when the estimates still moved by more than ``tol`` over the second
+        half of the run; the message gives ``change``.
+    RuntimeWarning
+        When ``qr_every`` is too large for the growth within a block.
     """
     system = _system(network_or_model, time, inputs)
     dim = system.dim
     dt = as_float(dt, "dt", positive=True)
     method = choose(method, "method", _METHODS)
-    n_steps = _steps(t_max, dt, system.time, "t_max")
+    n_steps = step_count(t_max, dt, system.time)
     if n_steps < 2:
         raise ValueError(f"t_max must cover at least two steps, got {n_steps}")
-    n_warm = n_steps // 10 if t_warmup is None else _steps(t_warmup, dt, system.time, "t_warmup")
+    n_warm = n_steps // 10 if t_warmup is None else step_count(t_warmup, dt, system.time, "t_warmup")
     k = dim if n_exponents is None else as_int(n_exponents, "n_exponents", minimum=1, maximum=dim)
     qr_every = as_int(qr_every, "qr_every", minimum=1)
     tol = as_float(tol, "tol", positive=True)
@@ -394,7 +400,7 @@ def lyapunov_spectrum(
             f"lyapunov_spectrum: the estimates moved by {change:.1e} (relative) over the second "
             "half "
             f"of the run, above tol={tol:.0e}; raise t_max",
-            RuntimeWarning,
+            ConvergenceWarning,
             stacklevel=2,
         )
     return LyapunovSpectrum(

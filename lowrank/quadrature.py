@@ -56,8 +56,9 @@ def rule(mu: float, delta: float, x: np.ndarray, w: np.ndarray) -> int:
     """Fill ``x`` and ``w`` with nodes and weights of E f(mu + sqrt(delta) z); return their number.
 
     sum_i w_i f(x_i) approximates [f](mu, delta); the weights include the Gaussian density and
-    sum to 1 up to the tail mass beyond Z_MAX standard deviations (~1e-23). ``delta = 0`` gives
-    the single node mu; a negative or non-finite ``delta`` or ``mu`` returns -1 (and no nodes).
+    sum to 1 up to the tail mass beyond Z_MAX standard deviations (~1e-23), for any finite mu
+    and delta (they are computed in the standard variable z). ``delta = 0`` gives the single
+    node mu; a negative or non-finite ``delta`` or ``mu`` returns -1 (and no nodes).
     The buffers must hold at least ``MAX_NODES`` entries.
     """
     if not (delta >= 0.0) or not math.isfinite(delta) or not math.isfinite(mu):
@@ -67,29 +68,23 @@ def rule(mu: float, delta: float, x: np.ndarray, w: np.ndarray) -> int:
         x[0] = mu
         w[0] = 1.0
         return 1
-    lo = mu - Z_MAX * s
-    hi = mu + Z_MAX * s
+    # breakpoints in the standard variable z = (x - mu) / s, so that the weights do not depend
+    # on the rounding of x near a large mu and no square overflows for a large delta
     breaks = np.empty(_N_BREAKS)
     nb = 0
     for k in range(_N_Z_PANELS + 1):
-        breaks[nb] = lo + k * Z_STEP * s
+        breaks[nb] = -Z_MAX + k * Z_STEP
         nb += 1
-    breaks[nb - 1] = hi
-    if lo < 0.0 < hi:
-        breaks[nb] = 0.0
-        nb += 1
-    point = 1.0
-    for _ in range(_MAX_OCTAVE + 1):
-        if lo < point < hi:
-            breaks[nb] = point
-            nb += 1
-        if lo < -point < hi:
-            breaks[nb] = -point
-            nb += 1
-        point *= 2.0
+    breaks[nb - 1] = Z_MAX
+    point = 0.0
+    for octave in range(_MAX_OCTAVE + 2):
+        for feature in (point, -point):
+            z = (feature - mu) / s
+            if -Z_MAX < z < Z_MAX and (feature != 0.0 or octave == 0):
+                breaks[nb] = z
+                nb += 1
+        point = 1.0 if octave == 0 else 2.0 * point
     b = np.sort(breaks[:nb])
-    norm = _INV_SQRT_2PI / s
-    inv_two_delta = 0.5 / delta
     n = 0
     for p in range(nb - 1):
         half = 0.5 * (b[p + 1] - b[p])
@@ -97,10 +92,9 @@ def rule(mu: float, delta: float, x: np.ndarray, w: np.ndarray) -> int:
             continue
         mid = 0.5 * (b[p + 1] + b[p])
         for q in range(NODES_PER_PANEL):
-            xq = mid + half * _LEG_T[q]
-            d = xq - mu
-            x[n] = xq
-            w[n] = half * _LEG_W[q] * norm * math.exp(-d * d * inv_two_delta)
+            zq = mid + half * _LEG_T[q]
+            x[n] = mu + s * zq
+            w[n] = half * _LEG_W[q] * _INV_SQRT_2PI * math.exp(-0.5 * zq * zq)
             n += 1
     return n
 

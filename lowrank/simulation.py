@@ -16,11 +16,12 @@ function, never the submodule.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import as_array, as_float, as_int, choose, seed_sequence
+from ._checks import as_array, as_bool, as_float, as_int, choose, seed_sequence, step_count
 from .network import LowRankNetwork
 
 __all__ = ["Trajectory", "simulate"]
@@ -52,23 +53,6 @@ class Trajectory:
     kappa: np.ndarray
     x_final: np.ndarray
     time: str
-
-
-def _step_count(t_max, dt, time: str) -> tuple[int, float]:
-    if time == "discrete":
-        dt = as_float(dt, "dt", positive=True)
-        if dt != 1.0:
-            raise ValueError(f"dt must be 1 for time='discrete' (t_max counts steps), got {dt}")
-        t_max = as_float(t_max, "t_max", minimum=0.0)
-        if t_max != int(t_max):
-            raise ValueError(f"t_max must be a whole number of steps for time='discrete', got {t_max}")
-        return int(t_max), 1.0
-    dt = as_float(dt, "dt", positive=True)
-    t_max = as_float(t_max, "t_max", minimum=0.0)
-    n_steps = int(round(t_max / dt))
-    if abs(n_steps * dt - t_max) > 1e-9 * max(t_max, dt):
-        raise ValueError(f"t_max ({t_max}) must be a whole multiple of dt ({dt})")
-    return n_steps, dt
 
 
 def _input_array(inputs, network: LowRankNetwork, batch: int, n_steps: int) -> np.ndarray:
@@ -146,6 +130,16 @@ def simulate(
     -------
     Trajectory
         ``t`` (T,), ``x`` (batch, T, N) or None, ``kappa`` (batch, T, R), ``x_final`` (batch, N).
+
+    Raises
+    ------
+    TypeError, ValueError
+        On bad arguments, naming the argument (before any numba code runs).
+
+    Warns
+    -----
+    RuntimeWarning
+        If the state became non-finite (a diverging integration).
     """
     from ._kernels import integrate
 
@@ -160,11 +154,11 @@ def simulate(
         method = "map"
     elif method == "map":
         raise ValueError("method 'map' needs time='discrete'")
-    n_steps, dt = _step_count(t_max, dt, time)
+    dt = as_float(dt, "dt", positive=True)
+    n_steps = step_count(t_max, dt, time)
     noise = as_float(noise, "noise", minimum=0.0)
     record_every = as_int(record_every, "record_every", minimum=1)
-    if not isinstance(record_x, (bool, np.bool_)):
-        raise TypeError(f"record_x must be a bool, got {type(record_x).__name__}")
+    record_x = as_bool(record_x, "record_x")
 
     N, R = network.N, network.rank
     x0 = as_array(x0, "x0", ndim=(1, 2))
@@ -198,5 +192,11 @@ def simulate(
     else:
         mT = np.ascontiguousarray(network.m.T)
         integrate.run_lowrank(args[0], mT, *common, *args[1:])
+    if not np.all(np.isfinite(x_final)):
+        warnings.warn(
+            "simulate: the state became non-finite (the dynamics diverged); lower dt or noise",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     t = np.arange(n_records) * (dt * record_every)
     return Trajectory(t=t, x=x_out if record_x else None, kappa=kappa_out, x_final=x_final, time=time)
