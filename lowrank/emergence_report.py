@@ -92,11 +92,11 @@ class EmergenceReport:
         return [a.row() for a in self.analyses]
 
     def outlier_counts(self) -> list[int]:
-        """Number of eigenvalues of W past the stability boundary, at every checkpoint of the run."""
+        """Number of eigenvalues of W past the stability boundary, at every checkpoint."""
         return [int(_outliers(values, self.time).size) for values in self.spectra]
 
     def crossings(self) -> list[int]:
-        """Checkpoint at which the k-th outlier first crossed the stability boundary (k = 1, 2, ...)."""
+        """Checkpoint at which the k-th outlier first crossed the stability boundary, k = 1, ..."""
         counts = np.array(self.outlier_counts())
         return [int(np.argmax(counts >= k)) for k in range(1, int(counts.max(initial=0)) + 1)]
 
@@ -107,19 +107,25 @@ class EmergenceReport:
             "rank": self.rank,
             "table": self.table(),
             "crossings": self.crossings(),
-            "outliers": [[[v.real, v.imag] for v in _outliers(values, self.time)] for values in self.spectra],
+            "outliers": [
+                [[v.real, v.imag] for v in _outliers(values, self.time)] for values in self.spectra
+            ],
             "outlier_counts": self.outlier_counts(),
         }
 
     def format_table(self) -> str:
         """The table as aligned text."""
-        lines = [f"{'ckpt':>5} {'epoch':>6} {'loss':>10} {'outliers':>8} {'predicted':>9} "
-                 f"{'observed':>8} {'P':>2} {'match':>5} {'max dist':>9}"]
+        lines = [
+            f"{'ckpt':>5} {'epoch':>6} {'loss':>10} {'outliers':>8} {'predicted':>9} "
+            f"{'observed':>8} {'P':>2} {'match':>5} {'max dist':>9}"
+        ]
         for r in self.table():
             dist = "-" if r["max_distance"] is None else f"{r['max_distance']:.3f}"
-            lines.append(f"{r['checkpoint']:5d} {r['epoch']:6d} {r['loss']:10.2e} {r['outliers']:8d} "
-                         f"{r['predicted_stable']:9d} {r['observed_stable']:8d} {r['populations']:2d} "
-                         f"{'yes' if r['match'] else 'no':>5} {dist:>9}")
+            lines.append(
+                f"{r['checkpoint']:5d} {r['epoch']:6d} {r['loss']:10.2e} {r['outliers']:8d} "
+                f"{r['predicted_stable']:9d} {r['observed_stable']:8d} {r['populations']:2d} "
+                f"{'yes' if r['match'] else 'no':>5} {dist:>9}"
+            )
         return "\n".join(lines)
 
     def plot(self, portraits: int = 3):
@@ -132,25 +138,46 @@ class EmergenceReport:
         picks = np.unique(np.linspace(0, len(self.analyses) - 1, portraits).round().astype(int))
         fig, axes = plt.subplots(1, 2 + len(picks), figsize=(4 * (2 + len(picks)), 3.8))
         colours = plt.cm.viridis(np.linspace(0, 1, len(self.spectra)))
-        for values, colour in zip(self.spectra, colours):
+        for values, colour in zip(self.spectra, colours, strict=True):
             plot_spectrum(values, ax=axes[0], time=self.time, color=colour, s=6)
         axes[0].set_title("top eigenvalues of W over training")
         ckpt = [a.checkpoint for a in self.analyses]
         counts = self.outlier_counts()
         axes[1].step(range(len(counts)), counts, where="post", label="outliers")
-        axes[1].plot(ckpt, [a.predicted_stable.sum() for a in self.analyses], "o-", ms=3, label="predicted stable")
-        axes[1].plot(ckpt, [a.observed_stable.sum() for a in self.analyses], "s--", ms=3, label="observed stable")
+        axes[1].plot(
+            ckpt,
+            [a.predicted_stable.sum() for a in self.analyses],
+            "o-",
+            ms=3,
+            label="predicted stable",
+        )
+        axes[1].plot(
+            ckpt,
+            [a.observed_stable.sum() for a in self.analyses],
+            "s--",
+            ms=3,
+            label="observed stable",
+        )
         axes[1].set_xlabel("checkpoint")
         axes[1].legend(frameon=False, fontsize=8)
         axes[1].set_title("sequential emergence")
-        for ax, k in zip(axes[2:], picks):
+        for ax, k in zip(axes[2:], picks, strict=True):
             a = self.analyses[k]
-            for kappa, stable, marker, name in ((a.observed_kappa, a.observed_stable, "o", "observed"),
-                                                 (a.predicted_kappa, a.predicted_stable, "x", "predicted")):
+            for kappa, stable, marker, name in (
+                (a.observed_kappa, a.observed_stable, "o", "observed"),
+                (a.predicted_kappa, a.predicted_stable, "x", "predicted"),
+            ):
                 if kappa.shape[1] >= 2:
-                    ax.scatter(kappa[stable, 0], kappa[stable, 1], marker=marker, label=f"{name} stable")
-                    ax.scatter(kappa[~stable, 0], kappa[~stable, 1], marker=marker, alpha=0.35,
-                               label=f"{name} unstable")
+                    ax.scatter(
+                        kappa[stable, 0], kappa[stable, 1], marker=marker, label=f"{name} stable"
+                    )
+                    ax.scatter(
+                        kappa[~stable, 0],
+                        kappa[~stable, 1],
+                        marker=marker,
+                        alpha=0.35,
+                        label=f"{name} unstable",
+                    )
                 elif kappa.shape[1] == 1:
                     ax.scatter(kappa[:, 0], np.zeros(len(kappa)), marker=marker, label=name)
             ax.set_xlabel(r"$\kappa_1$")
@@ -175,7 +202,7 @@ def _outliers(values: np.ndarray, time: str) -> np.ndarray:
 
 
 def _factors(weights: dict, rank: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """m, n (N, R) with W ~ m n^T / N: the model's own for a rank-R model, else the truncated SVD."""
+    """m, n (N, R) with W ~ m n^T / N: a rank-R model's own, else the truncated SVD of W."""
     if "m" in weights and "n" in weights:
         return np.asarray(weights["m"], np.float64), np.asarray(weights["n"], np.float64)
     m, n, _ = svd_factors(np.asarray(weights["weight_rec"], np.float64), rank)
@@ -206,8 +233,15 @@ def _match(predicted: np.ndarray, observed: np.ndarray) -> np.ndarray:
     return cost[rows, cols]
 
 
-def analyse_checkpoint(weights: dict, time: str, rank=None, populations="bic", n_starts: int = 64,
-                       seed=0, n_eigenvalues: int = 8) -> dict:
+def analyse_checkpoint(
+    weights: dict,
+    time: str,
+    rank=None,
+    populations="bic",
+    n_starts: int = 64,
+    seed=0,
+    n_eigenvalues: int = 8,
+) -> dict:
     """Outliers, predicted and observed fixed points of one set of weights (see ``emergence``)."""
     from .meanfield import MeanField
 
@@ -221,16 +255,24 @@ def analyse_checkpoint(weights: dict, time: str, rank=None, populations="bic", n
     loadings, fit_converged = _fit(rows, R, int(has_bias), populations, seed)
     meanfield = MeanField(loadings, time=time)
     predicted = meanfield.fixed_points(inputs=[1.0] if has_bias else None, seed=seed)
-    observed = find_fixed_points(Dynamics(dyn.W, dyn.W_in, dyn.bias, time, n), n_starts=n_starts, seed=seed)
+    observed = find_fixed_points(
+        Dynamics(dyn.W, dyn.W_in, dyn.bias, time, n), n_starts=n_starts, seed=seed
+    )
     pred_kappa = np.array(predicted.kappa).reshape(-1, R)
     pred_stable = np.array(predicted.stable, dtype=bool).reshape(-1)
     distances = _match(pred_kappa[pred_stable], observed.kappa[observed.stable])
     return {
-        "eigenvalues": values, "outliers": outliers,
-        "predicted_kappa": pred_kappa, "predicted_stable": pred_stable,
-        "observed_kappa": observed.kappa, "observed_stable": observed.stable,
-        "populations": getattr(loadings, "n_populations", 1), "distances": distances, "rank": R,
-        "fit_converged": fit_converged, "observed_converged": observed.converged,
+        "eigenvalues": values,
+        "outliers": outliers,
+        "predicted_kappa": pred_kappa,
+        "predicted_stable": pred_stable,
+        "observed_kappa": observed.kappa,
+        "observed_stable": observed.stable,
+        "populations": getattr(loadings, "n_populations", 1),
+        "distances": distances,
+        "rank": R,
+        "fit_converged": fit_converged,
+        "observed_converged": observed.converged,
     }
 
 
@@ -293,7 +335,8 @@ def emergence(
         indices = range(last + 1)
     elif isinstance(checkpoints, (str, bytes)) or not isinstance(checkpoints, Iterable):
         raise TypeError(
-            f"checkpoints must be a sequence of checkpoint indices, got {type(checkpoints).__name__}"
+            "checkpoints must be a sequence of checkpoint indices, "
+            f"got {type(checkpoints).__name__}"
         )
     else:
         indices = [
@@ -304,7 +347,10 @@ def emergence(
         from tqdm.auto import tqdm
 
         indices = tqdm(list(indices), desc="emergence", unit="checkpoint")
-    spectra = [_leading_eigenvalues(Dynamics.from_weights(p.weights, time).W, time, 8) for p in run.checkpoints]
+    spectra = [
+        _leading_eigenvalues(Dynamics.from_weights(p.weights, time).W, time, 8)
+        for p in run.checkpoints
+    ]
     analyses, R = [], 0
     for i in indices:
         point = run.checkpoints[i]
@@ -317,5 +363,9 @@ def emergence(
                 RuntimeWarning,
                 stacklevel=2,
             )
-        analyses.append(CheckpointAnalysis(checkpoint=i, epoch=int(point.epoch), loss=float(point.loss), **found))
+        analyses.append(
+            CheckpointAnalysis(
+                checkpoint=i, epoch=int(point.epoch), loss=float(point.loss), **found
+            )
+        )
     return EmergenceReport(analyses, time, R, spectra)

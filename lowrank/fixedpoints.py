@@ -14,9 +14,10 @@ iteration on q (Gauss-Newton with adaptive damping; it follows the gradient far 
 becomes Newton near one), twice - from a small and from a large initial damping, which end in
 different basins of q - then polished by undamped Newton steps with the analytic Jacobian. A
 second round starts from the midpoints of pairs of the points found, where the saddles between
-attractors lie (for a 3-bit flip-flop this finds all 3^3 = 27 points, tests/test_fixedpoints.py). Only
-points with |F|_inf below ``tol`` count as fixed points (slow points are reported by number only);
-they are deduplicated and classified by the stability rule of their time convention.
+attractors lie (for a 3-bit flip-flop this finds all 3^3 = 27 points, tests/test_fixedpoints.py).
+Only points with |F|_inf below ``tol`` count as fixed points (slow points are reported by number,
+with the residual every descent reached); they are deduplicated and classified by the stability rule
+of their time convention. When no descent converges, a RuntimeWarning gives the smallest residual.
 """
 
 from __future__ import annotations
@@ -64,20 +65,28 @@ class Dynamics:
             time = choose(time, "time", ("continuous", "discrete"))
         if isinstance(obj, Dynamics):
             if time is not None and time != obj.time:
-                raise ValueError(f"time={time!r} contradicts the dynamics' time convention {obj.time!r}")
+                raise ValueError(
+                    f"time={time!r} contradicts the dynamics' time convention {obj.time!r}"
+                )
             return obj
         if isinstance(obj, LowRankNetwork):
             return cls(obj.dense(), obj.inputs, obj.bias, time or "continuous", obj.n)
         if hasattr(obj, "weights") and hasattr(obj, "time") and hasattr(obj, "recurrent_weights"):
             if time is not None and time != obj.time:
-                raise ValueError(f"time={time!r} contradicts the model's own time convention {obj.time!r}")
+                raise ValueError(
+                    f"time={time!r} contradicts the model's own time convention {obj.time!r}"
+                )
             return cls.from_weights(obj.weights(), obj.time)
         if isinstance(obj, np.ndarray):
             W = as_array(obj, "model_or_network", ndim=2)
             if W.shape[0] != W.shape[1]:
-                raise ValueError(f"model_or_network as a weight matrix must be square, got shape {W.shape}")
+                raise ValueError(
+                    f"model_or_network as a weight matrix must be square, got shape {W.shape}"
+                )
             if time is None:
-                raise ValueError("time must be given ('continuous' or 'discrete') for a bare weight matrix")
+                raise ValueError(
+                    "time must be given ('continuous' or 'discrete') for a bare weight matrix"
+                )
             N = W.shape[0]
             return cls(W, np.zeros((N, 0)), np.zeros(N), time, np.zeros((N, 0)))
         raise TypeError(
@@ -109,8 +118,12 @@ class Dynamics:
         else:
             raise ValueError(f"weights must hold 'weight_rec' or 'm' and 'n', got keys {sorted(w)}")
         N = W.shape[0]
-        W_in = as_array(w.get("weight_in", np.zeros((N, 0))), "weights['weight_in']",
-                        shape=(N, None), allow_empty=True)
+        W_in = as_array(
+            w.get("weight_in", np.zeros((N, 0))),
+            "weights['weight_in']",
+            shape=(N, None),
+            allow_empty=True,
+        )
         bias = as_array(w.get("bias", np.zeros(N)), "weights['bias']", shape=(N,))
         return cls(W, W_in, bias, time, readout)
 
@@ -272,8 +285,12 @@ def _descend(dyn: Dynamics, X: np.ndarray, c: np.ndarray, max_iter: int, tol: fl
     """Minimise q from every start twice - a Gauss-Newton-like descent (small initial damping) and a
     gradient-like one (large damping), which end in different basins of q - then polish by Newton.
     Returns the 2S end states and their |F|_inf."""
-    X = np.concatenate([_levenberg_marquardt(dyn, X.copy(), c, max_iter, tol, damping)[0]
-                        for damping in (1e-2, 1e2)])
+    X = np.concatenate(
+        [
+            _levenberg_marquardt(dyn, X.copy(), c, max_iter, tol, damping)[0]
+            for damping in (1e-2, 1e2)
+        ]
+    )
     return _newton_polish(dyn, X, c)
 
 
@@ -355,14 +372,18 @@ def find_fixed_points(
             # second round: saddles sit between attractors, so start again from midpoints of pairs
             pairs = np.array([(i, j) for i in range(len(points)) for j in range(i)])
             pairs = pairs[rng.permutation(len(pairs))[:n_starts]]
-            Y, res_pairs = _descend(dyn, 0.5 * (points[pairs[:, 0]] + points[pairs[:, 1]]), c, max_iter, tol)
+            Y, res_pairs = _descend(
+                dyn, 0.5 * (points[pairs[:, 0]] + points[pairs[:, 1]]), c, max_iter, tol
+            )
             points = _unique(np.concatenate([points, Y[res_pairs < tol]]), dedup_radius)
         F = dyn.residual(points, c)
-        eigenvalues = dyn.stability_eigenvalues(points, c) if len(points) else np.zeros((0, dyn.N), complex)
+        eigenvalues = (
+            dyn.stability_eigenvalues(points, c) if len(points) else np.zeros((0, dyn.N), complex)
+        )
     if not converged.any():
         warnings.warn(
-            f"no start converged to a fixed point (smallest max|F| reached: {residual.min():.3g} > tol "
-            f"{tol:g}); raise max_iter or n_starts",
+            "no start converged to a fixed point (smallest max|F| reached: "
+            f"{residual.min():.3g} > tol {tol:g}); raise max_iter or n_starts",
             RuntimeWarning,
             stacklevel=2,
         )
@@ -371,7 +392,11 @@ def find_fixed_points(
     else:
         unstable = eigenvalues.real > 0.0
     n_unstable = unstable.sum(axis=1)
-    order = np.lexsort((-np.linalg.norm(points, axis=1), n_unstable)) if len(points) else np.zeros(0, int)
+    order = (
+        np.lexsort((-np.linalg.norm(points, axis=1), n_unstable))
+        if len(points)
+        else np.zeros(0, int)
+    )
     return FixedPoints(
         x=points[order],
         kappa=dyn.project(points[order]),

@@ -13,7 +13,8 @@ __all__ = ["save_figure", "plot_spectrum"]
 
 
 def save_figure(fig, path, dpi: int = 150) -> Path:
-    """Save a matplotlib figure atomically (temporary file + rename), creating the folder; close it."""
+    """Save a matplotlib figure atomically (temporary file + rename) in a new or existing folder,
+    then close it."""
     import matplotlib.pyplot as plt
 
     path = Path(path)
@@ -24,7 +25,9 @@ def save_figure(fig, path, dpi: int = 150) -> Path:
     return path
 
 
-def plot_spectrum(eigenvalues, ax=None, time: str = "discrete", radius: float | None = None, **scatter):
+def plot_spectrum(
+    eigenvalues, ax=None, time: str = "discrete", radius: float | None = None, **scatter
+):
     """Eigenvalues in the complex plane with the stability boundary of the time convention.
 
     Maps are stable inside the unit circle |lambda| = 1; for a flow dx/dt = -x + J phi(x) linearised

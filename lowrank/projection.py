@@ -97,7 +97,7 @@ class Projection:
         return self.network.rank
 
     def meanfield(self, **kwargs):
-        """The MeanField of the fitted loadings (with the bulk strength g, in the same time convention)."""
+        """The MeanField of the fitted loadings (bulk strength g, same time convention)."""
         from .meanfield import MeanField
 
         return MeanField(self.loadings, g=self.network.g, time=self.time, **kwargs)
@@ -140,7 +140,9 @@ def project(
     if W.shape != (N, N):
         raise ValueError(f"weights must be square, got shape {W.shape}")
     if N < 2:
-        raise ValueError(f"weights must be at least 2 x 2 to fit the law of the loadings, got {W.shape}")
+        raise ValueError(
+            f"weights must be at least 2 x 2 to fit the law of the loadings, got {W.shape}"
+        )
     time = choose(time, "time", ("discrete", "continuous"))
     target = W
     bulk = None
@@ -152,14 +154,18 @@ def project(
             bulk = (g, W0 / g)
     if not np.any(target):
         raise ValueError(
-            "weights are zero" + (" minus reference" if reference is not None else "")
+            "weights are zero"
+            + (" minus reference" if reference is not None else "")
             + ": there is no low-rank structure to project"
         )
     m, n, s = svd_factors(target, rank)
     rank = m.shape[1]
-    inputs_arr = np.zeros((N, 0)) if inputs is None else as_array(inputs, "inputs", ndim=2, shape=(N, None))
-    network = LowRankNetwork(m, n, inputs_arr, g=bulk[0] if bulk else 0.0, chi=bulk[1] if bulk else None,
-                             bias=bias)
+    inputs_arr = (
+        np.zeros((N, 0)) if inputs is None else as_array(inputs, "inputs", ndim=2, shape=(N, None))
+    )
+    network = LowRankNetwork(
+        m, n, inputs_arr, g=bulk[0] if bulk else 0.0, chi=bulk[1] if bulk else None, bias=bias
+    )
     rows = np.concatenate([m, n, inputs_arr], axis=1)
     K = inputs_arr.shape[1]
     if mixture:

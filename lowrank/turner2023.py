@@ -28,14 +28,25 @@ from .training import Checkpoint, TrainingRun
 
 __all__ = ["load_turner2023"]
 
-_VANILLA = {"weight_rec": "rnn.weight_hh_l0", "weight_in": "rnn.weight_ih_l0",
-            "weight_out": "fc.weight", "bias_out": "fc.bias"}
-_RANK2 = {"m": "m", "n": "n", "weight_in": "Wih.weight", "bias": "Wih.bias",
-          "weight_out": "Who.weight", "bias_out": "Who.bias"}
+_VANILLA = {
+    "weight_rec": "rnn.weight_hh_l0",
+    "weight_in": "rnn.weight_ih_l0",
+    "weight_out": "fc.weight",
+    "bias_out": "fc.bias",
+}
+_RANK2 = {
+    "m": "m",
+    "n": "n",
+    "weight_in": "Wih.weight",
+    "bias": "Wih.bias",
+    "weight_out": "Who.weight",
+    "bias_out": "Who.bias",
+}
 
 
 def _task_config(name: str) -> dict:
-    """The task of a file name: flipflop{B}bits (gated), flipfloporthogonal_{B}bits, flipflopparallel_{B}bits."""
+    """The task of a file name: flipflop{B}bits (gated), flipfloporthogonal_{B}bits,
+    flipflopparallel_{B}bits."""
     found = re.search(r"flipflop(orthogonal|parallel)?_?(\d+)bits", name)
     if found is None:
         raise ValueError(f"cannot tell the task from the file name {name!r}")
@@ -46,7 +57,10 @@ def _task_config(name: str) -> dict:
 
 
 def _weights(arrays: dict, names: dict, index, prefix: str = "") -> dict[str, np.ndarray]:
-    w = {ours: np.asarray(arrays[prefix + theirs][index], dtype=np.float32) for ours, theirs in names.items()}
+    w = {
+        ours: np.asarray(arrays[prefix + theirs][index], dtype=np.float32)
+        for ours, theirs in names.items()
+    }
     if "m" in w:
         scale = np.float32(np.sqrt(w["m"].shape[0]))
         w["m"], w["n"] = w["m"] * scale, w["n"] * scale
@@ -100,21 +114,38 @@ def _run(arrays: dict, name: str, seed_index: int) -> TrainingRun:
     rank2 = "m" in arrays or "final.m" in arrays
     names = _RANK2 if rank2 else _VANILLA
     if "checkpoint" in arrays:
-        points = [Checkpoint(int(c), float("nan"), _weights(arrays, names, i))
-                  for i, c in enumerate(arrays["checkpoint"])]
+        points = [
+            Checkpoint(int(c), float("nan"), _weights(arrays, names, i))
+            for i, c in enumerate(arrays["checkpoint"])
+        ]
     else:
         seeds = len(arrays["seeds"])
         if seed_index >= seeds:
-            raise ValueError(f"seed_index must be < {seeds} (the seeds in the file), got {seed_index}")
+            raise ValueError(
+                f"seed_index must be < {seeds} (the seeds in the file), got {seed_index}"
+            )
         if rank2:  # only final weights are distributed for the rank-2 networks
             points = [Checkpoint(1, float("nan"), _weights(arrays, names, seed_index, "final."))]
         else:
-            points = [Checkpoint(e, float("nan"), _weights(arrays, names, seed_index, stage))
-                      for e, stage in ((0, "initial."), (1, "final."))]
+            points = [
+                Checkpoint(e, float("nan"), _weights(arrays, names, seed_index, stage))
+                for e, stage in ((0, "initial."), (1, "final."))
+            ]
     first = points[0].weights
     N, K = first["weight_in"].shape
-    model = {"n_in": K, "n_hidden": N, "n_out": first["weight_out"].shape[0], "rank": 2 if rank2 else None,
-             "time": "discrete", "alpha": 0.2, "noise": 0.0, "bias": rank2, "readout_bias": True,
-             "init": "uniform", "gain": 1.0, "seed": 0}
+    model = {
+        "n_in": K,
+        "n_hidden": N,
+        "n_out": first["weight_out"].shape[0],
+        "rank": 2 if rank2 else None,
+        "time": "discrete",
+        "alpha": 0.2,
+        "noise": 0.0,
+        "bias": rank2,
+        "readout_bias": True,
+        "init": "uniform",
+        "gain": 1.0,
+        "seed": 0,
+    }
     config = {"model": model, "task": _task_config(name), "training": {"source": name}}
     return TrainingRun(np.zeros(0), points, config, {"state": {}, "param_groups": []})

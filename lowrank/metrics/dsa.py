@@ -204,8 +204,9 @@ def dsa_distance(
     B = _dmd(Y, n_delays, rank, delay_interval, lamb, "Y")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
-        result = orthogonal_similarity(A, B, n_starts=n_starts, seed=seed, gtol=gtol,
-                                       maxiter=maxiter)
+        result = orthogonal_similarity(
+            A, B, n_starts=n_starts, seed=seed, gtol=gtol, maxiter=maxiter
+        )
     for w in caught:
         warnings.warn(f"dsa_distance: {w.message}", w.category, stacklevel=2)
     return result if full_output else getattr(result, score)

@@ -85,7 +85,9 @@ def _faq(W1: np.ndarray, W2: np.ndarray, n_restarts: int, rng, maxiter: int):
     best_value, best, iterations = -np.inf, None, 0
     for P0 in starts:
         res = quadratic_assignment(
-            W1, W2, method="faq",
+            W1,
+            W2,
+            method="faq",
             options={"maximize": True, "P0": P0, "rng": rng, "maxiter": maxiter},
         )
         p = res.col_ind
@@ -168,6 +170,9 @@ def permutation_invariant_distance(
     if not full_output:
         return distance
     return PermutationDistance(
-        distance=distance, permutation=np.asarray(p), exact=exact, converged=converged,
+        distance=distance,
+        permutation=np.asarray(p),
+        exact=exact,
+        converged=converged,
         iterations=iterations,
     )
