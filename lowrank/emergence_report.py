@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ._checks import as_int, choose
+from ._checks import ConvergenceWarning, as_int, choose
 from .fixedpoints import Dynamics, find_fixed_points
 from .loadings import GaussianLoadings, MixtureLoadings
 from .projection import svd_factors
@@ -210,18 +210,18 @@ def _factors(weights: dict, rank: int | None) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _fit(rows: np.ndarray, rank: int, n_inputs: int, populations, seed):
-    """The law of the rows and whether its EM fit converged (its warning is re-issued by
-    ``emergence`` with the checkpoint, and recorded in ``CheckpointAnalysis.fit_converged``)."""
+    """The law of the rows and its EM report (None for one Gaussian); ``emergence`` re-issues an
+    EM non-convergence with the checkpoint and records it in ``CheckpointAnalysis.fit_converged``.
+    """
     if populations == 1:
-        return GaussianLoadings.fit(rows, rank, n_inputs), True
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", category=RuntimeWarning)
+        return GaussianLoadings.fit(rows, rank, n_inputs), None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=ConvergenceWarning)  # reported by emergence
         if populations == "bic":
             fitted = MixtureLoadings.fit(rows, rank, n_inputs, covariance_type="best", seed=seed)
         else:
             fitted = MixtureLoadings.fit(rows, rank, n_inputs, n_components=populations, seed=seed)
-    failed = [str(w.message) for w in caught if str(w.message).startswith("EM did not converge")]
-    return fitted, not failed
+    return fitted, fitted.fit_report
 
 
 def _match(predicted: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -252,7 +252,7 @@ def analyse_checkpoint(
     R = m.shape[1]
     has_bias = bool(np.any(dyn.bias != 0))
     rows = np.concatenate([m, n] + ([dyn.bias[:, None]] if has_bias else []), axis=1)
-    loadings, fit_converged = _fit(rows, R, int(has_bias), populations, seed)
+    loadings, report = _fit(rows, R, int(has_bias), populations, seed)
     meanfield = MeanField(loadings, time=time)
     predicted = meanfield.fixed_points(inputs=[1.0] if has_bias else None, seed=seed)
     observed = find_fixed_points(
@@ -271,7 +271,8 @@ def analyse_checkpoint(
         "populations": getattr(loadings, "n_populations", 1),
         "distances": distances,
         "rank": R,
-        "fit_converged": fit_converged,
+        "fit_converged": report is None or report.converged,
+        "fit_residual": 0.0 if report is None else report.residual,
         "observed_converged": observed.converged,
     }
 
@@ -314,10 +315,10 @@ def emergence(
 
     Warns
     -----
-    RuntimeWarning
-        When the EM fit of the loadings did not converge at a checkpoint, or the fixed-point
-        finder found no fixed point there; the table records both (``fit_converged``,
-        ``observed_converged``).
+    ConvergenceWarning
+        A RuntimeWarning: when the EM fit of the loadings did not converge at a checkpoint, or
+        the fixed-point finder found no fixed point there; the table records both
+        (``fit_converged``, ``observed_converged``).
     """
     if not hasattr(run, "checkpoints") or not hasattr(run, "config") or not run.checkpoints:
         raise TypeError(f"run must be a TrainingRun with checkpoints, got {type(run).__name__}")
@@ -356,11 +357,13 @@ def emergence(
         point = run.checkpoints[i]
         found = analyse_checkpoint(point.weights, time, rank, populations, n_starts, seed)
         R = found.pop("rank")
+        residual = found.pop("fit_residual")
         if not found["fit_converged"]:
             warnings.warn(
-                f"emergence: at checkpoint {i} the EM fit of the loadings did not converge; the "
-                "prediction uses its last iterate (fit_converged is False in the table)",
-                RuntimeWarning,
+                f"emergence: at checkpoint {i} the EM fit of the loadings did not converge (its "
+                f"lower bound last changed by {residual:.3g}); the prediction uses its last "
+                "iterate (fit_converged is False in the table)",
+                ConvergenceWarning,
                 stacklevel=2,
             )
         analyses.append(

@@ -16,8 +16,9 @@ different basins of q - then polished by undamped Newton steps with the analytic
 second round starts from the midpoints of pairs of the points found, where the saddles between
 attractors lie (for a 3-bit flip-flop this finds all 3^3 = 27 points, tests/test_fixedpoints.py).
 Only points with |F|_inf below ``tol`` count as fixed points (slow points are reported by number,
-with the residual every descent reached); they are deduplicated and classified by the stability rule
-of their time convention. When no descent converges, a RuntimeWarning gives the smallest residual.
+with the residual every descent reached); they are deduplicated and classified by the stability
+rule of their time convention. When no descent converges, a ConvergenceWarning gives the smallest
+residual reached.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ._checks import as_array, as_float, as_int, as_rng, choose
+from ._checks import ConvergenceWarning, as_array, as_float, as_int, as_rng, choose
 from .network import LowRankNetwork
 
 __all__ = ["Dynamics", "FixedPoints", "find_fixed_points"]
@@ -350,9 +351,10 @@ def find_fixed_points(
 
     Warns
     -----
-    RuntimeWarning
-        When no start converged to a fixed point (the message gives the smallest max_i |F_i|
-        reached; ``FixedPoints.residuals`` holds every descent's, ``converged`` is False).
+    ConvergenceWarning
+        A RuntimeWarning: when no start converged to a fixed point (the message gives the smallest
+        max_i |F_i| reached; ``FixedPoints.residuals`` holds every descent's, ``converged`` is
+        False).
     """
     dyn = Dynamics.from_object(model_or_network, time)
     n_starts = as_int(n_starts, "n_starts", minimum=1)
@@ -384,7 +386,7 @@ def find_fixed_points(
         warnings.warn(
             "no start converged to a fixed point (smallest max|F| reached: "
             f"{residual.min():.3g} > tol {tol:g}); raise max_iter or n_starts",
-            RuntimeWarning,
+            ConvergenceWarning,
             stacklevel=2,
         )
     if dyn.time == "discrete":

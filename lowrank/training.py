@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import io
-from ._checks import as_float, as_int
+from ._checks import ConvergenceWarning, as_float, as_int
 from .models import RNN
 from .tasks import Task, from_dict
 
@@ -325,10 +325,10 @@ def train(
 
     Warns
     -----
-    RuntimeWarning
-        When training stopped without reaching ``target_loss``: ``max_epochs`` ran out (the
-        message gives the loss reached), or the loss became NaN or infinite (training stops at
-        that epoch, whose weights are the last checkpoint).
+    ConvergenceWarning
+        A RuntimeWarning: when training stopped without reaching ``target_loss``: ``max_epochs``
+        ran out (the message gives the loss reached), or the loss became NaN or infinite (training
+        stops at that epoch, whose weights are the last checkpoint).
     """
     settings = {
         "seed": seed,
@@ -461,7 +461,7 @@ def _report(run: TrainingRun) -> None:
         warnings.warn(
             f"train: the loss became {run.losses[-1]} at epoch {run.epochs}; training stopped "
             "there (run.converged is False) - lower lr or set clip",
-            RuntimeWarning,
+            ConvergenceWarning,
             stacklevel=4,
         )
     else:
@@ -469,6 +469,6 @@ def _report(run: TrainingRun) -> None:
             f"train: loss {run.losses[-1]:.3g} after {run.epochs} epochs is above "
             f"target_loss={target:g} (run.converged is False); continue with "
             "run.resume(max_epochs=...)",
-            RuntimeWarning,
+            ConvergenceWarning,
             stacklevel=4,
         )

@@ -1,5 +1,6 @@
 """Numerical honesty: every solver of the training/analysis side reports when it did not converge
-(a RuntimeWarning saying what was reached) and carries its residuals in the result."""
+(a ConvergenceWarning, a RuntimeWarning, saying what was reached) and carries its residuals in the
+result."""
 
 import re
 import warnings
@@ -10,6 +11,7 @@ from scipy.stats import ortho_group
 
 from lowrank import RNN, find_fixed_points, train
 from lowrank import tasks as T
+from lowrank._checks import ConvergenceWarning
 from lowrank.metrics import (
     dsa_distance,
     orthogonal_similarity,
@@ -35,7 +37,7 @@ def reported_number(message: str, after: str) -> float:
 
 def test_fixed_point_finder_reports_the_residual_it_reached():
     W = chaotic_weights()
-    with pytest.warns(RuntimeWarning, match="no start converged") as record:
+    with pytest.warns(ConvergenceWarning, match="no start converged") as record:
         fp = find_fixed_points(W, time="continuous", max_iter=1, n_starts=8, seed=0)
     assert not fp.converged and len(fp) == 0 and fp.n_slow == 16
     assert fp.residuals.shape == (16,) and np.all(fp.residuals > fp.tol)
@@ -73,7 +75,7 @@ def random_pair(n=5, seed=0):
 
 def test_procrustes_reports_an_unconverged_search_and_its_gradient():
     A, B = random_pair()
-    with pytest.warns(RuntimeWarning, match="Riemannian gradient") as record:
+    with pytest.warns(ConvergenceWarning, match="Riemannian gradient") as record:
         result = orthogonal_similarity(A, B, maxiter=1, n_starts=0)
     assert not result.converged and result.grad_norm > 1e-6
     assert reported_number(str(record[0].message), "Riemannian gradient") == pytest.approx(
@@ -102,7 +104,7 @@ def linear_trajectory(A, T=60, seed=0):
 def test_dsa_reports_an_unconverged_procrustes_search():
     systems = [0.9 * ortho_group.rvs(4, random_state=k) for k in range(2)]
     X, Y = (linear_trajectory(S, seed=k) for k, S in enumerate(systems))
-    with pytest.warns(RuntimeWarning, match="dsa_distance: .*Riemannian gradient"):
+    with pytest.warns(ConvergenceWarning, match="dsa_distance: .*Riemannian gradient"):
         result = dsa_distance(X, Y, n_delays=1, rank=4, maxiter=1, n_starts=0, full_output=True)
     assert not result.converged and result.grad_norm > 1e-6
     with warnings.catch_warnings():
@@ -117,7 +119,7 @@ def test_pairwise_dsa_reports_every_unconverged_pair_once():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = pairwise_dsa(trajectories, 1, 4, maxiter=1, n_starts=0, full_output=True)
-    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    messages = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
     assert len(messages) == 1 and "3 of 3 pairs did not converge" in messages[0]
     off = ~np.eye(3, dtype=bool)
     assert not result.converged[off].any() and np.all(result.grad_norm[off] > 1e-6)
@@ -141,7 +143,7 @@ def test_dsa_refuses_an_underdetermined_regression():
 def test_permutation_heuristic_reports_hitting_maxiter():
     rng = np.random.default_rng(2)
     W1, W2 = rng.standard_normal((7, 7)), rng.standard_normal((7, 7))
-    with pytest.warns(RuntimeWarning, match="maxiter=1"):
+    with pytest.warns(ConvergenceWarning, match="maxiter=1"):
         result = permutation_invariant_distance(
             W1, W2, method="faq", maxiter=1, n_restarts=0, full_output=True
         )
@@ -164,7 +166,7 @@ QUICK = {"batch_size": 4, "batches": 1, "progress": False}
 
 def test_training_that_misses_its_target_says_so():
     model = RNN(1, 8, 1, rank=1, seed=0)
-    with pytest.warns(RuntimeWarning, match="above target_loss=1e-09") as record:
+    with pytest.warns(ConvergenceWarning, match="above target_loss=1e-09") as record:
         run = train(model, T.flipflop(1, steps=20), target_loss=1e-9, max_epochs=2, **QUICK)
     assert not run.converged and run.epochs == 2 and np.all(np.isfinite(run.losses))
     assert reported_number(str(record[0].message), "train: loss") == pytest.approx(
@@ -182,7 +184,7 @@ def test_training_that_misses_its_target_says_so():
 
 def test_diverging_training_stops_and_cannot_resume():
     model = RNN(1, 8, 1, seed=0)
-    with pytest.warns(RuntimeWarning, match="the loss became nan"):
+    with pytest.warns(ConvergenceWarning, match="the loss became nan"):
         run = train(model, T.flipflop(1, steps=20), lr=1e30, clip=None, max_epochs=6, **QUICK)
     assert not run.converged and run.epochs < 6 and np.isnan(run.losses[-1])
     assert run.checkpoints[-1].epoch == run.epochs
@@ -195,7 +197,7 @@ def test_diverging_training_stops_and_cannot_resume():
 
 def test_shared_attractors_reports_probes_that_did_not_settle():
     model = (2.0 * np.eye(3), np.eye(3)[:, :2])
-    with pytest.warns(RuntimeWarning, match="had not settled"):
+    with pytest.warns(ConvergenceWarning, match="had not settled"):
         found = shared_attractors(model, 2, time="continuous", free_steps=2)
     assert not found.settled.all()
     settled = shared_attractors(model, 2, time="continuous")

@@ -7,6 +7,7 @@ import torch
 
 from lowrank import RNN, LowRankNetwork, emergence, find_fixed_points, train
 from lowrank import tasks as T
+from lowrank._checks import ConvergenceWarning
 from lowrank.metrics import dsa_distance, pairwise_dsa, permutation_invariant_distance
 from lowrank.projection import project
 
@@ -16,7 +17,7 @@ QUICK = {"max_epochs": 3, "batch_size": 4, "batches": 2, "progress": False, "tar
 
 def fit(seed, checkpoints="epoch", **options):
     model = RNN(2, 10, 2, seed=1, **options)
-    with pytest.warns(RuntimeWarning, match="above target_loss"):
+    with pytest.warns(ConvergenceWarning, match="above target_loss"):
         return train(model, TASK, seed=seed, checkpoints=checkpoints, **QUICK)
 
 

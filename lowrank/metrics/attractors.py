@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .._checks import as_array, as_float, as_int, choose
+from .._checks import ConvergenceWarning, as_array, as_float, as_int, choose
 from ..fixedpoints import Dynamics
 
 __all__ = ["SharedAttractors", "probe_end_states", "shared_attractors"]
@@ -179,7 +179,8 @@ def shared_attractors(
     Returns
     -------
     SharedAttractors
-        Warns (RuntimeWarning) when a run did not settle (a limit cycle, chaos, or too few steps).
+        Warns (ConvergenceWarning, a RuntimeWarning) when a run did not settle (a limit cycle,
+        chaos, or too few steps).
     """
     dyn = _dynamics(model, time)
     K = dyn.W_in.shape[1]
@@ -201,7 +202,7 @@ def shared_attractors(
             f"{free_steps} free steps (largest change per step {change.max():.1e}); raise "
             "free_steps, or "
             "the network does not end at fixed points",
-            RuntimeWarning,
+            ConvergenceWarning,
             stacklevel=2,
         )
     labels = _cluster(end, tol).reshape(len(directions), 2)

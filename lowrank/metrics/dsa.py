@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .._checks import as_array, as_float, as_int, choose
+from .._checks import ConvergenceWarning, as_array, as_float, as_int, choose
 from .procrustes import ProcrustesResult, orthogonal_similarity
 
 __all__ = ["PairwiseDSA", "delay_embedding", "dmd_matrix", "dsa_distance", "pairwise_dsa"]
@@ -195,15 +195,15 @@ def dsa_distance(
 
     Warns
     -----
-    RuntimeWarning
-        When the Procrustes search did not converge (the score is then an upper bound; the
-        ``ProcrustesResult`` carries ``converged`` and ``grad_norm``).
+    ConvergenceWarning
+        A RuntimeWarning: when the Procrustes search did not converge (the score is then an upper
+        bound; the ``ProcrustesResult`` carries ``converged`` and ``grad_norm``).
     """
     score = choose(score, "score", _SCORES)
     A = _dmd(X, n_delays, rank, delay_interval, lamb, "X")
     B = _dmd(Y, n_delays, rank, delay_interval, lamb, "Y")
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RuntimeWarning)
+        warnings.simplefilter("always", ConvergenceWarning)
         result = orthogonal_similarity(
             A, B, n_starts=n_starts, seed=seed, gtol=gtol, maxiter=maxiter
         )
@@ -259,8 +259,8 @@ def pairwise_dsa(
 
     Warns
     -----
-    RuntimeWarning
-        Once, naming the pairs whose Procrustes search did not converge.
+    ConvergenceWarning
+        (a RuntimeWarning) once, naming the pairs whose Procrustes search did not converge.
     """
     if isinstance(trajectories, np.ndarray) or not isinstance(trajectories, Sequence):
         raise TypeError(f"trajectories must be a list of arrays, got {type(trajectories).__name__}")
@@ -279,7 +279,7 @@ def pairwise_dsa(
     for i in range(n):
         for j in range(i + 1, n):
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # reported once below
+                warnings.simplefilter("ignore", ConvergenceWarning)  # reported once below
                 result = orthogonal_similarity(
                     models[i], models[j], n_starts=n_starts, seed=seed, gtol=gtol, maxiter=maxiter
                 )
@@ -293,7 +293,7 @@ def pairwise_dsa(
             f"not converge (largest Riemannian gradient {grad.max():.2e} > gtol={gtol:.1e}, "
             f"pairs {pairs[:5]}{' ...' if len(pairs) > 5 else ''}); those distances are upper "
             "bounds - raise maxiter",
-            RuntimeWarning,
+            ConvergenceWarning,
             stacklevel=2,
         )
     return PairwiseDSA(D, grad, converged) if full_output else D

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import quadratic_assignment
 
-from .._checks import as_array, as_int, as_rng, choose
+from .._checks import ConvergenceWarning, as_array, as_int, as_rng, choose
 
 __all__ = ["PermutationDistance", "permutation_invariant_distance"]
 
@@ -134,7 +134,7 @@ def permutation_invariant_distance(
 
     Warns
     -----
-    RuntimeWarning
+    ConvergenceWarning
         When the best start of the heuristic stopped at ``maxiter`` without meeting its tolerance.
     """
     W1 = as_array(W1, "W1", ndim=2)
@@ -164,7 +164,7 @@ def permutation_invariant_distance(
         warnings.warn(
             f"permutation_invariant_distance: the best FAQ start stopped at maxiter={maxiter} "
             "before its tolerance; the distance is an upper bound - raise maxiter or n_restarts",
-            RuntimeWarning,
+            ConvergenceWarning,
             stacklevel=2,
         )
     if not full_output:

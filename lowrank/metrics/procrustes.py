@@ -30,7 +30,7 @@ from scipy.optimize import minimize
 from scipy.stats import ortho_group
 from threadpoolctl import threadpool_limits
 
-from .._checks import as_array, as_float, as_int, as_rng
+from .._checks import ConvergenceWarning, as_array, as_float, as_int, as_rng
 
 __all__ = ["ProcrustesResult", "orthogonal_similarity"]
 
@@ -200,8 +200,8 @@ def orthogonal_similarity(
     Returns
     -------
     ProcrustesResult
-        Angular and Euclidean scores, the optimal C and convergence. Warns (RuntimeWarning) when the
-        best start did not converge.
+        Angular and Euclidean scores, the optimal C and convergence. Warns (ConvergenceWarning, a
+        RuntimeWarning) when the best start did not converge.
     """
     A = as_array(A, "A", ndim=2)
     B = as_array(B, "B", ndim=2)
@@ -256,7 +256,7 @@ def orthogonal_similarity(
         warnings.warn(
             f"orthogonal_similarity: Riemannian gradient {g:.2e} above gtol={gtol:.1e} after "
             f"maxiter={maxiter}; the score is an upper bound",
-            RuntimeWarning,
+            ConvergenceWarning,
             stacklevel=2,
         )
     return ProcrustesResult(
