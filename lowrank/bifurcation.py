@@ -14,7 +14,10 @@ subset of the values (continued backwards to where they appear), and locates eve
                   (Mastrogiuseppe & Ostojic 2018; THEORY.md section 3).
 
 Sign-change events are located by Brent's method on the test function along the continued
-branch, to 1e-9 in the parameter.
+branch, to 1e-9 in the parameter. An event that is detected but cannot be located (Newton fails
+on the way), and a multi-start solve that finds no state at all, are listed in
+``BifurcationDiagram.unresolved`` with the residual reached, and reported by a
+:class:`ConvergenceWarning`.
 """
 
 from __future__ import annotations
@@ -22,16 +25,22 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import brentq
 
-from ._checks import as_array, as_int
+from ._checks import ConvergenceWarning, as_array, as_float, as_int, seed_sequence
 from ._newton import newton
 from .meanfield import MeanField, StationaryState
 
-__all__ = ["bifurcation_diagram", "BifurcationDiagram", "Branch", "BifurcationEvent"]
+__all__ = [
+    "bifurcation_diagram",
+    "BifurcationDiagram",
+    "Branch",
+    "BifurcationEvent",
+    "Unresolved",
+]
 
 EVENT_KINDS = ("fold", "branch_point", "hopf", "chaos_onset")
 
@@ -64,6 +73,36 @@ class Branch:
     def delta0(self) -> np.ndarray:
         return np.array([s.delta0 for s in self.states])
 
+    @property
+    def residual(self) -> np.ndarray:
+        """(n,) Newton residuals of the states (each within the solver's tolerance)."""
+        return np.array([s.residual for s in self.states], dtype=float)
+
+
+@dataclass
+class Unresolved:
+    """Something ``bifurcation_diagram`` detected but could not resolve.
+
+    Attributes
+    ----------
+    kind : str
+        An event kind (``EVENT_KINDS``) that was detected (a sign change of its test function, or
+        a branch ending inside the range) but not located, or "discovery": a multi-start solve
+        that found no stationary state at all.
+    interval : tuple of float
+        The parameter interval (lo, hi) where it happened (lo == hi for "discovery").
+    branch : int
+        Index of the branch (-1 for "discovery").
+    residual : float
+        Smallest residual reached by the Newton solves that failed (NaN when none failed and the
+        located point fell outside the interval).
+    """
+
+    kind: str
+    interval: tuple
+    branch: int
+    residual: float
+
 
 @dataclass
 class BifurcationEvent:
@@ -82,12 +121,25 @@ class BifurcationEvent:
 
 @dataclass
 class BifurcationDiagram:
-    """Branches and events of ``bifurcation_diagram``."""
+    """Branches and events of ``bifurcation_diagram``.
+
+    Attributes
+    ----------
+    parameter_name : str
+    values : ndarray (n,)
+    branches : list of Branch
+    events : list of BifurcationEvent
+        Sorted by parameter.
+    unresolved : list of Unresolved
+        Events detected but not located and discovery solves that found nothing (empty when the
+        diagram is complete).
+    """
 
     parameter_name: str
     values: np.ndarray
     branches: list
     events: list
+    unresolved: list = field(default_factory=list)
 
     def events_of(self, kind: str) -> list:
         """The events of one kind, sorted by parameter."""
@@ -170,11 +222,11 @@ def _test_functions(state: StationaryState, flow: bool) -> dict[str, float]:
 class _Continuation:
     """Shared state of one diagram computation."""
 
-    def __init__(self, build: Callable, values: np.ndarray, n_starts, seed):
+    def __init__(self, build: Callable, values: np.ndarray, tol: float, max_iter: int):
         self.build = build
         self.values = values
-        self.n_starts = n_starts
-        self.seed = seed
+        self.tol = tol
+        self.max_iter = max_iter
 
     def model(self, value: float) -> tuple[MeanField, np.ndarray | None]:
         out = self.build(float(value))
@@ -185,9 +237,10 @@ class _Continuation:
             )
         return mf, inputs
 
-    def solve(self, value: float, guess: StationaryState) -> StationaryState | None:
+    def solve(self, value: float, guess: StationaryState) -> tuple[StationaryState | None, float]:
+        """Newton at ``value`` from ``guess``: (state or None, residual reached)."""
         mf, inputs = self.model(value)
-        return mf.solve_near(guess, inputs)
+        return mf.newton_from(guess, inputs, tol=self.tol, max_iter=self.max_iter)
 
     def predict(self, states: list, params: list, value: float) -> StationaryState:
         """Secant predictor from the last two states of a branch."""
@@ -197,30 +250,55 @@ class _Continuation:
         slope = (last.unknowns - states[-2].unknowns) / (params[-1] - params[-2])
         return dataclasses.replace(last, unknowns=last.unknowns + slope * (value - params[-1]))
 
-    def continue_branch(self, states: list, params: list, indices, others) -> None:
-        """Extend (states, params) over ``indices`` until Newton fails or meets another branch."""
+    def step(self, states: list, params: list, value: float, halvings: int = 3):
+        """The state at ``value`` continued from the end of a branch, or None.
+
+        Newton from the secant prediction, else from the last state; when both fail (or jump
+        to another branch), the step is halved up to ``halvings`` times, the intermediate states
+        serving only as starts.
+        """
+        last = states[-1]
+        for guess in (self.predict(states, params, value), last):
+            new, _ = self.solve(value, guess)
+            if new is not None and new.chaotic == last.chaotic and not _jumped(new, guess, last):
+                return new
+            if guess is last:
+                break
+        if halvings == 0:
+            return None
+        mid = 0.5 * (params[-1] + value)
+        half = self.step(states, params, mid, halvings - 1)
+        if half is None:
+            return None
+        return self.step(states + [half], params + [mid], value, halvings - 1)
+
+    def continue_branch(self, states: list, params: list, indices, others):
+        """Extend (states, params) over ``indices`` until Newton fails or meets another branch;
+        return the other branch's state it met (None if it stopped otherwise)."""
         for i in indices:
-            value = self.values[i]
-            guess = self.predict(states, params, value)
-            new = self.solve(value, guess)
-            if (
-                new is None and guess is not states[-1]
-            ):  # the predictor overshot: retry from the last state
-                guess = states[-1]
-                new = self.solve(value, guess)
-            if new is None or new.chaotic != states[-1].chaotic:
-                return
-            # reject jumps to another branch (past a fold the predictor can land anywhere)
-            last = states[-1].unknowns
-            allowed = 3.0 * np.max(np.abs(guess.unknowns - last)) + 0.3 * (
-                1.0 + np.max(np.abs(last))
-            )
-            if np.max(np.abs(new.unknowns - last)) > allowed:
-                return
-            if any(_same(new, other) for other in others(i)):
-                return
+            new = self.step(states, params, self.values[i])
+            if new is None:
+                return None
+            met = [other for other in others(i) if _same(new, other)]
+            if met:
+                return met[0]
             states.append(new)
-            params.append(value)
+            params.append(self.values[i])
+        return None
+
+
+def _live(branches: list) -> list:
+    """(index, branch) of the branches not merged into another."""
+    return [(b, raw) for b, raw in enumerate(branches) if raw is not None]
+
+
+def _jumped(new: StationaryState, guess: StationaryState, last: StationaryState) -> bool:
+    """Whether ``new`` lies too far from ``last`` to continue its branch (past a fold the
+    predictor can land on another branch)."""
+    allowed = 3.0 * np.max(np.abs(guess.unknowns - last.unknowns)) + 0.3 * (
+        1.0 + np.max(np.abs(last.unknowns))
+    )
+    return bool(np.max(np.abs(new.unknowns - last.unknowns)) > allowed)
 
 
 def bifurcation_diagram(
@@ -230,6 +308,8 @@ def bifurcation_diagram(
     discover_every: int | None = None,
     n_starts: int | None = None,
     seed=0,
+    tol: float = 1e-10,
+    max_iter: int = 60,
 ) -> BifurcationDiagram:
     """Continue every stationary state of ``build(value)`` over ``values`` and locate bifurcations.
 
@@ -248,12 +328,27 @@ def bifurcation_diagram(
         Starts per multi-start solve (MeanField default if None).
     seed : int
         Seed of the multi-start solves.
+    tol : float
+        Residual tolerance of every Newton solve on a branch.
+    max_iter : int
+        Newton iterations per solve (see ``MeanField.stationary_states``).
 
     Returns
     -------
     BifurcationDiagram
         ``branches`` and ``events`` (each located to 1e-9 in the parameter, or, for folds, to the
-        Newton tolerance of the extended system); ``plot()`` draws it.
+        Newton tolerance of the extended system); ``unresolved`` lists what could not be located;
+        ``plot()`` draws it.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On bad arguments, naming the argument.
+
+    Warns
+    -----
+    ConvergenceWarning
+        (a RuntimeWarning) when ``unresolved`` is not empty; the message gives the residuals.
 
     Examples
     --------
@@ -271,26 +366,34 @@ def bifurcation_diagram(
         raise TypeError(
             f"parameter must be a string (the parameter's name), got {type(parameter).__name__}"
         )
-    values = as_array(values, "values", ndim=1)
+    values = as_array(values, "values", ndim=1, allow_empty=True)
     if values.size < 2 or not (np.all(np.diff(values) > 0) or np.all(np.diff(values) < 0)):
-        raise ValueError("values must hold at least two strictly monotonic parameter values")
+        raise ValueError(
+            f"values must hold at least two strictly monotonic parameter values, got {values}"
+        )
     n = values.size
     every = (
         max(1, n // 8)
         if discover_every is None
         else as_int(discover_every, "discover_every", minimum=1)
     )
+    if n_starts is not None:
+        n_starts = as_int(n_starts, "n_starts", minimum=1)
+    seed_sequence(seed)  # validates now rather than at the first multi-start solve
+    tol = as_float(tol, "tol", positive=True)
+    max_iter = as_int(max_iter, "max_iter", minimum=1)
     discover = sorted(set(range(0, n, every)) | {n - 1})
-    cont = _Continuation(build, values, n_starts, seed)
+    cont = _Continuation(build, values, tol, max_iter)
+    unresolved: list[Unresolved] = []
 
-    branches: list[tuple[list, list, list]] = []  # (states, params, indices)
+    branches: list = []  # (states, params, indices), None once merged into another
 
     def states_at(i, exclude=None):
-        out = []
-        for b, (states, _, idx) in enumerate(branches):
-            if b is not exclude and i in idx:
-                out.append(states[idx.index(i)])
-        return out
+        return [
+            states[idx.index(i)]
+            for b, (states, _, idx) in _live(branches)
+            if b is not exclude and i in idx
+        ]
 
     active: list[int] = []
     for i in range(n):
@@ -307,7 +410,14 @@ def bifurcation_diagram(
         if i not in discover:
             continue
         mf, inputs = cont.model(values[i])
-        found = mf.stationary_states(inputs, n_starts=n_starts, seed=seed)
+        with warnings.catch_warnings():  # reported once, through ``unresolved``
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            found = mf.stationary_states(
+                inputs, n_starts=n_starts, seed=seed, tol=tol, max_iter=max_iter
+            )
+        if not len(found):
+            value = float(values[i])
+            unresolved.append(Unresolved("discovery", (value, value), -1, found.failed_residual))
         for state in found:
             if any(_same(state, s) for s in states_at(i)):
                 continue
@@ -316,7 +426,7 @@ def bifurcation_diagram(
             b = len(branches) - 1
             # backwards to where the branch appears
             back_states, back_params = [state], [values[i]]
-            cont.continue_branch(
+            met = cont.continue_branch(
                 back_states,
                 back_params,
                 range(i - 1, -1, -1),
@@ -326,14 +436,38 @@ def bifurcation_diagram(
             params[:0] = back_params[:0:-1]
             idx[:0] = list(range(i - len(back_states) + 1, i))
             active.append(b)
+            # met the end of a branch whose forward continuation failed: one branch, joined
+            for o, (o_states, o_params, o_idx) in _live(branches):
+                if met is not None and o_states[-1] is met and o_idx[-1] == idx[0] - 1:
+                    states[:0], params[:0], idx[:0] = o_states, o_params, o_idx
+                    branches[o] = None
 
-    result = [Branch(np.array(p), s, s[0].chaotic) for s, p, _ in branches]
+    result = [Branch(np.array(p), s, s[0].chaotic) for _, (s, p, _) in _live(branches)]
+    branches = [raw for _, raw in _live(branches)]
     events = _locate_events(cont, result, branches, values)
-    return BifurcationDiagram(parameter, values, result, events)
+    events, lost = (
+        _dedup_events([e for e in events if isinstance(e, BifurcationEvent)]),
+        [e for e in events if isinstance(e, Unresolved)],
+    )
+    unresolved += [u for u in lost if not _explained(u, events)]
+    if unresolved:
+        worst = ", ".join(
+            f"{u.kind} in [{u.interval[0]:.6g}, {u.interval[1]:.6g}] (residual {u.residual:.3g})"
+            for u in unresolved[:5]
+        )
+        more = f" and {len(unresolved) - 5} more" if len(unresolved) > 5 else ""
+        warnings.warn(
+            f"bifurcation_diagram: {len(unresolved)} item(s) unresolved: {worst}{more}; see "
+            "BifurcationDiagram.unresolved (raise max_iter or refine values)",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return BifurcationDiagram(parameter, values, result, events, unresolved)
 
 
 def _locate_events(cont: _Continuation, result: list, raw: list, values: np.ndarray) -> list:
-    events: list[BifurcationEvent] = []
+    """Events and ``Unresolved`` items of every branch, in one list."""
+    events: list = []
     flow = cont.model(values[0])[0].time == "continuous"
     for b, branch in enumerate(result):
         tests = [_test_functions(s, flow) for s in branch.states]
@@ -342,9 +476,7 @@ def _locate_events(cont: _Continuation, result: list, raw: list, values: np.ndar
             for kind in ("branch_point", "hopf", "chaos_onset"):
                 a, c = tests[i][kind], tests[i + 1][kind]
                 if np.isfinite(a) and np.isfinite(c) and (a < 0) != (c < 0):
-                    event = _refine_sign_change(cont, branch, i, kind, flow, b)
-                    if event is not None:
-                        events.append(event)
+                    events.append(_refine_sign_change(cont, branch, i, kind, flow, b))
         # branch ends strictly inside the range: folds (or ends on another branch); a chaotic
         # branch whose gap D_0 - D_inf vanishes at its end meets a static one at a chaos onset
         idx = raw[b][2]
@@ -356,21 +488,24 @@ def _locate_events(cont: _Continuation, result: list, raw: list, values: np.ndar
                     1 + np.max(state.delta0)
                 ):
                     continue
-                event = _refine_fold(cont, state, values[end], values[nxt], b, result)
-                if event is not None:
-                    events.append(event)
-    return _dedup_events(events)
+                events.append(_refine_fold(cont, state, values[end], values[nxt], b, result))
+    return events
 
 
 def _refine_sign_change(cont, branch: Branch, i: int, kind: str, flow: bool, b: int):
+    """Locate a sign change of a test function between two states of a branch by Brent's
+    method: a BifurcationEvent, or Unresolved when Newton fails on the way."""
     p0, p1 = branch.parameter[i], branch.parameter[i + 1]
     s0, s1 = branch.states[i], branch.states[i + 1]
     cache = {}
+    failed = [np.inf]  # smallest residual of the solves that failed
 
     def state_at(p):
         if p not in cache:
             guess = s0 if abs(p - p0) <= abs(p - p1) else s1
-            cache[p] = cont.solve(p, guess)
+            cache[p], residual = cont.solve(p, guess)
+            if cache[p] is None:
+                failed[0] = min(failed[0], residual)
         return cache[p]
 
     def f(p):
@@ -381,13 +516,14 @@ def _refine_sign_change(cont, branch: Branch, i: int, kind: str, flow: bool, b: 
         st = state_at(p)
         return np.nan if st is None else _test_functions(st, flow)[kind]
 
+    lost = Unresolved(kind, (float(min(p0, p1)), float(max(p0, p1))), b, failed[0])
     try:
         root = brentq(f, p0, p1, xtol=1e-10, rtol=1e-12, maxiter=200)
-    except ValueError:  # NaN on the way (branch lost): not a clean crossing
-        return None
+    except (ValueError, RuntimeError):  # NaN on the way (branch lost), or Brent's limit
+        return dataclasses.replace(lost, residual=failed[0])
     state = state_at(root) if root not in (p0, p1) else (s0 if root == p0 else s1)
     if state is None:
-        return None
+        return dataclasses.replace(lost, residual=failed[0])
     return BifurcationEvent(kind, float(root), state, b)
 
 
@@ -425,15 +561,19 @@ def _refine_fold(
     z0 = np.append(state.unknowns, p_last)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        res = newton(H_with_jacobian, z0, tol=1e-11, max_iter=25, loose_tol=1e-8)
-    lo, hi = sorted((p_last, p_next))
+        res = newton(
+            H_with_jacobian, z0, tol=1e-11, max_iter=min(25, cont.max_iter), loose_tol=1e-8
+        )
+    lo, hi = sorted((float(p_last), float(p_next)))
     margin = 0.5 * (hi - lo)
-    if not res.converged or not (lo - margin <= res.x[-1] <= hi + margin):
-        return None
+    if not res.converged:
+        return Unresolved("fold", (lo, hi), b, res.residual)
+    if not lo - margin <= res.x[-1] <= hi + margin:  # a singular point, but elsewhere
+        return Unresolved("fold", (lo, hi), b, np.nan)
     p_star = float(res.x[-1])
-    at = cont.solve(p_star, dataclasses.replace(state, unknowns=res.x[:-1]))
+    at, residual = cont.solve(p_star, dataclasses.replace(state, unknowns=res.x[:-1]))
     if at is None:
-        return None
+        return Unresolved("fold", (lo, hi), b, residual)
     # a branch that ends on another branch passing through p_star meets it at a branch point;
     # at a fold the two branches that meet both end there
     on_other = False
@@ -441,14 +581,25 @@ def _refine_fold(
         near = np.argmin(np.abs(br.parameter - p_star))
         if o == b or not (br.parameter.min() < p_star < br.parameter.max()):
             continue
-        other = cont.solve(p_star, br.states[near])
+        other, _ = cont.solve(p_star, br.states[near])
         if other is not None and _same(at, other, tol=1e-4):
             on_other = True
             break
     return BifurcationEvent("branch_point" if on_other else "fold", p_star, at, b)
 
 
+def _explained(item: Unresolved, events: list) -> bool:
+    """A branch end whose fold was not located, but where a branch point or fold was located
+    on another branch (the end of the side branches of a pitchfork, where the extended system
+    is singular)."""
+    lo, hi = item.interval
+    return item.kind == "fold" and any(
+        e.kind in ("branch_point", "fold") and lo <= e.parameter <= hi for e in events
+    )
+
+
 def _dedup_events(events: list) -> list:
+    """Drop repeats (same kind, parameter and state) and sort by parameter."""
     kept: list[BifurcationEvent] = []
     for e in sorted(events, key=lambda e: (e.kind, e.parameter)):
         if not any(

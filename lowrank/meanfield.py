@@ -24,7 +24,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from ._checks import as_array, as_float, as_int, as_rng, choose
+from ._checks import (
+    MAX_STEPS,
+    ConvergenceWarning,
+    as_array,
+    as_float,
+    as_int,
+    as_rng,
+    choose,
+    step_count,
+)
 from ._newton import NewtonResult, newton
 from .symbolic import CompiledEquations, X, as_nonlinearity, compile_equations, parameter_vector
 
@@ -138,6 +147,11 @@ class _Collection(Sequence):
     def stable(self) -> np.ndarray:
         return np.array([p.stable for p in self.points], dtype=bool)
 
+    @property
+    def residual(self) -> np.ndarray:
+        """(n,) array of the solutions' residuals (each <= the solver's tolerance)."""
+        return np.array([p.residual for p in self.points], dtype=float)
+
 
 @dataclass
 class LatentFixedPoints(_Collection):
@@ -151,11 +165,14 @@ class LatentFixedPoints(_Collection):
         Number of Newton starts.
     n_failed : int
         Starts that did not converge (normal: not every start lies in a basin of a root).
+    failed_residual : float
+        Smallest residual reached by a start that did not converge (inf if none failed).
     """
 
     points: list
     n_starts: int
     n_failed: int
+    failed_residual: float = np.inf
 
     @property
     def eigenvalues(self) -> np.ndarray:
@@ -164,11 +181,22 @@ class LatentFixedPoints(_Collection):
 
 @dataclass
 class StationaryStates(_Collection):
-    """All static and chaotic solutions found by ``MeanField.stationary_states``."""
+    """All static and chaotic solutions found by ``MeanField.stationary_states``.
+
+    Attributes
+    ----------
+    points : list of StationaryState
+        Static states first, then chaotic ones, each sorted by |kappa|.
+    n_starts, n_failed : int
+        Newton starts, and those that did not converge to an admissible solution.
+    failed_residual : float
+        Smallest residual reached by a start that did not converge (inf if none failed).
+    """
 
     points: list
     n_starts: int
     n_failed: int
+    failed_residual: float = np.inf
 
     @property
     def chaotic(self) -> np.ndarray:
@@ -360,10 +388,9 @@ class MeanField:
                 f"kappa0 must have {self.rank} entries per trial, got shape {k0.shape}"
             )
         dt = as_float(dt, "dt", positive=True)
-        t_max = as_float(t_max, "t_max", minimum=0.0)
-        if not self._is_flow and dt != 1.0:
-            raise ValueError(f"dt must be 1 for time='discrete', got {dt}")
-        n_steps = int(round(t_max / dt))
+        n_steps = step_count(t_max, dt, self.time)
+        if k0.shape[0] * (n_steps + 1) * self.rank > MAX_STEPS // 2**32:
+            raise ValueError(f"t_max / dt = {n_steps} steps are too many to record; lower t_max")
         if inputs is None or np.ndim(inputs) <= 1:
             u_const = self._inputs(inputs)
             u_seq = np.broadcast_to(u_const, (max(n_steps, 1), self.n_inputs))
@@ -426,8 +453,10 @@ class MeanField:
 
         return residual
 
-    def _fixed_point_from(self, start: np.ndarray, u: np.ndarray, tol: float) -> NewtonResult:
-        return newton(self.residual_function("latent", u), start, tol=tol)
+    def _fixed_point_from(
+        self, start: np.ndarray, u: np.ndarray, tol: float, max_iter: int
+    ) -> NewtonResult:
+        return newton(self.residual_function("latent", u), start, tol=tol, max_iter=max_iter)
 
     def _make_fixed_point(self, res: NewtonResult, multiplicity: int = 1) -> FixedPoint:
         dG = res.jacobian + np.eye(self.rank)
@@ -437,7 +466,12 @@ class MeanField:
         )
 
     def fixed_points(
-        self, inputs=None, n_starts: int | None = None, seed=0, tol: float = 1e-10
+        self,
+        inputs=None,
+        n_starts: int | None = None,
+        seed=0,
+        tol: float = 1e-10,
+        max_iter: int = 60,
     ) -> LatentFixedPoints:
         """All fixed points of the latent dynamics (g = 0), unstable ones included.
 
@@ -456,18 +490,34 @@ class MeanField:
             Seed of the random starts.
         tol : float
             Residual tolerance max |G(kappa) - kappa|.
+        max_iter : int
+            Newton iterations per start.
+
+        Returns
+        -------
+        LatentFixedPoints
+            Each point carries its ``residual`` (<= ``tol``, or <= 1e-7 where round-off stalls
+            Newton); ``n_failed`` and ``failed_residual`` describe the starts that did not converge.
+
+        Warns
+        -----
+        ConvergenceWarning
+            (a RuntimeWarning) when no start converged; the message gives the smallest residual
+            reached.
         """
         self._require_closed("fixed_points")
         u = self._inputs(inputs)
         n_starts = 40 * self.rank if n_starts is None else as_int(n_starts, "n_starts", minimum=1)
         tol = as_float(tol, "tol", positive=True)
+        max_iter = as_int(max_iter, "max_iter", minimum=1)
         found: list[NewtonResult] = []
         counts: list[int] = []
-        failed = 0
+        failed, failed_residual = 0, np.inf
         for start in self._starts(n_starts, seed):
-            res = self._fixed_point_from(start, u, tol)
+            res = self._fixed_point_from(start, u, tol, max_iter)
             if not res.converged:
                 failed += 1
+                failed_residual = min(failed_residual, res.residual)
                 continue
             for i, other in enumerate(found):
                 if np.max(np.abs(other.x - res.x)) <= 1e-5 * (1.0 + np.max(np.abs(res.x))):
@@ -479,19 +529,23 @@ class MeanField:
         points = [self._make_fixed_point(r, c) for r, c in zip(found, counts, strict=True)]
         points.sort(key=_by_kappa)
         if not points:
-            warnings.warn(
-                f"fixed_points: none of the {n_starts} Newton starts converged",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-        return LatentFixedPoints(points, n_starts, failed)
+            _warn_none_converged("fixed_points", n_starts, failed_residual, tol, max_iter)
+        return LatentFixedPoints(points, n_starts, failed, failed_residual)
 
     # --- stationary states with a random bulk ------------------------------------------------
-    def _static_from(self, y0: np.ndarray, u: np.ndarray, tol: float) -> NewtonResult:
-        return newton(self.residual_function("static", u), y0, tol=tol)
+    def _static_from(
+        self, y0: np.ndarray, u: np.ndarray, tol: float, max_iter: int
+    ) -> NewtonResult:
+        return newton(self.residual_function("static", u), y0, tol=tol, max_iter=max_iter)
 
-    def _chaotic_from(self, y0: np.ndarray, u: np.ndarray, tol: float) -> NewtonResult:
-        return newton(self.residual_function("chaotic", u), y0, tol=tol, max_iter=30)
+    def _chaotic_from(
+        self, y0: np.ndarray, u: np.ndarray, tol: float, max_iter: int
+    ) -> NewtonResult:
+        """Newton on the chaotic system, with half the iterations (its starts are cheap to
+        multiply and a start that has not converged by then rarely does)."""
+        return newton(
+            self.residual_function("chaotic", u), y0, tol=tol, max_iter=max(1, max_iter // 2)
+        )
 
     def _make_static(self, res: NewtonResult) -> StationaryState:
         P, R = self.n_populations, self.rank
@@ -543,31 +597,64 @@ class MeanField:
         D0, gap = res.x[self.rank], np.exp(res.x[self.rank + 1])
         return bool(gap > 1e-6 * (1.0 + abs(D0)) and np.all(res.extra[2 * P : 3 * P] >= -1e-10))
 
-    def solve_near(self, state, inputs=None, tol: float = 1e-10):
+    def solve_near(self, state, inputs=None, tol: float = 1e-10, max_iter: int = 60):
         """Newton from a known solution (of this or of a nearby MeanField); None if it fails.
 
         ``state`` is a FixedPoint or a StationaryState; the result has the same type and kind.
-        Used for continuation in :func:`lowrank.bifurcation_diagram`.
+        Used for continuation in :func:`lowrank.bifurcation_diagram`; ``newton_from`` also
+        returns the residual reached when Newton fails.
+        """
+        return self.newton_from(state, inputs, tol, max_iter)[0]
+
+    def newton_from(self, state, inputs=None, tol: float = 1e-10, max_iter: int = 60):
+        """Newton from a known solution: (solution or None, residual reached).
+
+        Parameters
+        ----------
+        state : FixedPoint or StationaryState
+            The start; the solution has the same type and kind.
+        inputs : array_like (K,), optional
+        tol : float
+            Residual tolerance.
+        max_iter : int
+            Newton iterations (half of them for a chaotic state).
+
+        Returns
+        -------
+        solution : FixedPoint, StationaryState or None
+            None when Newton did not converge (or, for a chaotic state, converged onto a static
+            one).
+        residual : float
+            max |residual| at the last iterate, whether or not it converged.
         """
         u = self._inputs(inputs)
+        tol = as_float(tol, "tol", positive=True)
+        max_iter = as_int(max_iter, "max_iter", minimum=1)
         if isinstance(state, FixedPoint):
-            res = self._fixed_point_from(np.asarray(state.kappa, float), u, tol)
-            return self._make_fixed_point(res) if res.converged else None
+            self._require_closed("a FixedPoint start")
+            res = self._fixed_point_from(self._kappa(state.kappa, "state.kappa"), u, tol, max_iter)
+            return (self._make_fixed_point(res) if res.converged else None), res.residual
         if not isinstance(state, StationaryState):
             raise TypeError(
                 f"state must be a FixedPoint or StationaryState, got {type(state).__name__}"
             )
         if state.chaotic:
-            res = self._chaotic_from(state.unknowns, u, tol)
-            return self._make_chaotic(res) if self._is_chaotic_solution(res) else None
+            res = self._chaotic_from(state.unknowns, u, tol, max_iter)
+            ok = self._is_chaotic_solution(res)
+            return (self._make_chaotic(res) if ok else None), res.residual
         y0 = state.unknowns.copy()
         if self.g == 0:
             y0[-1] = 0.0
-        res = self._static_from(y0, u, tol)
-        return self._make_static(res) if res.converged else None
+        res = self._static_from(y0, u, tol, max_iter)
+        return (self._make_static(res) if res.converged else None), res.residual
 
     def stationary_states(
-        self, inputs=None, n_starts: int | None = None, seed=0, tol: float = 1e-10
+        self,
+        inputs=None,
+        n_starts: int | None = None,
+        seed=0,
+        tol: float = 1e-10,
+        max_iter: int = 60,
     ) -> StationaryStates:
         """Every static and chaotic solution of the mean-field theory, unstable ones included.
 
@@ -580,13 +667,34 @@ class MeanField:
         D in g^2 (0.05, 0.5) (static); chaotic starts at the kappa of every static state, the
         origin and the top eigen-directions, with D_0 = 0.6 g^2 and D_0 - D_inf in D_0 (0.9, 0.4).
 
+        Parameters
+        ----------
+        inputs : array_like (K,), optional
+            Constant inputs u.
+        n_starts : int, optional
+            Number of kappa starts (default 20 R).
+        seed : int or Generator
+            Seed of the random starts.
+        tol : float
+            Residual tolerance.
+        max_iter : int
+            Newton iterations per start (half of them for the chaotic starts).
+
         Returns
         -------
         StationaryStates
-            Static states first, then chaotic ones, each sorted by |kappa|.
+            Static states first, then chaotic ones, each sorted by |kappa|, each with its
+            ``residual``; ``n_failed`` and ``failed_residual`` describe the starts that failed.
+
+        Warns
+        -----
+        ConvergenceWarning
+            (a RuntimeWarning) when no static state was found; the message gives the smallest
+            residual reached.
         """
         u = self._inputs(inputs)
         tol = as_float(tol, "tol", positive=True)
+        max_iter = as_int(max_iter, "max_iter", minimum=1)
         n_starts = 20 * self.rank if n_starts is None else as_int(n_starts, "n_starts", minimum=1)
         kappa_starts = self._starts(n_starts, seed)
         g2 = self.g**2
@@ -595,13 +703,14 @@ class MeanField:
             for d in ((0.0,) if self.g == 0 else (0.05 * g2, 0.5 * g2))
             for k in kappa_starts
         ]
-        results, failed = [], 0
+        results, failed, failed_residual = [], 0, np.inf
         for y0 in static_starts:
-            res = self._static_from(y0, u, tol)
+            res = self._static_from(y0, u, tol, max_iter)
             if res.converged and res.x[-1] >= -1e-12:
                 results.append(res)
             else:
                 failed += 1
+                failed_residual = min(failed_residual, res.residual)
         static = [self._make_static(r) for r in _dedup(results)]
         chaotic = []
         n_total = len(static_starts)
@@ -619,22 +728,34 @@ class MeanField:
                 for frac in (0.9, 0.4):
                     n_total += 1
                     d0 = 0.6 * g2
-                    res = self._chaotic_from(np.concatenate([k, [d0, np.log(frac * d0)]]), u, tol)
+                    y0 = np.concatenate([k, [d0, np.log(frac * d0)]])
+                    res = self._chaotic_from(y0, u, tol, max_iter)
                     if self._is_chaotic_solution(res):
                         chaotic_results.append(res)
                     else:
                         failed += 1
+                        if not res.converged:
+                            failed_residual = min(failed_residual, res.residual)
             chaotic = [
                 self._make_chaotic(r) for r in _dedup(chaotic_results, chaotic=True, rank=self.rank)
             ]
         points = sorted(static, key=_by_kappa) + sorted(chaotic, key=_by_kappa)
         if not static:
-            warnings.warn(
-                f"stationary_states: no static solution found from {len(static_starts)} starts",
-                RuntimeWarning,
-                stacklevel=2,
+            _warn_none_converged(
+                "stationary_states", len(static_starts), failed_residual, tol, max_iter
             )
-        return StationaryStates(points, n_total, failed)
+        return StationaryStates(points, n_total, failed, failed_residual)
+
+
+def _warn_none_converged(
+    what: str, n_starts: int, residual: float, tol: float, max_iter: int
+) -> None:
+    warnings.warn(
+        f"{what}: none of the {n_starts} Newton starts converged; the smallest residual reached "
+        f"was {residual:.3g} (tol {tol:.3g}, max_iter {max_iter}); raise max_iter or n_starts",
+        ConvergenceWarning,
+        stacklevel=3,
+    )
 
 
 def _by_kappa(point) -> tuple:
