@@ -55,6 +55,8 @@ import sympy as sp
 from sympy.core.function import ArgumentIndexError
 from sympy.printing.pycode import PythonCodePrinter
 
+from ._checks import as_float, as_int, choose
+
 __all__ = [
     "X",
     "Nonlinearity",
@@ -123,16 +125,17 @@ class Nonlinearity:
                 raise ValueError(
                     "primitive is not a primitive of phi (its derivative differs from phi)"
                 )
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {type(name).__name__}")
         self.name = name or str(self.expr)
         self._derivatives: dict[int, sp.Expr] = {0: self.expr}
         self._key = None
 
     def derivative(self, order: int) -> sp.Expr:
         """phi^(order)(x) for order >= 0; the primitive Phi for order -1."""
+        order = as_int(order, "order", minimum=-1)
         if order == -1:
             return self.primitive
-        if order < -1:
-            raise ValueError(f"order must be >= -1, got {order}")
         if order not in self._derivatives:
             self._derivatives[order] = sp.diff(self.derivative(order - 1), X)
         return self._derivatives[order]
@@ -277,6 +280,15 @@ _BLOCKS = (  # name, rows, cols (as functions of R, K), symmetric
 )
 
 
+def _structure(rank, n_inputs, n_populations) -> tuple[int, int, int]:
+    """Check the structure (R >= 1, K >= 0, P >= 1) of a mean-field system."""
+    return (
+        as_int(rank, "rank", minimum=1),
+        as_int(n_inputs, "n_inputs", minimum=0),
+        as_int(n_populations, "n_populations", minimum=1),
+    )
+
+
 def parameter_layout(
     rank: int, n_inputs: int, n_populations: int
 ) -> list[tuple[str, int, int, int]]:
@@ -285,6 +297,7 @@ def parameter_layout(
     First g, then for each population alpha_p, the means of m, n and I, and the covariance blocks
     Sigma_mm (upper triangle), Sigma_nm, Sigma_mI, Sigma_nI and Sigma_II (upper triangle).
     """
+    rank, n_inputs, n_populations = _structure(rank, n_inputs, n_populations)
     sizes = {"R": rank, "K": n_inputs}
     layout = [("g", -1, 0, 0)]
     for p in range(n_populations):
@@ -299,6 +312,12 @@ def parameter_layout(
 
 def parameter_vector(loadings, g: float) -> np.ndarray:
     """Flat parameter vector (see ``parameter_layout``) of a Gaussian or mixture law and bulk g."""
+    if not all(hasattr(loadings, a) for a in ("components", "weights", "rank", "n_inputs")):
+        raise TypeError(
+            "loadings must be GaussianLoadings or MixtureLoadings, "
+            f"got {type(loadings).__name__}"
+        )
+    g = as_float(g, "g", minimum=0.0)
     comps, weights = loadings.components, loadings.weights
     values = []
     for name, p, i, j in parameter_layout(loadings.rank, loadings.n_inputs, len(comps)):
@@ -354,9 +373,8 @@ def derive_equations(kind: str, rank: int, n_inputs: int = 0, n_populations: int
     alpha_1*(mu_n1_1*GaussAvg((0,), kappa_1*mu_m1_1, kappa_1**2*s_m1m1_1)
     + kappa_1*s_n1m1_1*GaussAvg((1,), kappa_1*mu_m1_1, kappa_1**2*s_m1m1_1))
     """
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; expected one of {list(KINDS)}")
-    R, K, P = rank, n_inputs, n_populations
+    choose(kind, "kind", KINDS)
+    R, K, P = _structure(rank, n_inputs, n_populations)
     kappa = sp.Matrix(sp.symbols(f"kappa_1:{R + 1}", real=True))
     u = sp.Matrix(sp.symbols(f"u_1:{K + 1}", real=True)) if K else sp.zeros(0, 1)
     theta, blocks = _parameter_symbols(R, K, P)
@@ -695,8 +713,8 @@ def compile_equations(
     compiles them on their first evaluation (several seconds); both are cached on disk.
     """
     nl = as_nonlinearity(phi)
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; expected one of {list(KINDS)}")
+    choose(kind, "kind", KINDS)
+    rank, n_inputs, n_populations = _structure(rank, n_inputs, n_populations)
     key = (kind, rank, n_inputs, n_populations, nl.key)
     with _LOCK:
         if key in _COMPILED:
