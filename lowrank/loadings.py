@@ -51,10 +51,13 @@ def _check_covariance(cov: np.ndarray, name: str) -> np.ndarray:
 
 
 def _covariance_factor(cov: np.ndarray) -> np.ndarray:
-    """Return A with A A^T = cov, keeping only the positive-eigenvalue directions (dim, rank)."""
-    scale = _scale(cov)
+    """Return A with A A^T = cov, keeping only the directions whose variance exceeds 1e-12 times
+    the largest (dim, rank); the same at any scale of cov."""
+    scale = float(np.max(np.abs(cov))) if cov.size else 0.0
+    if scale == 0.0:
+        return np.zeros((cov.shape[0], 0))
     values, vectors = np.linalg.eigh(cov / scale)
-    keep = values > 1e-12 * max(values.max(), 1.0)
+    keep = values > 1e-12 * values.max()
     return vectors[:, keep] * (np.sqrt(values[keep]) * np.sqrt(scale))
 
 
