@@ -67,7 +67,9 @@ def as_array(
                 f"got shape {arr.shape}"
             )
     if shape is not None:
-        if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+        if arr.ndim != len(shape) or any(
+            s is not None and s != a for s, a in zip(shape, arr.shape, strict=True)
+        ):
             want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
             raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
     if not allow_empty and arr.size == 0:
@@ -127,7 +129,9 @@ def step_count(duration, dt: float, time: str, name: str = "t_max") -> int:
         raise ValueError(f"dt must be 1 for time='discrete' ({name} counts steps), got {dt}")
     ratio = duration / dt
     if not ratio < MAX_STEPS:
-        raise ValueError(f"{name} / dt = {ratio:.3g} steps is more than the {MAX_STEPS:.3g} allowed")
+        raise ValueError(
+            f"{name} / dt = {ratio:.3g} steps is more than the {MAX_STEPS:.3g} allowed"
+        )
     n_steps = round(ratio)
     if abs(n_steps * dt - duration) > 1e-9 * max(duration, dt):
         raise ValueError(f"{name} ({duration}) must be a whole multiple of dt ({dt})")
@@ -137,7 +141,9 @@ def step_count(duration, dt: float, time: str, name: str = "t_max") -> int:
 def choose(value, name: str, options: Sequence[str]) -> str:
     """Check that ``value`` is one of the allowed option names."""
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string, one of {list(options)}, got {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a string, one of {list(options)}, got {type(value).__name__}"
+        )
     if value not in options:
         raise ValueError(f"unknown {name} {value!r}; expected one of {list(options)}")
     return value

@@ -45,7 +45,8 @@ def _check_covariance(cov: np.ndarray, name: str) -> np.ndarray:
     lowest = float(np.linalg.eigvalsh(unit).min()) if cov.size else 0.0
     if lowest < -1e-10:
         raise ValueError(
-            f"{name} must be positive semi-definite; its smallest eigenvalue is {lowest * scale:.6g}"
+            f"{name} must be positive semi-definite; "
+            f"its smallest eigenvalue is {lowest * scale:.6g}"
         )
     return unit * scale
 
@@ -61,8 +62,11 @@ def _covariance_factor(cov: np.ndarray) -> np.ndarray:
     return vectors[:, keep] * (np.sqrt(values[keep]) * np.sqrt(scale))
 
 
-def _standard_normal_rows(rng: np.random.Generator, n_rows: int, dim: int, whiten: bool) -> np.ndarray:
-    """Draw (n_rows, dim) standard normals; whitened: sample mean exactly 0, sample cov exactly I."""
+def _standard_normal_rows(
+    rng: np.random.Generator, n_rows: int, dim: int, whiten: bool
+) -> np.ndarray:
+    """Draw (n_rows, dim) standard normals; whitened: sample mean exactly 0 and sample
+    covariance exactly I."""
     z = rng.standard_normal((n_rows, dim))
     if whiten and dim > 0:
         if n_rows <= dim:
@@ -252,7 +256,9 @@ class GaussianLoadings:
         n_inputs = as_int(n_inputs, "n_inputs", minimum=0)
         rows = as_array(rows, "rows", ndim=2, shape=(None, 2 * rank + n_inputs))
         if rows.shape[0] < 2:
-            raise ValueError(f"rows must hold at least 2 neurons to fit a covariance, got {rows.shape[0]}")
+            raise ValueError(
+                f"rows must hold at least 2 neurons to fit a covariance, got {rows.shape[0]}"
+            )
         with np.errstate(over="ignore", invalid="ignore"):
             mean = rows.mean(axis=0)
             centred = rows - mean
@@ -289,7 +295,9 @@ class MixtureLoadings:
             raise ValueError("components must hold at least one GaussianLoadings")
         for p, comp in enumerate(components):
             if not isinstance(comp, GaussianLoadings):
-                raise TypeError(f"components[{p}] must be a GaussianLoadings, got {type(comp).__name__}")
+                raise TypeError(
+                    f"components[{p}] must be a GaussianLoadings, got {type(comp).__name__}"
+                )
             if (comp.rank, comp.n_inputs) != (components[0].rank, components[0].n_inputs):
                 raise ValueError(
                     f"components[{p}] has rank {comp.rank} and {comp.n_inputs} inputs; "
@@ -317,7 +325,7 @@ class MixtureLoadings:
 
     def overlaps(self) -> np.ndarray:
         """Expected overlap matrix E[n_r m_s] = sum_p alpha_p E_p[n_r m_s], shape (R, R)."""
-        return sum(w * c.overlaps() for w, c in zip(self.weights, self.components))
+        return sum(w * c.overlaps() for w, c in zip(self.weights, self.components, strict=True))
 
     def population_sizes(self, N: int) -> np.ndarray:
         """Deterministic population sizes closest to alpha_p N (largest-remainder rounding)."""
@@ -349,9 +357,10 @@ class MixtureLoadings:
         else:
             sizes = np.random.default_rng(children[-1]).multinomial(N, self.weights)
         blocks = [
-            comp.sample(int(size), np.random.default_rng(child), whiten=whiten) if size else
-            np.empty((0, self.dim))
-            for comp, size, child in zip(self.components, sizes, children)
+            comp.sample(int(size), np.random.default_rng(child), whiten=whiten)
+            if size
+            else np.empty((0, self.dim))
+            for comp, size, child in zip(self.components, sizes, children[:-1], strict=True)
         ]
         rows = np.concatenate(blocks, axis=0)
         labels = np.repeat(np.arange(self.n_populations), sizes)
@@ -441,8 +450,13 @@ class MixtureLoadings:
                 if k > rows.shape[0]:
                     break
                 model = GaussianMixture(
-                    k, covariance_type=kind, reg_covar=reg_covar, random_state=seed_int, n_init=2,
-                    max_iter=max_iter, tol=tol,
+                    k,
+                    covariance_type=kind,
+                    reg_covar=reg_covar,
+                    random_state=seed_int,
+                    n_init=2,
+                    max_iter=max_iter,
+                    tol=tol,
                 )
                 try:
                     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -491,4 +505,7 @@ class MixtureLoadings:
         return fitted
 
     def __repr__(self) -> str:
-        return f"MixtureLoadings(rank={self.rank}, n_inputs={self.n_inputs}, populations={self.n_populations})"
+        return (
+            f"MixtureLoadings(rank={self.rank}, n_inputs={self.n_inputs}, "
+            f"populations={self.n_populations})"
+        )

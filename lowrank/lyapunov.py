@@ -341,7 +341,9 @@ def lyapunov_spectrum(
     n_steps = step_count(t_max, dt, system.time)
     if n_steps < 2:
         raise ValueError(f"t_max must cover at least two steps, got {n_steps}")
-    n_warm = n_steps // 10 if t_warmup is None else step_count(t_warmup, dt, system.time, "t_warmup")
+    n_warm = (
+        n_steps // 10 if t_warmup is None else step_count(t_warmup, dt, system.time, "t_warmup")
+    )
     k = dim if n_exponents is None else as_int(n_exponents, "n_exponents", minimum=1, maximum=dim)
     qr_every = as_int(qr_every, "qr_every", minimum=1)
     tol = as_float(tol, "tol", positive=True)

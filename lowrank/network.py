@@ -48,7 +48,9 @@ class LowRankNetwork:
         self.g = as_float(g, "g", minimum=0.0)
         if chi is None:
             if self.g > 0:
-                raise ValueError("chi (N, N) is required when g > 0; use LowRankNetwork.sample to draw it")
+                raise ValueError(
+                    "chi (N, N) is required when g > 0; use LowRankNetwork.sample to draw it"
+                )
             self.chi = None
         else:
             self.chi = as_array(chi, "chi", shape=(N, N))
@@ -73,7 +75,9 @@ class LowRankNetwork:
         return self.chi is not None and self.g > 0
 
     @classmethod
-    def sample(cls, loadings, N: int, g: float = 0.0, seed=0, whiten: bool = False) -> LowRankNetwork:
+    def sample(
+        cls, loadings, N: int, g: float = 0.0, seed=0, whiten: bool = False
+    ) -> LowRankNetwork:
         """Draw a network whose neurons' loadings follow ``loadings``.
 
         Parameters
@@ -88,13 +92,19 @@ class LowRankNetwork:
             The loadings and the bulk come from independent child streams, so changing g does not
             change the loadings.
         whiten : bool
-            Match the sample statistics of the loadings to the law exactly (see ``sample`` of the law).
+            Match the sample statistics of the loadings to the law exactly (see ``sample`` of the
+            law).
         """
         if not hasattr(loadings, "sample") or not hasattr(loadings, "split"):
-            raise TypeError(f"loadings must be GaussianLoadings or MixtureLoadings, got {type(loadings).__name__}")
+            raise TypeError(
+                "loadings must be GaussianLoadings or MixtureLoadings, "
+                f"got {type(loadings).__name__}"
+            )
         N = as_int(N, "N", minimum=1)
         if loadings.rank > N:
-            raise ValueError(f"rank R = {loadings.rank} must not exceed the number of neurons N = {N}")
+            raise ValueError(
+                f"rank R = {loadings.rank} must not exceed the number of neurons N = {N}"
+            )
         g = as_float(g, "g", minimum=0.0)
         child_rows, child_bulk = seed_sequence(seed).spawn(2)
         rows = loadings.sample(N, np.random.default_rng(child_rows), whiten=whiten)

@@ -61,7 +61,9 @@ def _input_array(inputs, network: LowRankNetwork, batch: int, n_steps: int) -> n
     if inputs is None:
         return np.zeros((1, 1, K))
     if K == 0:
-        raise ValueError("inputs were given but the network has no input weights (network.inputs is (N, 0))")
+        raise ValueError(
+            "inputs were given but the network has no input weights (network.inputs is (N, 0))"
+        )
     u = as_array(inputs, "inputs", ndim=(1, 2, 3))
     if u.shape[-1] != K:
         raise ValueError(f"inputs must have {K} channels in its last axis, got shape {u.shape}")
@@ -69,7 +71,8 @@ def _input_array(inputs, network: LowRankNetwork, batch: int, n_steps: int) -> n
         return u.reshape(1, 1, K)
     if u.shape[-2] != n_steps:
         raise ValueError(
-            f"inputs must hold one row per step ({n_steps} steps) along axis -2, got shape {u.shape}"
+            f"inputs must hold one row per step ({n_steps} steps) along axis -2, "
+            f"got shape {u.shape}"
         )
     if u.ndim == 2:
         return u.reshape(1, n_steps, K)
@@ -150,7 +153,9 @@ def simulate(
     linear = choose(phi, "phi", ("tanh", "linear")) == "linear"
     if time == "discrete":
         if method not in ("map", "euler"):
-            raise ValueError(f"method {method!r} is for flows; time='discrete' iterates the map (method='map')")
+            raise ValueError(
+                f"method {method!r} is for flows; time='discrete' iterates the map (method='map')"
+            )
         method = "map"
     elif method == "map":
         raise ValueError("method 'map' needs time='discrete'")
@@ -174,17 +179,29 @@ def simulate(
     record_bytes = 8 * batch * n_records * (R + (N if record_x else 0))
     if record_bytes > _MAX_RECORD_BYTES:
         raise ValueError(
-            f"recording would take {record_bytes / 2**30:.1f} GiB; raise record_every or set record_x=False"
+            f"recording would take {record_bytes / 2**30:.1f} GiB; "
+            "raise record_every or set record_x=False"
         )
     x_out = np.empty((batch, n_records if record_x else 0, N))
     kappa_out = np.empty((batch, n_records, R))
     x_final = np.empty((batch, N))
     keys = np.array(
-        [c.generate_state(1, np.uint64)[0] for c in seed_sequence(seed).spawn(batch)], dtype=np.uint64
+        [c.generate_state(1, np.uint64)[0] for c in seed_sequence(seed).spawn(batch)],
+        dtype=np.uint64,
     )
     nT_scaled = np.ascontiguousarray(network.n.T / N)
-    args = (np.ascontiguousarray(x0), dt, n_steps, _METHODS[method], noise, keys, record_every,
-            x_out, kappa_out, x_final)
+    args = (
+        np.ascontiguousarray(x0),
+        dt,
+        n_steps,
+        _METHODS[method],
+        noise,
+        keys,
+        record_every,
+        x_out,
+        kappa_out,
+        x_final,
+    )
     common = (nT_scaled, np.ascontiguousarray(network.inputs), network.bias, u, linear)
     if network.has_bulk:
         JT = np.ascontiguousarray(network.dense().T)
@@ -199,4 +216,6 @@ def simulate(
             stacklevel=2,
         )
     t = np.arange(n_records) * (dt * record_every)
-    return Trajectory(t=t, x=x_out if record_x else None, kappa=kappa_out, x_final=x_final, time=time)
+    return Trajectory(
+        t=t, x=x_out if record_x else None, kappa=kappa_out, x_final=x_final, time=time
+    )

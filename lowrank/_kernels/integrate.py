@@ -6,14 +6,15 @@ with phi = tanh, or the identity (``linear``: linear networks have closed-form s
 test the integrators' orders).
 
 Two kernels share the same stepping rules:
-- ``run_lowrank``: J = m n^T / N, applied as m (n^T phi / N) in O(N R) per step; parallel over trials.
+- ``run_lowrank``: J = m n^T / N, applied as m (n^T phi / N) in O(N R) per step; parallel over
+  trials.
 - ``run_dense``: any J (a random bulk g chi plus structure), applied to the whole batch at once by
   a BLAS matrix product per step (O(N^2) per trial-step); trials are not split across threads
   because BLAS already is.
 
-Methods (integer codes): 0 Euler(-Maruyama), 1 exponential Euler (the linear leak integrated exactly,
-including the Ornstein-Uhlenbeck variance of the noise), 2 classical RK4 (noise added after each
-deterministic step), 3 the discrete-time map. Inputs are held constant within a step.
+Methods (integer codes): 0 Euler(-Maruyama), 1 exponential Euler (the linear leak integrated
+exactly, including the Ornstein-Uhlenbeck variance of the noise), 2 classical RK4 (noise added
+after each deterministic step), 3 the discrete-time map. Inputs are held constant within a step.
 """
 
 from __future__ import annotations
@@ -102,8 +103,24 @@ def _add_noise(x, scale, key, counter0):
 
 
 @njit(parallel=True, **_JIT)
-def run_lowrank(x0, mT, nT_scaled, inputs, bias, u, linear, dt, n_steps, method, noise, keys,
-                record_every, x_out, kappa_out, x_final):
+def run_lowrank(
+    x0,
+    mT,
+    nT_scaled,
+    inputs,
+    bias,
+    u,
+    linear,
+    dt,
+    n_steps,
+    method,
+    noise,
+    keys,
+    record_every,
+    x_out,
+    kappa_out,
+    x_final,
+):
     """Integrate a batch of trials of the rank-R network; see the module docstring.
 
     x0 (B, N); mT, nT_scaled (R, N); inputs (N, K); bias (N,); u (1|B, 1|S, K); keys (B,) uint64.
@@ -195,8 +212,24 @@ def _dense_field(JT, nT_scaled, inputs, bias, u, linear, step, X, P, K, out):
 
 
 @njit(**_JIT)
-def run_dense(x0, JT, nT_scaled, inputs, bias, u, linear, dt, n_steps, method, noise, keys,
-              record_every, x_out, kappa_out, x_final):
+def run_dense(
+    x0,
+    JT,
+    nT_scaled,
+    inputs,
+    bias,
+    u,
+    linear,
+    dt,
+    n_steps,
+    method,
+    noise,
+    keys,
+    record_every,
+    x_out,
+    kappa_out,
+    x_final,
+):
     """Integrate a batch of trials with a dense connectivity J (given as J^T); see run_lowrank."""
     B, N = x0.shape
     R = nT_scaled.shape[0]
