@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 MODES = ("gated", "orthogonal", "parallel")
+_MAX_VALUES = 2**31  # per array of a batch (16 GiB in float64): beyond, a mistake, not a task
 
 
 class Trials(NamedTuple):
@@ -109,6 +110,13 @@ class Task(ABC):
             Same seed, same trials.
         """
         batch = as_int(batch, "batch", minimum=1)
+        size = batch * self.steps * max(self.n_inputs, self.n_outputs)
+        if size > _MAX_VALUES:
+            raise ValueError(
+                f"batch={batch} trials of steps={self.steps} with {self.n_inputs} inputs and "
+                f"{self.n_outputs} outputs would hold {size:.3g} values per array (at most "
+                f"{_MAX_VALUES:.0e}); generate fewer or shorter trials"
+            )
         inputs = self._inputs(batch, as_rng(seed)).astype(np.float32)
         targets, mask = self.targets(inputs)
         return Trials(inputs, targets, mask)
@@ -150,8 +158,11 @@ class Task(ABC):
 
 def _scale(value, stretch: float):
     if isinstance(value, tuple):
-        return tuple(int(round(v * stretch)) for v in value)
-    return int(round(value * stretch))
+        return tuple(_scale(v, stretch) for v in value)
+    scaled = value * stretch
+    if not np.isfinite(scaled):
+        raise ValueError(f"stretch={stretch:g} makes the trials infinitely long")
+    return int(round(scaled))
 
 
 def _plain(value):
