@@ -80,7 +80,7 @@ def kill_mid_save(folder: Path, target: Path, kind: str, saves: int, delay: floa
             assert time.monotonic() < deadline, "the writer is too slow"
             fresh = {p.name for p in folder.iterdir() if p.name.endswith(".tmp")} - before
             started += sorted(fresh - set(started))
-            time.sleep(0.0005)
+            time.sleep(0.002)
         time.sleep(delay)
     finally:
         writer.send_signal(signal.SIGKILL)
