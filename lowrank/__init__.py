@@ -32,10 +32,11 @@ _EXPORTS = {
     "load_turner2023": "turner2023",
     "lyapunov_spectrum": "lyapunov",
     "LyapunovSpectrum": "lyapunov",
+    "ConvergenceWarning": "_checks",
 }
 
 # submodules reachable as attributes (``lowrank.tasks.flipflop``) without an explicit import
-_SUBMODULES = {"tasks", "metrics", "symbolic", "quadrature", "io", "plotting"}
+_SUBMODULES = {"tasks", "metrics", "symbolic", "quadrature", "io", "plotting", "sweep"}
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES) + ["__version__"]
 

@@ -188,7 +188,7 @@ TRAINING_SPEC = {
         "neurons": 12,
         "max_epochs": 2,
         "batches": 2,
-        "analyses": ["unstable", "ood", "probe"],
+        "analyses": ["unstable", "ood", "probe", "weights"],
         "probe_trials": 2,
     },
     "grid": {"bits": [1, 2]},

@@ -38,9 +38,10 @@ ANALYSES = {
     "fixed_points": "fixed points of the trained network and how many are stable",
     "ood": "masked MSE on the out-of-distribution variant of the task (Huang et al. 2024)",
     "probe": "hidden states on a probe batch shared by all seeds (for DSA across seeds)",
+    "weights": "initial and trained recurrent weights (for weight distances across seeds)",
     "emergence": "checkpoint at which each outlier crossed, predicted vs observed stable points",
 }
-_DEFAULT_ANALYSES = ["unstable", "end_states", "fixed_points", "ood", "probe"]
+_DEFAULT_ANALYSES = ["unstable", "end_states", "fixed_points", "ood", "probe", "weights"]
 _MODEL = {"rank", "time", "alpha", "noise", "gain", "init", "bias"}
 _TRAINING = {
     "max_epochs",
@@ -120,7 +121,7 @@ def train_and_analyse(settings: dict, seed: int) -> dict:
         Scalars: epochs, final_loss, converged, train_seconds, and those of each analysis
         (unstable_initial, unstable_final, unstable_soft_final, n_end_states, n_shared_end_states,
         n_fixed_points, n_stable_fixed_points, ood_error, outlier_crossings, predicted_stable,
-        observed_stable). Arrays: losses, W_initial, W_final, probe_states.
+        observed_stable). Arrays: losses, W_initial and W_final ("weights"), probe_states.
     """
     from ..fixedpoints import find_fixed_points
     from ..metrics import ood_variability, shared_attractors, unstable_eigenvalue_count
@@ -141,9 +142,10 @@ def train_and_analyse(settings: dict, seed: int) -> dict:
         "converged": run.converged,
         "train_seconds": run.elapsed,
         "losses": run.losses,
-        "W_initial": first.recurrent_weights(),
-        "W_final": last.recurrent_weights(),
     }
+    if "weights" in analyses:
+        out["W_initial"] = first.recurrent_weights()
+        out["W_final"] = last.recurrent_weights()
     probe_seed = as_int(settings.get("probe_seed", 2023), "settings['probe_seed']", minimum=0)
     if "unstable" in analyses:
         final = unstable_eigenvalue_count(last, last.time)
