@@ -7,9 +7,15 @@ number of distinct end states reached from +-1 pulses on each input channel
 (``lowrank.metrics.shared_attractors``). Gated networks reuse one pair of attractors for every bit;
 orthogonal and parallel ones grow with the number of bits.
 
-Run: python figures/make_turner2023_modes.py   (writes figures/out/turner2023_modes.png)
+With ``--sweep DIR`` (the folder of ``lowrank sweep figures/sweeps/turner2023_modes.toml``), the
+networks we trained ourselves are drawn as well (dashed, open markers): the same measures from the
+sweep's report (``lowrank.sweep.sweep_report``).
+
+Run: python figures/make_turner2023_modes.py [--sweep DIR]
+     (writes figures/out/turner2023_modes.png)
 """
 
+import argparse
 from pathlib import Path
 
 import matplotlib
@@ -44,9 +50,27 @@ def measure(mode: str, bits: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(counts), np.array(ends)
 
 
+def overlay_sweep(folder: str, ax_eig, ax_end) -> None:
+    """Mean +- s.d. over seeds of our own trained networks, from the sweep's report."""
+    from lowrank.sweep import sweep_report
+
+    groups = sweep_report(folder, degeneracy=False, figures=False).groups
+    for k, mode in enumerate(MODES):
+        rows = sorted((g for g in groups if g.get("mode") == mode), key=lambda g: g["tasks"])
+        for ax, name in ((ax_eig, "unstable_final"), (ax_end, "n_end_states")):
+            ax.errorbar([g["tasks"] for g in rows], [g[f"{name}_mean"] for g in rows],
+                        [g[f"{name}_std"] or 0 for g in rows], color=f"C{k}", ls="--", marker="o",
+                        mfc="none", capsize=3, label=f"{mode} (our sweep)")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sweep", help="results folder of the turner2023_modes sweep")
+    args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     fig, (ax_eig, ax_end) = plt.subplots(1, 2, figsize=(9, 3.6))
+    if args.sweep:
+        overlay_sweep(args.sweep, ax_eig, ax_end)
     for k, (mode, (_, published)) in enumerate(MODES.items()):
         stats = [measure(mode, b) for b in BITS]
         counts = [s[0] for s in stats]
@@ -84,7 +108,7 @@ def main() -> None:
         title="unstable eigenvalues (x: published)",
     )
     ax_end.set(xlabel="bits", ylabel="distinct end states", title="end states of +-1 probes")
-    ax_eig.legend(frameon=False)
+    ax_eig.legend(frameon=False, fontsize=7, loc="upper left")
     for ax in (ax_eig, ax_end):
         ax.set_xticks(BITS)
     fig.tight_layout()
