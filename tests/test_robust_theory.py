@@ -282,7 +282,8 @@ def test_meanfield_functions_work_or_raise_clearly(kappa, inputs, kind, state):
     J = works_or_clear(lambda: mf.jacobian(kappa, inputs), "kappa", "inputs")
     if G is not None and J is not None:
         assert G.shape == (1,) and J.shape == (1, 1)
-        assert np.all(np.isfinite(G)) or not np.all(np.abs(kappa) < 1e150)
+        small = np.all(np.abs(kappa) < 1e150) and (inputs is None or np.all(np.abs(inputs) < 1e150))
+        assert np.all(np.isfinite(G)) or not small  # squares of larger values overflow
     f = works_or_clear(lambda: mf.residual_function(kind, inputs), "kind", "inputs")
     if f is not None:
         assert callable(f)
@@ -383,6 +384,11 @@ def test_kaplan_yorke_dimension_works_or_raises_clearly(exponents):
 
 
 # --- quadrature -----------------------------------------------------------------------------
+def _first_node(x):
+    """Returns the right shape only when the rule has a single node (delta = 0)."""
+    return x[:1]
+
+
 @SETTINGS
 @given(mu=floats, delta=floats)
 def test_gauss_rule_moments_are_exact_for_any_finite_arguments(mu, delta):
@@ -398,11 +404,13 @@ def test_gauss_rule_moments_are_exact_for_any_finite_arguments(mu, delta):
 
 
 @SETTINGS
-@given(f=st.sampled_from([np.tanh, lambda x: 1.0, lambda x: x[:1], "tanh"]), mu=moderate,
+@given(f=st.sampled_from([np.tanh, lambda x: 1.0, _first_node, "tanh"]), mu=moderate,
        delta=st.one_of(moderate, floats))
 def test_gaussian_average_works_or_raises_clearly(f, mu, delta):
     avg = works_or_clear(lambda: gaussian_average(f, mu, delta), "f", "mu", "delta")
-    if avg is not None:
+    if avg is not None and f is _first_node:  # only works with one node (delta = 0): E[x] = mu
+        assert avg == mu
+    elif avg is not None:
         assert -1.0 <= avg <= 1.0
 
 
@@ -440,7 +448,7 @@ def test_nonlinearities_work_or_raise_clearly(phi, order, name):
     if nl is not None:
         d = works_or_clear(lambda: nl.derivative(order), "order")
         if d is not None and isinstance(order, int) and order >= 0:
-            assert d == sp.diff(nl.expr, symbolic.X, order)
+            assert sp.simplify(d - sp.diff(nl.expr, symbolic.X, order)) == 0  # equal as functions
 
 
 @SETTINGS
