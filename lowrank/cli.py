@@ -162,9 +162,10 @@ def _train(args) -> None:
     from .models import RNN
     from .training import train
 
-    maker = getattr(tasks, args.task, None)
-    if maker is None or args.task.startswith("_") or not callable(maker):
-        raise SystemExit(f"unknown task {args.task!r}")
+    try:
+        maker = tasks.maker(args.task)
+    except ValueError as exc:
+        raise SystemExit(f"lowrank train: {exc}") from None
     task = maker(bits=args.bits) if args.task == "flipflop" else maker()
     model = RNN(
         task.n_inputs, args.neurons, task.n_outputs, rank=args.rank, time=args.time, seed=args.seed

@@ -124,10 +124,17 @@ class StationaryState:
     unknowns: np.ndarray = field(repr=False, default=None)
 
 
+@dataclass
 class _Collection(Sequence):
-    """A list of solutions with array views of their main fields."""
+    """Solutions from ``n_starts`` Newton starts, with array views of their main fields.
+
+    ``n_failed`` starts did not converge; ``failed_residual`` is the smallest residual they reached.
+    """
 
     points: list
+    n_starts: int
+    n_failed: int
+    failed_residual: float = np.inf
 
     def __len__(self) -> int:
         return len(self.points)
@@ -169,11 +176,6 @@ class LatentFixedPoints(_Collection):
         Smallest residual reached by a start that did not converge (inf if none failed).
     """
 
-    points: list
-    n_starts: int
-    n_failed: int
-    failed_residual: float = np.inf
-
     @property
     def eigenvalues(self) -> np.ndarray:
         return np.array([p.eigenvalues for p in self.points])
@@ -192,11 +194,6 @@ class StationaryStates(_Collection):
     failed_residual : float
         Smallest residual reached by a start that did not converge (inf if none failed).
     """
-
-    points: list
-    n_starts: int
-    n_failed: int
-    failed_residual: float = np.inf
 
     @property
     def chaotic(self) -> np.ndarray:

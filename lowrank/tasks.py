@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar, NamedTuple
 
 import numpy as np
@@ -46,6 +46,8 @@ __all__ = [
     "path_integration",
     "multitask",
     "from_dict",
+    "MAKERS",
+    "maker",
 ]
 
 MODES = ("gated", "orthogonal", "parallel")
@@ -646,6 +648,23 @@ def multitask(tasks: Sequence[Task], mode: str = "gated") -> MultiTask:
 
 
 _CLASSES = {cls.__name__: cls for cls in (PulseTask, DelayedDiscrimination, Sine, PathIntegration)}
+
+
+MAKERS = (
+    "flipflop",
+    "cycle",
+    "line",
+    "plane",
+    "ring",
+    "delayed_discrimination",
+    "sine",
+    "path_integration",
+)
+
+
+def maker(name: str) -> Callable[..., Task]:
+    """The task maker called ``name`` (one of ``MAKERS``), e.g. ``maker("flipflop")(bits=3)``."""
+    return globals()[choose(name, "task maker", MAKERS)]
 
 
 def from_dict(spec: dict) -> Task:

@@ -81,6 +81,16 @@ def _split(output) -> tuple[dict, dict[str, np.ndarray]]:
     return scalars, arrays
 
 
+def _failure(exc: BaseException) -> dict:
+    """The fields of a failed task's record, inside the ``except`` block that caught ``exc``."""
+    return {
+        "status": "failed",
+        "scalars": {},
+        "error": f"{type(exc).__name__}: {exc}",
+        "traceback": traceback.format_exc(),
+    }
+
+
 def execute(job: str, settings: dict, seed: int, key: str) -> tuple[TaskRecord, dict]:
     """Run one task here with one thread per library; never raises.
 
@@ -104,12 +114,7 @@ def execute(job: str, settings: dict, seed: int, key: str) -> tuple[TaskRecord, 
         record["warnings"] = [f"{w.category.__name__}: {w.message}" for w in caught]
     except Exception as exc:  # noqa: BLE001 - a failing task is recorded, the sweep goes on
         arrays = {}
-        record.update(
-            status="failed",
-            scalars={},
-            error=f"{type(exc).__name__}: {exc}",
-            traceback=traceback.format_exc(),
-        )
+        record.update(_failure(exc))
     record["elapsed"] = time.perf_counter() - start
     return record, arrays
 
@@ -177,11 +182,8 @@ def _dask(tasks: list[SweepTask], job: str, store: ResultStore, bar, client) -> 
                 "job": job,
                 "seed": task.seed,
                 "settings": task.settings,
-                "status": "failed",
-                "scalars": {},
                 "elapsed": None,
-                "error": f"{type(exc).__name__}: {exc}",
-                "traceback": traceback.format_exc(),
+                **_failure(exc),
             }
             arrays = {}
         store.write(record, arrays)

@@ -24,8 +24,6 @@ populations        Gaussian populations of the emergence analysis (4)
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
 from .._checks import as_float, as_int
@@ -70,18 +68,7 @@ def _make_task(settings: dict):
     from .. import tasks as task_module
 
     name = settings.get("task", "flipflop")
-    maker = getattr(task_module, name, None) if isinstance(name, str) else None
-    if (
-        maker is None
-        or not inspect.isfunction(maker)
-        or name.startswith("_")
-        or name
-        in {
-            "multitask",
-            "from_dict",
-        }
-    ):
-        raise ValueError(f"settings['task']: unknown task maker {name!r} (see lowrank.tasks)")
+    maker = task_module.maker(name)
     options = {k: v for k, v in settings.items() if k not in _JOB | _MODEL | _TRAINING}
     try:
         task = maker(**options)

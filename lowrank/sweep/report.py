@@ -236,9 +236,9 @@ def sweep_report(
     -------
     SweepReport
     """
-    store = ResultStore(folder) if Path(folder).is_dir() else None
-    if store is None or not any(store.tasks_folder.glob("*.json")):
+    if not any((Path(folder) / "tasks").glob("*.json")):
         raise ValueError(f"folder {str(folder)!r} holds no sweep results (no tasks/*.json)")
+    store = ResultStore(folder)
     spec = store.read_spec() or {}
     records = store.records()
     all_settings = sorted({n for r in records for n in r["settings"]})
