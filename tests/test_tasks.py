@@ -319,3 +319,16 @@ def test_networks_trained_by_turner_barak_solve_our_tasks(name, task, solved):
         out, _ = model.run(x)
         mse = np.mean((out - y)[mask] ** 2)
         assert mse < 1e-2 if solved else mse > 0.3
+
+
+def test_maker_names_every_task_maker_and_nothing_else():
+    from lowrank import tasks
+
+    for name in tasks.MAKERS:
+        assert tasks.maker(name) is getattr(tasks, name)
+        assert isinstance(tasks.maker(name)(), tasks.Task)
+    for bad in ("multitask", "from_dict", "Task", "_binary"):
+        with pytest.raises(ValueError, match="unknown task maker"):
+            tasks.maker(bad)
+    with pytest.raises(TypeError, match="task maker must be a string"):
+        tasks.maker(3)
