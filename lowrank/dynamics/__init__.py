@@ -1,0 +1,37 @@
+"""The dynamical-systems core shared by every solver of lowrank.
+
+``stability``  one classification of linearised dynamics: stable / unstable / marginal, with a
+               stated tolerance, for flows (Re lambda) and maps (|lambda|).
+``dedup``      one scale-aware deduplication of solutions (a k-d tree, ``scipy.spatial.cKDTree``).
+``result``     one convergence report (``SolverReport``, modelled on ``scipy.optimize.OptimizeResult``)
+               so that ``success`` / ``converged`` mean one thing everywhere.
+``solve``      Newton's method with a backtracking line search, and deflated Newton (Farrell,
+               Birkisson & Funke 2015) that finds further roots by removing the known ones.
+
+This layer imports only numpy and scipy: theory code and the network-side solvers build on it.
+"""
+
+from .dedup import unique_points
+from .result import SolverReport, warn_report
+from .solve import NewtonResult, deflated_newton, newton
+from .stability import (
+    STABILITY_TOL,
+    Stability,
+    classify,
+    growth_rates,
+    sort_eigenvalues,
+)
+
+__all__ = [
+    "STABILITY_TOL",
+    "Stability",
+    "classify",
+    "growth_rates",
+    "sort_eigenvalues",
+    "unique_points",
+    "SolverReport",
+    "warn_report",
+    "NewtonResult",
+    "newton",
+    "deflated_newton",
+]

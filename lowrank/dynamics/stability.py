@@ -1,0 +1,93 @@
+"""Stability of a linearisation in one place: stable, unstable or marginal, with a stated tolerance.
+
+Flows (``time="continuous"``, dx/dt = F(x)) are judged by the growth rate Re(lambda) of the
+eigenvalues of dF/dx; maps (``time="discrete"``, x' = F(x)) by |lambda| - 1 for the eigenvalues of
+dF/dx. With ``s`` the largest growth rate and ``tol`` the tolerance:
+
+    stable    s < -tol     every perturbation decays;
+    unstable  s > tol      some perturbation grows;
+    marginal  |s| <= tol   the linearisation cannot decide: a bifurcation point (pitchfork at
+                           overlap 1), or a neutral direction along a continuous attractor (every
+                           point of a ring has eigenvalue 0 for a flow, 1 for a map).
+
+``stable`` therefore means *strictly* stable (Re lambda < 0 beyond round-off), never "stable up to a
+margin". The default tolerance ``STABILITY_TOL`` is 1e-8: eigenvalues computed from a Newton solution
+converged to a residual of 1e-10 carry errors of that order (larger for defective eigenvalues).
+"""
+
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+
+__all__ = ["STABILITY_TOL", "Stability", "classify", "growth_rates", "sort_eigenvalues"]
+
+#: default tolerance on the largest growth rate below which a point is called marginal
+STABILITY_TOL = 1e-8
+
+_TIMES = ("continuous", "discrete")
+
+
+class Stability(str, enum.Enum):
+    """The three classes of a linearisation (a ``str`` enum: ``Stability.STABLE == "stable"``)."""
+
+    STABLE = "stable"
+    UNSTABLE = "unstable"
+    MARGINAL = "marginal"
+
+
+def _time(time: str) -> str:
+    if time not in _TIMES:
+        raise ValueError(f"time must be 'continuous' or 'discrete', got {time!r}")
+    return time
+
+
+def growth_rates(eigenvalues, time: str) -> np.ndarray:
+    """Growth rate of each eigenvalue: Re(lambda) for flows, |lambda| - 1 for maps.
+
+    Works on any array shape (the last axis need not be special).
+    """
+    ev = np.asarray(eigenvalues)
+    return ev.real if _time(time) == "continuous" else np.abs(ev) - 1.0
+
+
+def sort_eigenvalues(eigenvalues, time: str) -> np.ndarray:
+    """Eigenvalues along the last axis, least stable (largest growth rate) first; stable sort."""
+    ev = np.asarray(eigenvalues, dtype=complex)
+    order = np.argsort(-growth_rates(ev, time), axis=-1, kind="stable")
+    return np.take_along_axis(ev, order, axis=-1)
+
+
+def classify(eigenvalues, time: str, tol: float = STABILITY_TOL) -> np.ndarray:
+    """Classify linearisations as stable / unstable / marginal.
+
+    Parameters
+    ----------
+    eigenvalues : array_like (..., n) complex
+        Eigenvalues of dF/dx (flow) or of the map's Jacobian (map), one linearisation per row.
+    time : {"continuous", "discrete"}
+    tol : float
+        Largest growth rate s is compared with +-tol (see the module docstring).
+
+    Returns
+    -------
+    ndarray (...) of str
+        "stable", "unstable" or "marginal" for each linearisation (a 0-d array for one). A
+        linearisation with no eigenvalue (n = 0) is stable; one with a NaN eigenvalue is marginal
+        (undecided).
+    """
+    tol = float(tol)
+    if not (np.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a finite number >= 0, got {tol}")
+    rates = growth_rates(np.asarray(eigenvalues, dtype=complex), time)
+    if rates.ndim == 0:
+        raise ValueError("eigenvalues must have at least one axis (the eigenvalues of a matrix)")
+    if rates.shape[-1] == 0:
+        top = np.full(rates.shape[:-1], -np.inf)
+    else:
+        top = np.max(rates, axis=-1)
+    out = np.where(top < -tol, Stability.STABLE.value, Stability.UNSTABLE.value)
+    out = np.where(np.abs(top) <= tol, Stability.MARGINAL.value, out)
+    out = np.where(np.isnan(top), Stability.MARGINAL.value, out)
+    return out.astype("<U8")
