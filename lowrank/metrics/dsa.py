@@ -11,7 +11,9 @@ degeneracy of task-trained RNNs:
        A = [(V_-^T V_- + lambda I)^{-1} V_-^T V_+]^T     (r x r);
 
 3. Procrustes over the orthogonal group between the two DMD matrices (``orthogonal_similarity``):
-   min_{C in O(r)} |a - C b C^T|_F on unit-norm a, b, reported as an angular and a Euclidean score.
+   min_{C in O(r)} |a - C b C^T|_F on unit-norm a, b, reported as an angular and a Euclidean score
+   with a certified lower bound (Hoffman-Wielandt / Mirsky); the search starts from eigenbasis
+   alignments that contain the exact answer when the two DMD matrices are orthogonally similar.
 
 The DMD matrix of x_t -> Q x_t (Q orthogonal) is that of x_t up to the signs of the singular
 vectors, an orthogonal similarity; so the distance is zero between a system and a rotated or
@@ -157,6 +159,8 @@ def dsa_distance(
     seed=0,
     gtol: float = 1e-6,
     maxiter: int = 500,
+    tol: float = 1e-6,
+    max_starts: int = 20,
     full_output: bool = False,
 ) -> float | ProcrustesResult:
     """Dynamical Similarity Analysis distance between two trajectories (Ostrow et al. 2023).
@@ -186,8 +190,12 @@ def dsa_distance(
     gtol, maxiter : float, int
         Convergence tolerance on the Riemannian gradient and iteration budget of each Procrustes
         start (see ``orthogonal_similarity``).
+    tol, max_starts : float, int
+        Tolerance of the global check (gap to the certified lower bound, agreement of starts) and
+        the most local searches of the Procrustes search (see ``orthogonal_similarity``).
     full_output : bool
-        Return the whole ``ProcrustesResult`` (both scores, C, convergence) instead of one score.
+        Return the whole ``ProcrustesResult`` (both scores, C, lower bound, convergence) instead
+        of one score.
 
     Returns
     -------
@@ -196,8 +204,9 @@ def dsa_distance(
     Warns
     -----
     ConvergenceWarning
-        A RuntimeWarning: when the Procrustes search did not converge (the score is then an upper
-        bound; the ``ProcrustesResult`` carries ``converged`` and ``grad_norm``).
+        A RuntimeWarning: when the Procrustes search did not converge, locally or globally (the
+        score is then an upper bound; the ``ProcrustesResult`` carries ``converged``,
+        ``grad_norm``, ``lower_bound`` and ``certified``).
     """
     score = choose(score, "score", _SCORES)
     A = _dmd(X, n_delays, rank, delay_interval, lamb, "X")
@@ -205,7 +214,14 @@ def dsa_distance(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         result = orthogonal_similarity(
-            A, B, n_starts=n_starts, seed=seed, gtol=gtol, maxiter=maxiter
+            A,
+            B,
+            n_starts=n_starts,
+            seed=seed,
+            gtol=gtol,
+            maxiter=maxiter,
+            tol=tol,
+            max_starts=max_starts,
         )
     for w in caught:
         warnings.warn(f"dsa_distance: {w.message}", w.category, stacklevel=2)
@@ -223,12 +239,19 @@ class PairwiseDSA:
     grad_norm : ndarray (n, n)
         Riemannian gradient norm at the returned C of each pair (0 on the diagonal).
     converged : ndarray (n, n) of bool
-        grad_norm <= gtol; where False the distance is an upper bound.
+        ``ProcrustesResult.converged`` of each pair: a stationary point that is certified or
+        reached by two starts; where False the distance is an upper bound.
+    lower_bound : ndarray (n, n)
+        Certified lower bound on each distance, in the same score (0 on the diagonal).
+    certified : ndarray (n, n) of bool
+        Whether each distance is within ``tol`` of its lower bound (a proven global minimum).
     """
 
     distances: np.ndarray
     grad_norm: np.ndarray
     converged: np.ndarray
+    lower_bound: np.ndarray
+    certified: np.ndarray
 
 
 def pairwise_dsa(
@@ -243,6 +266,8 @@ def pairwise_dsa(
     seed=0,
     gtol: float = 1e-6,
     maxiter: int = 500,
+    tol: float = 1e-6,
+    max_starts: int = 20,
     full_output: bool = False,
 ) -> np.ndarray | PairwiseDSA:
     """Symmetric matrix of DSA distances between all pairs of trajectories.
@@ -274,26 +299,42 @@ def pairwise_dsa(
         for k, X in enumerate(trajectories)
     ]
     n = len(models)
-    D, grad = np.zeros((n, n)), np.zeros((n, n))
-    converged = np.ones((n, n), dtype=bool)
+    D, grad, lower = np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, n))
+    converged, certified = np.ones((n, n), dtype=bool), np.ones((n, n), dtype=bool)
+    reasons = {}
     for i in range(n):
         for j in range(i + 1, n):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)  # reported once below
                 result = orthogonal_similarity(
-                    models[i], models[j], n_starts=n_starts, seed=seed, gtol=gtol, maxiter=maxiter
+                    models[i],
+                    models[j],
+                    n_starts=n_starts,
+                    seed=seed,
+                    gtol=gtol,
+                    maxiter=maxiter,
+                    tol=tol,
+                    max_starts=max_starts,
                 )
             D[i, j] = D[j, i] = getattr(result, score)
             grad[i, j] = grad[j, i] = result.grad_norm
             converged[i, j] = converged[j, i] = result.converged
-    if not converged.all():
-        pairs = [tuple(map(int, pair)) for pair in np.argwhere(np.triu(~converged, 1))]
+            certified[i, j] = certified[j, i] = result.certified
+            lower[i, j] = lower[j, i] = (
+                result.angular_lower_bound if score == "angular" else result.lower_bound
+            )
+            if not result.converged:
+                reasons[i, j] = result.grad_norm > gtol
+    if reasons:
+        pairs = list(reasons)
+        local = sum(reasons.values())
         warnings.warn(
             f"pairwise_dsa: the Procrustes search of {len(pairs)} of {n * (n - 1) // 2} pairs did "
-            f"not converge (largest Riemannian gradient {grad.max():.2e} > gtol={gtol:.1e}, "
-            f"pairs {pairs[:5]}{' ...' if len(pairs) > 5 else ''}); those distances are upper "
-            "bounds - raise maxiter",
+            f"not converge ({local} stopped at maxiter with Riemannian gradient up to "
+            f"{grad.max():.2e} > gtol={gtol:.1e} - raise maxiter; {len(pairs) - local} reached no "
+            f"certified or agreed global minimum - raise n_starts or max_starts; pairs "
+            f"{pairs[:5]}{' ...' if len(pairs) > 5 else ''}); those distances are upper bounds",
             ConvergenceWarning,
             stacklevel=2,
         )
-    return PairwiseDSA(D, grad, converged) if full_output else D
+    return PairwiseDSA(D, grad, converged, lower, certified) if full_output else D
