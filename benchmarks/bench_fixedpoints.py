@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lowrank.fixedpoints import Dynamics, _deduplicate, find_fixed_points
+from lowrank.dynamics import unique_points
+from lowrank.fixedpoints import Dynamics, find_fixed_points
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "turner2023"
 
@@ -60,7 +61,7 @@ def compare(W: np.ndarray, n_starts: int) -> dict:
     h, q, iterations = adam_fixed_points(W, starts)
     t_adam = time.perf_counter() - t0
     found = h[q < 1e-12]
-    adam_points = found[_deduplicate(found, 1e-5)] if len(found) else found
+    adam_points = found[unique_points(found, 1e-5, 1e-5)[0]]  # as find_fixed_points does
     adam_stable = 0
     if len(adam_points):
         eig = dyn.stability_eigenvalues(adam_points, dyn.drive(None))

@@ -42,8 +42,12 @@ def portrait(ax, title: str, S: np.ndarray) -> None:
             U[i, j], V[i, j] = mf.velocity([k1, k2])
     ax.streamplot(grid, grid, U, V, color=np.hypot(U, V), cmap="Greys", density=0.9, linewidth=0.6)
     if title != "limit cycle":
-        for p in mf.fixed_points(n_starts=40):
+        found = mf.fixed_points(n_starts=40)
+        for p in found:
             ax.plot(*p.kappa, "o", color="C3", mfc="C3" if p.stable else "w", ms=6, zorder=3)
+        for ring in found.manifolds:  # a continuous attractor is one curve of fixed points
+            curve = np.vstack([ring.points, ring.points[:1]]) if ring.closed else ring.points
+            ax.plot(curve[:, 0], curve[:, 1], color="C3", lw=2, zorder=3)
     else:
         cycle = mf.simulate([0.2, 0.0], t_max=60.0, dt=0.02).kappa[0, -1200:]
         ax.plot(cycle[:, 0], cycle[:, 1], color="C3", lw=2, zorder=3)

@@ -33,6 +33,7 @@ _EXPORTS = {
     "lyapunov_spectrum": "lyapunov",
     "LyapunovSpectrum": "lyapunov",
     "ConvergenceWarning": "_checks",
+    "DivergenceWarning": "_checks",
 }
 
 # submodules reachable as attributes (``lowrank.tasks.flipflop``) without an explicit import

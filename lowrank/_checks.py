@@ -2,7 +2,8 @@
 
 Every public function turns bad input into a ``ValueError`` or ``TypeError`` that names the
 argument and what was expected, before anything reaches numba or torch. Solvers that stop short
-of their tolerance warn with :class:`ConvergenceWarning`.
+of their tolerance warn with :class:`ConvergenceWarning`; simulations that diverge warn with
+:class:`DivergenceWarning`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,15 @@ class ConvergenceWarning(RuntimeWarning):
 
     A subclass of ``RuntimeWarning``, so ``warnings.simplefilter("error", RuntimeWarning)`` also
     turns it into an error.
+    """
+
+
+class DivergenceWarning(RuntimeWarning):
+    """A simulated trajectory left the region the dynamics can reach: the integration diverged.
+
+    ``simulate`` bounds the exact flow of a tanh network a priori (see its Notes); a trajectory
+    beyond ten times that bound, or a non-finite one, is an artefact of the time step (or of the
+    noise), never the network's dynamics. A subclass of ``RuntimeWarning``.
     """
 
 
@@ -52,13 +62,33 @@ def as_array(
         Reject NaN and infinities.
     allow_empty : bool
         Accept arrays with a zero-length axis.
+
+    Notes
+    -----
+    Complex input is refused unless ``dtype`` is complex (casting would drop the imaginary part),
+    and so are strings. A torch tensor is read through ``detach().cpu()``, so tensors that
+    require gradients are accepted (as their current values).
     """
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}")
+    kind = type(value).__name__
     try:
-        arr = np.asarray(value, dtype=dtype)
+        if callable(getattr(value, "detach", None)):  # a torch tensor, with or without gradients
+            value = value.detach().cpu().numpy()
+        raw = np.asarray(value)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"{name} must be an array of numbers, got {kind}") from exc
+    if raw.dtype.kind in "USV":
+        raise TypeError(f"{name} must be an array of numbers, got {kind} of text or bytes")
+    if np.iscomplexobj(raw) and not np.issubdtype(dtype, np.complexfloating):
+        raise TypeError(
+            f"{name} must be real, got complex values (dtype {raw.dtype}); pass the real part "
+            "explicitly if the imaginary part is meant to be dropped"
+        )
+    try:
+        arr = raw.astype(dtype, copy=False)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}") from exc
+        raise TypeError(f"{name} must be an array of numbers, got {kind}") from exc
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if arr.ndim not in allowed:

@@ -1,21 +1,46 @@
-"""Bifurcation diagrams of the mean-field theory in one parameter.
+"""Bifurcation diagrams of the mean-field theory in one parameter, by pseudo-arclength continuation.
 
-``bifurcation_diagram(build, parameter, values)`` follows every stationary state (static and
-chaotic, :meth:`lowrank.MeanField.stationary_states`) across the parameter values by warm-started
-Newton continuation with a secant predictor, discovers new branches by multi-start solves at a
-subset of the values (continued backwards to where they appear), and locates events:
+``bifurcation_diagram(build, parameter, values)`` finds the stationary states of ``build(p)``
+(static and chaotic, :meth:`lowrank.MeanField.stationary_states`) by multi-start solves at a few
+of the ``values`` and follows each one, in both directions, by pseudo-arclength continuation in
+z = (y, p) (Keller 1977, in Applications of Bifurcation Theory, Academic Press; Kuznetsov 2004,
+Elements of Applied Bifurcation Theory, 3rd ed., sec. 10.2):
 
-``fold``          a branch ends (saddle-node): solved as the extended system
-                  {residual(y, p) = 0, det J(y, p) = 0} for (y, p);
-``branch_point``  a real eigenvalue crosses the stability boundary on a branch that continues
-                  (pitchfork or transcritical), or a branch ends on another branch;
-``hopf``          a complex pair crosses the boundary (Neimark-Sacker for maps);
+    tangent     t, the unit null vector of [F_y, F_p](z), oriented like the previous tangent;
+    predictor   z_pred = z_k + h t_k;
+    corrector   Newton on  F(y, p) = 0,  t_k . (z - z_pred) = 0;
+
+with an adaptive step h (on chaotic branches measured with the gap D_0 - D_inf in place of the
+unknown log(D_0 - D_inf)). F is ``MeanField.residual_function`` and F_p a central difference of
+``build(p +- delta)``. The bordered system is regular at folds, so a branch goes round them and its
+parameter need not be monotonic. Every sample of a branch is a full :class:`StationaryState`,
+solved again at its parameter by ``MeanField.newton_from``. Along each branch, between
+consecutive points, the events are located on their test functions (Kuznetsov 2004, sec. 10.2):
+
+``fold``          t_p, the parameter component of the tangent, changes sign;
+``branch_point``  det [[F_y, F_p], [t^T]] changes sign (a simple branch point), or the number of
+                  eigenvalues of F_y in the right half plane changes with no fold, branch point or
+                  Hopf point to explain it and two or more eigenvalues vanish where it does (a
+                  branch point of a symmetric system, such as the O(2)-symmetric birth of a ring
+                  of fixed points, where det F_y ~ (p - p*)^2 keeps its sign);
+``hopf``          the largest real part (flows), or modulus minus one (maps: Neimark-Sacker), of
+                  the state's complex eigenvalue pairs changes sign;
 ``chaos_onset``   the bulk radius g sqrt(<phi'^2>) of a static state crosses 1
-                  (Mastrogiuseppe & Ostojic 2018; THEORY.md section 3).
+                  (Mastrogiuseppe & Ostojic 2018, Neuron 99:609).
 
-Sign-change events are located by Brent's method on the test function along the continued
-branch, to 1e-9 in the parameter. An event that is detected but cannot be located (Newton fails
-on the way), and a multi-start solve that finds no state at all, are listed in
+Each is located to 1e-10 in the arclength by Brent's method (bisection on the eigenvalue count
+for symmetric branch points). New branches start *at* each located branch point, along the null
+directions of [F_y, F_p] other than the tangent (both signs; Keller 1977); a symmetric branch
+point whose bifurcating solutions form a continuous family (a ring) gives one branch, a curve on
+that family, whose states are marginal (``Branch.manifold_dimension`` = 1). A state found by a
+multi-start solve that lies on a known branch (or on the ring of one) is not continued again.
+
+A chaotic branch ends where it meets the static solutions (D_0 - D_inf -> 0, a chaos onset). Its
+equations in log(D_0 - D_inf) become singular there, so folds and branch points are not searched
+where the gap is below 5% of 1 + D_0, and the branch stops once it is below 0.1%.
+
+What is detected but cannot be resolved (an event whose Newton solves fail, a branch that stops
+inside the range, a multi-start solve that found nothing or says it is incomplete) is listed in
 ``BifurcationDiagram.unresolved`` with the residual reached, and reported by a
 :class:`ConvergenceWarning`.
 """
@@ -31,7 +56,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from ._checks import ConvergenceWarning, as_array, as_float, as_int, seed_sequence
-from ._newton import newton
+from .dynamics.stability import classify
 from .meanfield import MeanField, StationaryState
 
 __all__ = [
@@ -39,38 +64,78 @@ __all__ = [
     "BifurcationDiagram",
     "Branch",
     "BifurcationEvent",
+    "Continuation",
     "Unresolved",
 ]
 
 EVENT_KINDS = ("fold", "branch_point", "hopf", "chaos_onset")
+#: kinds of ``Unresolved`` items besides the event kinds
+UNRESOLVED_KINDS = EVENT_KINDS + ("discovery", "continuation", "branch_switching")
+
+_NULL_TOL = 1e-9  # singular values of [F_y, F_p] below this (relative) span a null space
+_SINGULAR_TOL = 1e-7  # the same, at a located singular point (within ~1e-12 of it)
+_SAME = 1e-6  # two solutions at one parameter are the same within this (relative, max-norm)
+_XTOL = 1e-12  # location of events in the arclength
+_GAP_END = 1e-3  # a chaotic branch ends once D_0 - D_inf < _GAP_END (1 + D_0)
+_GAP_MERGE = 0.05  # and may stop there, where its equations become singular, once below this
+_COMPLEX = 1e-7  # eigenvalues with |Im| below this (relative) are real
+_LOOSE = 1e-7  # a corrector stalled at round-off with a residual below this has converged
 
 
 @dataclass
 class Branch:
-    """One continued family of stationary states.
+    """One continued family of stationary states, in the order of the arclength.
 
     Attributes
     ----------
     parameter : ndarray (n,)
-        Parameter values where the branch was solved.
+        Parameter of each sample; not monotonic past a fold.
     states : list of StationaryState
+        The state at each sample (each solved by Newton at its parameter).
     chaotic : bool
+    manifold_dimension : int
+        Dimension of the family of solutions that each state belongs to at fixed parameter: 0 for
+        isolated states, 1 on a ring of fixed points (every state then has a neutral direction
+        and is marginal).
+    origin : str
+        "discovery" (continued from a multi-start solution) or "branch_point" (started at a
+        located branch point, which is then its first sample).
+    time : str
+        "continuous" or "discrete" (what stability means).
     """
 
     parameter: np.ndarray
     states: list
     chaotic: bool
+    manifold_dimension: int = 0
+    origin: str = "discovery"
+    time: str = "continuous"
 
     @property
     def kappa(self) -> np.ndarray:
+        """(n, R) latent variables."""
         return np.array([s.kappa for s in self.states])
 
     @property
     def stable(self) -> np.ndarray:
+        """(n,) bool: ``StationaryState.stable`` of each sample."""
         return np.array([s.stable for s in self.states], dtype=bool)
 
     @property
+    def stability(self) -> np.ndarray:
+        """(n,) "stable" / "unstable" / "marginal" of each sample (see
+        :func:`lowrank.dynamics.stability.classify`)."""
+        return np.array([_stability(s, self.time) for s in self.states], dtype="<U8")
+
+    @property
+    def marginal(self) -> np.ndarray:
+        """(n,) bool: samples whose linearisation cannot decide stability (a bifurcation point,
+        or a neutral direction along a ring)."""
+        return self.stability == "marginal"
+
+    @property
     def delta0(self) -> np.ndarray:
+        """(n, P) total variance of each population's input."""
         return np.array([s.delta0 for s in self.states])
 
     @property
@@ -86,16 +151,16 @@ class Unresolved:
     Attributes
     ----------
     kind : str
-        An event kind (``EVENT_KINDS``) that was detected (a sign change of its test function, or
-        a branch ending inside the range) but not located, or "discovery": a multi-start solve
-        that found no stationary state at all.
+        An event kind (``EVENT_KINDS``) whose test function changed sign but that could not be
+        located; "discovery": a multi-start solve that found no state or reported itself
+        incomplete; "continuation": a branch that stopped inside the parameter range;
+        "branch_switching": a branch point from which a new branch could not be started.
     interval : tuple of float
-        The parameter interval (lo, hi) where it happened (lo == hi for "discovery").
+        The parameter interval (lo, hi) where it happened (lo == hi at a single value).
     branch : int
         Index of the branch (-1 for "discovery").
     residual : float
-        Smallest residual reached by the Newton solves that failed (NaN when none failed and the
-        located point fell outside the interval).
+        Smallest residual reached by the Newton solves that failed (NaN when unknown).
     """
 
     kind: str
@@ -106,13 +171,28 @@ class Unresolved:
 
 @dataclass
 class BifurcationEvent:
-    """A located bifurcation: ``kind`` (one of EVENT_KINDS), ``parameter``, the ``state`` there
-    and the index of the ``branch`` it was found on."""
+    """A located bifurcation.
+
+    Attributes
+    ----------
+    kind : str
+        One of ``EVENT_KINDS``.
+    parameter : float
+    state : StationaryState
+        The state at the event.
+    branch : int
+        Index of the branch it was found on.
+    kernel_dimension : int
+        Dimension of the kernel of the residual Jacobian F_y there: 1 at folds and simple branch
+        points, 2 or more at symmetric branch points (the onset of a ring), 0 for Hopf points and
+        chaos onsets.
+    """
 
     kind: str
     parameter: float
     state: StationaryState
     branch: int
+    kernel_dimension: int = 1
 
     @property
     def kappa(self) -> np.ndarray:
@@ -127,12 +207,12 @@ class BifurcationDiagram:
     ----------
     parameter_name : str
     values : ndarray (n,)
+        The values given: the parameter range [min, max] and where multi-start solves ran.
     branches : list of Branch
     events : list of BifurcationEvent
-        Sorted by parameter.
+        Sorted by parameter; one per point (an event seen from several branches is kept once).
     unresolved : list of Unresolved
-        Events detected but not located and discovery solves that found nothing (empty when the
-        diagram is complete).
+        What was detected but not resolved (empty when the diagram is complete).
     """
 
     parameter_name: str
@@ -194,111 +274,771 @@ class BifurcationDiagram:
         return ax
 
 
+def _stability(state: StationaryState, time: str) -> str:
+    """stable / unstable / marginal of a state: its own ``stability`` field when it has one, else
+    :func:`classify` of its eigenvalues (a static state with bulk radius above 1 is unstable)."""
+    own = getattr(state, "stability", None)
+    if own is not None:
+        return str(getattr(own, "value", own))
+    label = str(classify(state.eigenvalues, time))
+    if label == "stable" and not state.stable:
+        return "unstable"
+    return label
+
+
 def _signature(state: StationaryState) -> np.ndarray:
     return np.concatenate([state.kappa, state.delta0, state.delta_inf])
 
 
-def _same(a: StationaryState, b: StationaryState, tol: float = 1e-5) -> bool:
+def _same_state(a: StationaryState, b: StationaryState, tol: float = 1e-3) -> bool:
     sa, sb = _signature(a), _signature(b)
     return a.chaotic == b.chaotic and bool(
         np.max(np.abs(sa - sb)) <= tol * (1.0 + np.max(np.abs(sa)))
     )
 
 
-def _test_functions(state: StationaryState, flow: bool) -> dict[str, float]:
-    """Test functions whose sign changes mark events (NaN when not applicable)."""
-    eig = state.eigenvalues
-    complex_pairs = eig[np.abs(eig.imag) > 1e-9]
-    if flow:
-        real = float(np.prod(eig).real) if eig.size else np.nan
-        hopf = float(np.max(complex_pairs.real)) if complex_pairs.size else np.nan
-    else:
-        real = float(np.prod(eig - 1.0).real) if eig.size else np.nan
-        hopf = float(np.max(np.abs(complex_pairs)) - 1.0) if complex_pairs.size else np.nan
-    chaos = state.bulk_radius - 1.0 if not state.chaotic else np.nan
-    return {"branch_point": real, "hopf": hopf, "chaos_onset": chaos}
+def _close(a: np.ndarray, b: np.ndarray, tol: float = _SAME) -> bool:
+    return bool(np.max(np.abs(a - b)) <= tol * (1.0 + np.max(np.abs(b))))
 
 
-class _Continuation:
-    """Shared state of one diagram computation."""
+def _natural(kind: str, y: np.ndarray) -> np.ndarray:
+    """The unknowns with a chaotic state's log(D_0 - D_inf) replaced by D_0 - D_inf, which Newton
+    determines to the tolerance even where the gap, and with it dF/dlog(gap), vanishes."""
+    if kind != "chaotic":
+        return y
+    out = np.array(y, dtype=float)
+    out[-1] = np.exp(out[-1])
+    return out
 
-    def __init__(self, build: Callable, values: np.ndarray, tol: float, max_iter: int):
+
+def _null_space(matrix: np.ndarray, tol: float) -> np.ndarray:
+    """Orthonormal basis (rows) of the numerical null space of an (n, n + k) matrix: the right
+    singular vectors whose singular values are below ``tol`` times the largest, and the k
+    directions a wide matrix lacks."""
+    _, s, vt = np.linalg.svd(matrix)
+    rank = int(np.sum(s > tol * s[0])) if s.size and s[0] > 0 else 0
+    return vt[rank:]
+
+
+def _tangent(null: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The unit vector of the null space closest to ``reference`` (its projection, normalised);
+    on a one-dimensional null space the null vector oriented like ``reference``."""
+    t = null.T @ (null @ reference)
+    norm = np.linalg.norm(t)
+    if norm < 1e-3 * np.linalg.norm(reference):  # reference orthogonal to the null space
+        t, norm = null[-1], 1.0
+    t = t / norm
+    return t if t @ reference >= 0 else -t
+
+
+class _Lost(Exception):
+    """A point of a segment could not be computed (Newton failed)."""
+
+
+@dataclass
+class _Point:
+    """One point z = (y, p) of a branch with its unit tangent and what the tests need."""
+
+    z: np.ndarray
+    t: np.ndarray
+    state: StationaryState | None
+    Fy: np.ndarray
+    DH: np.ndarray
+    null: np.ndarray
+    tests: dict
+
+    @property
+    def p(self) -> float:
+        return float(self.z[-1])
+
+
+@dataclass
+class _Curve:
+    """A branch under construction."""
+
+    kind: str
+    template: StationaryState
+    points: list
+    manifold: int = 0
+    origin: str = "discovery"
+
+
+@dataclass
+class _Switch:
+    """A located branch point to start new branches from."""
+
+    point: _Point
+    curve: int
+    directions: np.ndarray
+
+
+class _Segment:
+    """The arc of a branch between two consecutive points A and B, parametrised by
+    s = t_A . (z - z_A) in [0, h] (the corrector's own parametrisation)."""
+
+    def __init__(self, cont: Continuation, curve: _Curve, a: _Point, b: _Point):
+        self.cont, self.curve, self.a, self.b = cont, curve, a, b
+        self.h = float(a.t @ (b.z - a.z))
+        self.cache = {0.0: a, self.h: b}
+        self.failed = np.inf
+
+    def at(self, s: float) -> _Point:
+        """The point of the branch at s (raises _Lost when Newton fails)."""
+        if s not in self.cache:
+            a, b = self.a, self.b
+            guess = a.z + (s / self.h) * (b.z - a.z)
+            z, residual = self.cont._correct(self.curve.kind, guess, a.t, a.z + s * a.t)
+            point = None if z is None else self.cont._point(self.curve, z, a.t, False)
+            if point is None:
+                self.failed = min(self.failed, residual)
+            self.cache[s] = point
+        if self.cache[s] is None:
+            raise _Lost
+        return self.cache[s]
+
+    def with_state(self, s: float) -> _Point:
+        """The point at s if Newton at its parameter gives its state, else the nearest such
+        point within 1e-6 h of it (raises _Lost when there is none)."""
+        for step in (0.0, *(self.h * 10.0**-k for k in range(12, 5, -1))):
+            for sign in (1.0, -1.0):
+                at = min(max(s + sign * step, 0.0), self.h)
+                try:
+                    point = self.at(at)
+                except _Lost:
+                    continue
+                if point.state is not None:
+                    return point
+        raise _Lost
+
+    def locate(self, test: Callable[[_Point], float], lo: float, hi: float) -> float:
+        """Root in [lo, hi] of test(point(s)) by Brent's method."""
+
+        def f(s):
+            value = test(self.at(s))
+            if not np.isfinite(value):
+                raise _Lost
+            return value
+
+        return brentq(f, lo, hi, xtol=_XTOL, rtol=4 * np.finfo(float).eps, maxiter=200)
+
+    def bisect(self, count: Callable[[_Point], int], lo: float, hi: float) -> float:
+        """Where an integer test changes from its value at lo (bisection to _XTOL)."""
+        left = count(self.at(lo))
+        while hi - lo > _XTOL * max(1.0, self.h):
+            mid = 0.5 * (lo + hi)
+            if count(self.at(mid)) == left:
+                lo = mid
+            else:
+                hi = mid
+        return hi
+
+
+def _changed(a: float, b: float) -> bool:
+    return bool(np.isfinite(a) and np.isfinite(b) and (a < 0) != (b < 0))
+
+
+class Continuation:
+    """Pseudo-arclength continuation of every stationary state of ``build`` over a parameter
+    range, with event location and branch switching; the engine behind
+    :func:`bifurcation_diagram` (see the module docstring for the method).
+
+    Parameters
+    ----------
+    build : callable
+        ``build(p)`` returns a MeanField, or a tuple (MeanField, inputs).
+    values : ndarray (n,)
+        Strictly monotonic parameter values: the range [min, max], where multi-start solves run
+        (``discover``), and where every branch is sampled as it crosses them.
+    discover : list of int
+        Indices of ``values`` where multi-start solves run, in order.
+    n_starts, seed, tol, max_iter
+        As in :meth:`MeanField.stationary_states`; ``tol`` and ``max_iter`` also bound each
+        Newton solve of the continuation (at most 10 corrector iterations per step).
+    max_steps : int
+        Continuation steps per direction of a branch.
+
+    Attributes
+    ----------
+    branches : list of Branch
+    events : list of BifurcationEvent
+    unresolved : list of Unresolved
+        Filled by :meth:`run`.
+    """
+
+    def __init__(
+        self,
+        build: Callable,
+        values: np.ndarray,
+        discover: list,
+        n_starts: int | None = None,
+        seed=0,
+        tol: float = 1e-10,
+        max_iter: int = 60,
+        max_steps: int = 1000,
+    ):
         self.build = build
-        self.values = values
-        self.tol = tol
-        self.max_iter = max_iter
+        self.values = np.asarray(values, dtype=float)
+        self.discover = list(discover)
+        self.n_starts, self.seed, self.tol, self.max_iter = n_starts, seed, tol, max_iter
+        self.max_steps = max_steps
+        self.lo, self.hi = float(self.values.min()), float(self.values.max())
+        span = self.hi - self.lo
+        self.h_max = max(span, 0.2) / 20.0
+        self.h_min = 1e-7 * self.h_max
+        self.corrector_iter = min(max_iter, 10)
+        self.branches: list[Branch] = []
+        self.events: list[BifurcationEvent] = []
+        self.unresolved: list[Unresolved] = []
+        self._curves: list[_Curve] = []
+        self._switches: list[_Switch] = []
+        self._models: dict = {}
+        self._traces: dict = {}
+        self._inadmissible = False
+        self.time = self._model(self.values[0])[0].time
 
-    def model(self, value: float) -> tuple[MeanField, np.ndarray | None]:
-        out = self.build(float(value))
-        mf, inputs = out if isinstance(out, tuple) else (out, None)
-        if not isinstance(mf, MeanField):
-            raise TypeError(
-                f"build must return a MeanField (or (MeanField, inputs)), got {type(mf).__name__}"
-            )
-        return mf, inputs
+    # --- the system F(y, p) ------------------------------------------------------------------
+    def _model(self, p: float):
+        """(MeanField, inputs, residual functions by kind) at p, cached."""
+        key = float(p)
+        if key not in self._models:
+            out = self.build(key)  # a ValueError: p outside the parameter's domain
+            mf, inputs = out if isinstance(out, tuple) else (out, None)
+            if not isinstance(mf, MeanField):
+                raise TypeError(
+                    "build must return a MeanField (or (MeanField, inputs)), "
+                    f"got {type(mf).__name__}"
+                )
+            if len(self._models) >= 256:
+                self._models.clear()
+            self._models[key] = (mf, inputs, {})
+        return self._models[key]
 
-    def solve(self, value: float, guess: StationaryState) -> tuple[StationaryState | None, float]:
-        """Newton at ``value`` from ``guess``: (state or None, residual reached)."""
-        mf, inputs = self.model(value)
-        return mf.newton_from(guess, inputs, tol=self.tol, max_iter=self.max_iter)
+    def _without_bulk(self, p: float) -> bool:
+        """Whether the MeanField at p has g = 0 (False outside the parameter's domain)."""
+        try:
+            return self._model(p)[0].g == 0
+        except ValueError:
+            return False
 
-    def predict(self, states: list, params: list, value: float) -> StationaryState:
-        """Secant predictor from the last two states of a branch."""
-        last = states[-1]
-        if len(states) < 2 or params[-1] == params[-2]:
-            return last
-        slope = (last.unknowns - states[-2].unknowns) / (params[-1] - params[-2])
-        return dataclasses.replace(last, unknowns=last.unknowns + slope * (value - params[-1]))
+    def _residual(self, kind: str, y: np.ndarray, p: float):
+        """(F, F_y) at (y, p); NaN outside the domain of the parameter (``build(p)`` raises
+        ValueError) or of the unknowns (a negative variance)."""
+        try:
+            mf, inputs, functions = self._model(p)
+        except ValueError:
+            return np.full(y.size, np.nan), np.full((y.size, y.size), np.nan)
+        if kind not in functions:
+            functions[kind] = mf.residual_function(kind, inputs)
+        F, J, _ = functions[kind](y)
+        return F, J
 
-    def step(self, states: list, params: list, value: float, halvings: int = 3):
-        """The state at ``value`` continued from the end of a branch, or None.
+    def _residual_or_none(self, kind: str, y: np.ndarray, p: float):
+        """F at (y, p), or None outside the parameter's or the unknowns' domain."""
+        F = self._residual(kind, y, p)[0]
+        return F if np.all(np.isfinite(F)) else None
 
-        Newton from the secant prediction, else from the last state; when both fail (or jump
-        to another branch), the step is halved up to ``halvings`` times, the intermediate states
-        serving only as starts.
-        """
-        last = states[-1]
-        for guess in (self.predict(states, params, value), last):
-            new, _ = self.solve(value, guess)
-            if new is not None and new.chaotic == last.chaotic and not _jumped(new, guess, last):
-                return new
-            if guess is last:
+    def _parameter_derivative(self, kind: str, y: np.ndarray, p: float, F: np.ndarray):
+        """dF/dp by a central difference (one-sided at the edge of the parameter's domain)."""
+        d = 1e-6 * (1.0 + abs(p))
+        up = self._residual_or_none(kind, y, p + d)
+        down = self._residual_or_none(kind, y, p - d)
+        if up is not None and down is not None:
+            return (up - down) / (2 * d)
+        if up is not None:
+            return (up - F) / d
+        if down is not None:
+            return (F - down) / d
+        return np.full_like(F, np.nan)
+
+    def _correct(
+        self,
+        kind: str,
+        z0: np.ndarray,
+        t: np.ndarray | None = None,
+        anchor: np.ndarray | None = None,
+        free_p: bool = True,
+    ):
+        """Newton on F(y, p) = 0 from z0 = (y0, p0), with the constraint t . (z - anchor) = 0
+        when t is given, for (y, p) (``free_p``) or for y at fixed p = p0. Least-squares steps, so
+        that it also converges where the system is rank deficient (on a ring of solutions).
+        Returns (z or None, residual reached); the residual is NaN outside the domain."""
+        z = np.array(z0, dtype=float)
+        Fp = None
+        last_step = np.inf
+        residual = np.inf
+        for it in range(self.corrector_iter + 1):
+            if kind == "static" and self._without_bulk(z[-1]):
+                z[-2] = 0.0  # no bulk: its variance D is 0 (and round-off must not make it < 0)
+            F, Fy = self._residual(kind, z[:-1], z[-1])
+            if not (np.all(np.isfinite(F)) and np.all(np.isfinite(Fy))):
+                return None, np.nan
+            G, A = F, Fy
+            if free_p:
+                if Fp is None:  # a chord in the parameter direction: dF/dp from the first iterate
+                    Fp = self._parameter_derivative(kind, z[:-1], z[-1], F)
+                    if not np.all(np.isfinite(Fp)):
+                        return None, np.nan
+                A = np.column_stack([Fy, Fp])
+            if t is not None:
+                G = np.append(F, t @ (z - anchor))
+                A = np.vstack([A, t if free_p else t[:-1]])
+            previous, residual = residual, float(np.max(np.abs(G)))
+            if residual <= self.tol and (it == 0 or last_step <= 1e-6 * (1 + np.max(np.abs(z)))):
+                return z, residual
+            if it >= 2 and residual <= _LOOSE and residual > 0.5 * previous:
+                return z, residual  # stalled at the round-off of the residual (as in newton)
+            if it == self.corrector_iter:
                 break
-        if halvings == 0:
-            return None
-        mid = 0.5 * (params[-1] + value)
-        half = self.step(states, params, mid, halvings - 1)
-        if half is None:
-            return None
-        return self.step(states + [half], params + [mid], value, halvings - 1)
+            step = np.linalg.lstsq(A, -G, rcond=1e-10)[0]
+            if free_p:
+                z += step
+            else:
+                z[:-1] += step
+            last_step = float(np.max(np.abs(step)))
+        return None, residual
 
-    def continue_branch(self, states: list, params: list, indices, others):
-        """Extend (states, params) over ``indices`` until Newton fails or meets another branch;
-        return the other branch's state it met (None if it stopped otherwise)."""
-        for i in indices:
-            new = self.step(states, params, self.values[i])
-            if new is None:
+    def _point(
+        self, curve: _Curve, z: np.ndarray, reference: np.ndarray, need_state: bool = True
+    ) -> _Point | None:
+        """The branch point at a corrected z: tangent, state (Newton at its parameter) and test
+        functions; None when the state cannot be solved there, unless ``need_state`` is False
+        (then its state is None: near a branch point Newton at fixed parameter may leave for the
+        other branch, while the tests of singular points need no state)."""
+        y, p = z[:-1], float(z[-1])
+        F, Fy = self._residual(curve.kind, y, p)
+        Fp = self._parameter_derivative(curve.kind, y, p, F)
+        if not np.all(np.isfinite(Fp)):
+            return None
+        DH = np.column_stack([Fy, Fp])
+        null = _null_space(DH, _NULL_TOL)
+        t = _tangent(null, reference)
+        mf, inputs, _ = self._model(p)
+        start = dataclasses.replace(curve.template, unknowns=y.copy())
+        state, residual = mf.newton_from(start, inputs, tol=self.tol, max_iter=self.max_iter)
+        # Newton converged, but not to a state the MeanField admits (e.g. D_inf < 0)
+        self._inadmissible = state is None and residual <= _LOOSE
+        if state is None or not _close(
+            _natural(curve.kind, state.unknowns), _natural(curve.kind, y), 1e-3
+        ):  # None, or another solution
+            if need_state:
                 return None
-            met = [other for other in others(i) if _same(new, other)]
-            if met:
-                return met[0]
-            states.append(new)
-            params.append(self.values[i])
-        return None
+            state = None
+        return _Point(z.copy(), t, state, Fy, DH, null, self._tests(state, Fy, DH, t))
 
+    def _tests(self, state, Fy: np.ndarray, DH: np.ndarray, t: np.ndarray) -> dict:
+        """Test functions at a point (those of the state NaN when it has none)."""
+        eig = np.zeros(0) if state is None else state.eigenvalues
+        pairs = eig[np.abs(eig.imag) > _COMPLEX * (1.0 + np.abs(eig))]
+        if not pairs.size:
+            hopf = np.nan
+        elif self.time == "continuous":
+            hopf = float(np.max(pairs.real))
+        else:
+            hopf = float(np.max(np.abs(pairs)) - 1.0)
+        chaos = np.nan if state is None or state.chaotic else float(state.bulk_radius) - 1.0
+        return {
+            "fold": float(t[-1]),
+            "branch_point": float(np.linalg.det(np.vstack([DH, t]))),
+            "hopf": hopf,
+            "chaos_onset": chaos,
+            "count": int(np.sum(np.linalg.eigvals(Fy).real > 0)),
+        }
 
-def _live(branches: list) -> list:
-    """(index, branch) of the branches not merged into another."""
-    return [(b, raw) for b, raw in enumerate(branches) if raw is not None]
+    # --- following a branch ------------------------------------------------------------------
+    @staticmethod
+    def _metric(curve: _Curve, a: _Point) -> float:
+        """Length of the tangent in the metric of the steps: Euclidean in z, except that a
+        chaotic branch measures log(D_0 - D_inf) by D_0 - D_inf (relative to 1 + D_0), so that it
+        reaches the static solutions, where the gap vanishes, in a few steps."""
+        if curve.kind != "chaotic":
+            return 1.0
+        weight = np.ones_like(a.t)
+        weight[-2] = min(1.0, np.exp(a.z[-2]) / (1.0 + abs(a.z[-3])))
+        return float(np.linalg.norm(weight * a.t))
 
+    @staticmethod
+    def _merging(curve: _Curve, a: _Point, gap: float) -> bool:
+        """Whether a chaotic branch has come within ``gap`` (relative to 1 + D_0) of the static
+        solutions, where D_0 - D_inf vanishes and the system for log(D_0 - D_inf) is singular:
+        the end of the branch, at a chaos onset (Mastrogiuseppe & Ostojic 2018)."""
+        return curve.kind == "chaotic" and bool(np.exp(a.z[-2]) < gap * (1 + abs(a.z[-3])))
 
-def _jumped(new: StationaryState, guess: StationaryState, last: StationaryState) -> bool:
-    """Whether ``new`` lies too far from ``last`` to continue its branch (past a fold the
-    predictor can land on another branch)."""
-    allowed = 3.0 * np.max(np.abs(guess.unknowns - last.unknowns)) + 0.3 * (
-        1.0 + np.max(np.abs(last.unknowns))
-    )
-    return bool(np.max(np.abs(new.unknowns - last.unknowns)) > allowed)
+    def _step(self, curve: _Curve, a: _Point, h: float):
+        """The next point from a, halving h until Newton converges without jumping:
+        (point, step used, None) or (None, h, residual reached: NaN outside the domain)."""
+        reached, domain = np.inf, True
+        while h >= self.h_min:
+            length = h / self._metric(curve, a)
+            predicted = a.z + length * a.t
+            z, residual = self._correct(curve.kind, predicted, a.t, predicted)
+            if z is not None:
+                b = self._point(curve, z, a.t)
+                if (
+                    b is not None
+                    and np.max(np.abs(z - predicted)) <= length
+                    and b.t @ a.t >= 0.9
+                ):
+                    return b, h, None
+                if b is None and self._inadmissible:
+                    residual = np.nan  # the branch leaves the admissible states: a domain edge
+            if np.isfinite(residual):
+                domain = False
+                reached = min(reached, residual)
+            h *= 0.5
+        return None, h, (np.nan if domain else reached)
+
+    def _follow(self, index: int, start: _Point, direction: np.ndarray) -> tuple[list, bool]:
+        """Points after ``start`` along ``direction`` until the branch leaves the parameter range,
+        closes, ends at the domain's edge or fails (then listed in ``unresolved``). Returns
+        (points, closed)."""
+        curve = self._curves[index]
+        t = _tangent(start.null, direction)
+        if t @ direction < 0.5:  # a singular start: leave along the direction itself
+            t = direction / np.linalg.norm(direction)
+        a = dataclasses.replace(start, t=t, tests=self._tests(start.state, start.Fy, start.DH, t))
+        points: list[_Point] = []
+        h = self.h_max / 4
+        for n in range(self.max_steps):
+            b, h, failed = self._step(curve, a, h)
+            if b is None:
+                if not (np.isnan(failed) or self._merging(curve, a, _GAP_MERGE)):
+                    self.unresolved.append(Unresolved("continuation", (a.p, a.p), index, failed))
+                return points, False
+            if n == 0 and not curve.manifold:
+                curve.manifold = max(0, b.null.shape[0] - 1)
+            inside = self._scan(index, a, b)
+            points += [q for q in inside if self.lo <= q.p <= self.hi]
+            if not self.lo <= b.p <= self.hi:
+                return points, False
+            points.append(b)
+            if n >= 3 and np.max(np.abs(b.z - start.z)) <= h and b.t @ start.t > 0:
+                return points, True  # back at the start: a closed branch
+            if self._merging(curve, b, _GAP_END):
+                return points, False
+            a = b
+            h = min(1.5 * h, self.h_max)
+        self.unresolved.append(Unresolved("continuation", (a.p, a.p), index, np.nan))
+        return points, False
+
+    def _scan(self, index: int, a: _Point, b: _Point) -> list:
+        """Events located between consecutive points a and b of a branch, and the branch's
+        samples at the ``values`` it crosses there, in the order of the arclength."""
+        curve = self._curves[index]
+        seg = _Segment(self, curve, a, b)
+        found: list = []  # (s, point)
+        singular: list = []  # s of the located fold and branch points
+        turns: list = []  # s where t_p changes sign (p is monotonic between them)
+        # near the end of a chaotic branch its equations are singular (module docstring)
+        merging = self._merging(curve, a, _GAP_MERGE) and self._merging(curve, b, _GAP_MERGE)
+        turn = not merging and _changed(a.tests["fold"], b.tests["fold"])
+        crossed = not (curve.manifold or merging) and _changed(
+            a.tests["branch_point"], b.tests["branch_point"]
+        )
+        if turn or crossed:
+            # det changes at a branch point (t_p too where a pitchfork is met from its side
+            # branch), t_p alone at a fold
+            kind = "branch_point" if crossed else "fold"
+            located = None
+            for test in ("branch_point",) * crossed + ("fold",) * turn:
+                try:
+                    s = seg.locate(lambda q, test=test: q.tests[test], 0.0, seg.h)
+                    located = seg.with_state(s)
+                    break
+                except (_Lost, ValueError, RuntimeError):
+                    continue
+            if located is None:
+                lo, hi = sorted((a.p, b.p))
+                self.unresolved.append(Unresolved(kind, (lo, hi), index, seg.failed))
+                singular.append(np.nan)  # accounts for the change of the eigenvalue count
+            else:
+                if not crossed:
+                    kind = self._fold_or_ring_onset(curve, located)
+                kernel = max(1, self._kernel_dimension(located))
+                singular.append(s)
+                turns += [s] * turn
+                found.append((s, located))
+                self._record(kind, located, index, kernel)
+                if kind == "branch_point":
+                    self._queue(index, located, kernel)
+        for kind in ("hopf", "chaos_onset"):
+            if not _changed(a.tests[kind], b.tests[kind]):
+                continue
+            try:
+                s = seg.locate(lambda q, kind=kind: q.tests[kind], 0.0, seg.h)
+                point = seg.with_state(s)
+            except (_Lost, ValueError, RuntimeError):
+                lo, hi = sorted((a.p, b.p))
+                self.unresolved.append(Unresolved(kind, (lo, hi), index, seg.failed))
+                continue
+            found.append((s, point))
+            self._record(kind, point, index, 0)
+        if not (curve.manifold or merging):
+            self._symmetric_branch_point(index, seg, singular, found)
+        found += self._crossings(seg, [0.0, *turns, seg.h])
+        return [q for _, q in sorted(found, key=lambda item: item[0])]
+
+    def _symmetric_branch_point(self, index: int, seg: _Segment, singular: list, found: list):
+        """A change of the number of unstable eigenvalues of F_y not explained by the located
+        folds, branch points and Hopf points: bisection on the count, and a branch point where
+        two or more eigenvalues vanish."""
+        a, b = seg.a, seg.b
+        change = abs(b.tests["count"] - a.tests["count"])
+        hopf = 2 * _changed(a.tests["hopf"], b.tests["hopf"]) * (self.time == "continuous")
+        if change <= len(singular) + hopf:
+            return
+        try:
+            s = seg.bisect(lambda q: q.tests["count"], 0.0, seg.h)
+            point = seg.with_state(s)
+        except _Lost:
+            lo, hi = sorted((a.p, b.p))
+            self.unresolved.append(Unresolved("branch_point", (lo, hi), index, seg.failed))
+            return
+        kernel = self._kernel_dimension(point)
+        if kernel == 0 or any(abs(s - other) <= 1e-8 * max(1.0, seg.h) for other in singular):
+            return  # a complex pair crossed (a Hopf point of F_y, not of the dynamics)
+        singular.append(s)
+        found.append((s, point))
+        self._record("branch_point", point, index, kernel)
+        self._queue(index, point, kernel)
+
+    def _crossings(self, seg: _Segment, cuts: list) -> list:
+        """(s, point) where the branch crosses one of ``values`` (p monotonic between cuts)."""
+        out = []
+        for lo, hi in zip(cuts[:-1], cuts[1:], strict=False):
+            try:
+                za, zb = seg.at(lo).z, seg.at(hi).z
+            except _Lost:
+                continue
+            pa, pb = za[-1], zb[-1]
+            for v in self.values:
+                if not min(pa, pb) < v < max(pa, pb):
+                    continue
+                guess = za + (v - pa) / (pb - pa) * (zb - za)
+                guess[-1] = v
+                z, _ = self._correct(seg.curve.kind, guess, free_p=False)
+                point = None if z is None else self._point(seg.curve, z, seg.a.t)
+                if point is not None:
+                    out.append((lo + (v - pa) / (pb - pa) * (hi - lo), point))
+        return out
+
+    def _kernel_dimension(self, point: _Point) -> int:
+        eig = np.linalg.eigvals(point.Fy)
+        return int(np.sum(np.abs(eig) <= 1e-6 * max(1.0, np.max(np.abs(point.Fy)))))
+
+    def _fold_or_ring_onset(self, curve: _Curve, point: _Point) -> str:
+        """Where t_p changes sign on a ring branch (whose branch point test is void): a fold,
+        or its end at the branch point where the ring is born, where [F_y, F_p] loses rank
+        beyond the ring's neutral direction."""
+        null = _null_space(point.DH, _SINGULAR_TOL).shape[0]
+        return "branch_point" if curve.manifold and null - 1 > curve.manifold else "fold"
+
+    def _record(self, kind: str, point: _Point, index: int, kernel: int) -> None:
+        self.events.append(BifurcationEvent(kind, point.p, point.state, index, kernel))
+
+    def _queue(self, index: int, point: _Point, kernel: int) -> None:
+        """Remember a branch point: the null directions of [F_y, F_p] other than the tangent
+        (kernel + 1 of them, F_p lying in the range of F_y, with ``kernel`` = dim ker F_y)."""
+        null = np.linalg.svd(point.DH)[2][-(kernel + 1) :]
+        t = point.t
+        others = null.T - np.outer(t, t @ null.T)
+        u, s, _ = np.linalg.svd(others, full_matrices=False)
+        directions = u[:, s > 0.5].T
+        self._switches.append(_Switch(point, index, directions))
+
+    # --- branches ----------------------------------------------------------------------------
+    def _new_curve(self, kind: str, template: StationaryState, origin: str) -> int:
+        self._curves.append(_Curve(kind, template, [], 0, origin))
+        return len(self._curves) - 1
+
+    def _continue_state(self, state: StationaryState, p: float) -> None:
+        """A new branch through a discovered state, followed both ways."""
+        kind = "chaotic" if state.chaotic else "static"
+        index = self._new_curve(kind, state, "discovery")
+        curve = self._curves[index]
+        z = np.append(state.unknowns, p)
+        e_p = np.zeros(z.size)
+        e_p[-1] = 1.0
+        start = self._point(curve, z, e_p)
+        if start is None:
+            self._curves.pop()
+            self.unresolved.append(Unresolved("continuation", (p, p), -1, state.residual))
+            return
+        forward, closed = self._follow(index, start, start.t)
+        backward = [] if closed else self._follow(index, start, -start.t)[0]
+        curve.points = backward[::-1] + [start] + forward
+
+    def _switch(self, switch: _Switch) -> None:
+        """New branches from a located branch point, along each null direction (both signs),
+        unless their first point lies on a known branch."""
+        point = switch.point
+        kind = self._curves[switch.curve].kind
+        template = self._curves[switch.curve].template
+        for direction in switch.directions:
+            for sign in (1.0, -1.0):
+                d = sign * direction
+                first, reached = None, np.inf
+                h = self.h_max / 8
+                while first is None and h >= self.h_max / 512:
+                    predicted = point.z + h * d
+                    z, residual = self._correct(kind, predicted, d, predicted)
+                    if z is None:
+                        reached = min(reached, residual) if np.isfinite(residual) else reached
+                    else:
+                        probe = _Curve(kind, template, [])
+                        first = self._point(probe, z, d)
+                    h /= 2
+                if first is None:
+                    if np.isfinite(reached):
+                        self.unresolved.append(
+                            Unresolved("branch_switching", (point.p, point.p), switch.curve,
+                                       reached)
+                        )
+                    continue
+                if not self.lo <= first.p <= self.hi or self._known(kind, first.z):
+                    continue
+                index = self._new_curve(kind, template, "branch_point")
+                curve = self._curves[index]
+                start = dataclasses.replace(point, t=d)
+                curve.manifold = max(0, first.null.shape[0] - 1)
+                rest, _ = self._follow(index, first, first.t)
+                curve.points = [start, first] + rest
+
+    def _known(self, kind: str, z: np.ndarray) -> bool:
+        """Whether the solution z = (y, p) lies on a known branch, or on the ring of one."""
+        y, p = z[:-1], float(z[-1])
+        for index, curve in enumerate(self._curves):
+            if curve.kind != kind or not curve.points:
+                continue
+            for w in self._at_parameter(curve, p):
+                if _close(_natural(kind, w), _natural(kind, y)):
+                    return True
+                if curve.manifold and self._on_ring(index, w, y, p):
+                    return True
+        return False
+
+    def _at_parameter(self, curve: _Curve, p: float) -> list:
+        """The unknowns y of a branch where it crosses the parameter p."""
+        out = []
+        zs = [q.z for q in curve.points]
+        for i, z in enumerate(zs):
+            if abs(z[-1] - p) <= 1e-12 * (1 + abs(p)):
+                out.append(z[:-1])
+            elif i + 1 < len(zs) and min(z[-1], zs[i + 1][-1]) < p < max(z[-1], zs[i + 1][-1]):
+                nxt = zs[i + 1]
+                guess = z + (p - z[-1]) / (nxt[-1] - z[-1]) * (nxt - z)
+                guess[-1] = p
+                corrected, _ = self._correct(curve.kind, guess, free_p=False)
+                if corrected is not None:
+                    out.append(corrected[:-1])
+        return out
+
+    def _on_ring(self, index: int, w: np.ndarray, y: np.ndarray, p: float) -> bool:
+        """Whether y lies on the closed curve of solutions at fixed p through w: the curve is
+        traced (and cached), and y projected on it from the nearest traced point."""
+        kind = self._curves[index].kind
+        key = (index, float(p), tuple(np.round(w, 9)))
+        if key not in self._traces:
+            self._traces[key] = self._trace(kind, w, p)
+        points, tangents, h = self._traces[key]
+        if not len(points):
+            return False
+        distance = np.max(np.abs(points - y), axis=1)
+        nearest = int(np.argmin(distance))
+        if distance[nearest] > 2 * h:
+            return False
+        u, t = points[nearest], tangents[nearest]
+        target = np.append(u + (t @ (y - u)) * t, p)
+        z, _ = self._correct(kind, target, np.append(t, 0.0), target, free_p=False)
+        return z is not None and _close(_natural(kind, z[:-1]), _natural(kind, y))
+
+    def _trace(self, kind: str, w: np.ndarray, p: float) -> tuple:
+        """(points, neutral directions, step) of the one-dimensional family of solutions at
+        fixed p through w, traced by pseudo-arclength along the null vector of F_y until it
+        closes (at most 400 steps); empty where F_y has no one-dimensional kernel."""
+        null = _null_space(self._residual(kind, w, p)[1], _NULL_TOL)
+        h = 0.05 * (1e-3 + np.max(np.abs(w)))
+        if null.shape[0] != 1:
+            return np.zeros((0, w.size)), np.zeros((0, w.size)), h
+        u, t = w.copy(), null[0]
+        points, tangents = [u], [t]
+        for n in range(400):
+            predicted = np.append(u + h * t, p)
+            z, _ = self._correct(kind, predicted, np.append(t, 0.0), predicted, False)
+            if z is None:
+                break
+            null = _null_space(self._residual(kind, z[:-1], p)[1], _NULL_TOL)
+            if null.shape[0] != 1:
+                break
+            t = null[0] if null[0] @ t >= 0 else -null[0]
+            u = z[:-1]
+            points.append(u)
+            tangents.append(t)
+            if n > 3 and np.max(np.abs(u - w)) < h:
+                break
+        return np.array(points), np.array(tangents), h
+
+    # --- the whole diagram -------------------------------------------------------------------
+    def run(self) -> Continuation:
+        """Discover, follow and switch until every state found lies on a branch; fills
+        ``branches``, ``events`` and ``unresolved``."""
+        with np.errstate(all="ignore"):
+            for i in self.discover:
+                value = float(self.values[i])
+                mf, inputs, _ = self._model(value)
+                with warnings.catch_warnings():  # reported once, through ``unresolved``
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    found = mf.stationary_states(
+                        inputs,
+                        n_starts=self.n_starts,
+                        seed=self.seed,
+                        tol=self.tol,
+                        max_iter=self.max_iter,
+                    )
+                if not len(found) or getattr(found, "complete", True) is False:
+                    self.unresolved.append(
+                        Unresolved("discovery", (value, value), -1, found.failed_residual)
+                    )
+                for state in found:
+                    kind = "chaotic" if state.chaotic else "static"
+                    if not self._known(kind, np.append(state.unknowns, value)):
+                        self._continue_state(state, value)
+                    while self._switches:
+                        self._switch(self._switches.pop(0))
+        self._finish()
+        return self
+
+    def _finish(self) -> None:
+        keep = [i for i, c in enumerate(self._curves) if c.points]
+        renumber = {old: new for new, old in enumerate(keep)}
+        self.branches = [
+            Branch(
+                np.array([q.p for q in c.points]),
+                [q.state for q in c.points],
+                c.kind == "chaotic",
+                c.manifold,
+                c.origin,
+                self.time,
+            )
+            for c in (self._curves[i] for i in keep)
+        ]
+        events = []
+        for e in sorted(self.events, key=lambda e: (e.kind, e.parameter)):
+            if not self.lo - 1e-9 <= e.parameter <= self.hi + 1e-9:
+                continue
+            same = [
+                k
+                for k in events
+                if k.kind == e.kind
+                and abs(k.parameter - e.parameter) <= 1e-6 * (1 + abs(e.parameter))
+                and _same_state(k.state, e.state)
+            ]
+            if same:
+                same[0].kernel_dimension = max(same[0].kernel_dimension, e.kernel_dimension)
+            else:
+                events.append(dataclasses.replace(e, branch=renumber.get(e.branch, -1)))
+        self.events = sorted(events, key=lambda e: e.parameter)
+        for u in self.unresolved:
+            u.branch = renumber.get(u.branch, -1)
 
 
 def bifurcation_diagram(
@@ -311,7 +1051,8 @@ def bifurcation_diagram(
     tol: float = 1e-10,
     max_iter: int = 60,
 ) -> BifurcationDiagram:
-    """Continue every stationary state of ``build(value)`` over ``values`` and locate bifurcations.
+    """Continue every stationary state of ``build(p)`` over the range of ``values`` and locate
+    its bifurcations (pseudo-arclength continuation; module docstring).
 
     Parameters
     ----------
@@ -320,25 +1061,26 @@ def bifurcation_diagram(
     parameter : str
         Name of the parameter (axis label).
     values : array_like (n,)
-        Strictly monotonic parameter values.
+        Strictly monotonic parameter values. Their range [min, max] is the range continued;
+        multi-start solves run at some of them; every branch is sampled where it crosses them
+        (besides its own continuation steps, which go round folds).
     discover_every : int, optional
         Multi-start solves (``stationary_states``) run at every ``discover_every``-th value and at
-        both ends (default: about 8 over the range).
+        the last one (default: about 8 over the range).
     n_starts : int, optional
         Starts per multi-start solve (MeanField default if None).
     seed : int
         Seed of the multi-start solves.
     tol : float
-        Residual tolerance of every Newton solve on a branch.
+        Residual tolerance of every Newton solve.
     max_iter : int
-        Newton iterations per solve (see ``MeanField.stationary_states``).
+        Newton iterations per solve (at most 10 per continuation step).
 
     Returns
     -------
     BifurcationDiagram
-        ``branches`` and ``events`` (each located to 1e-9 in the parameter, or, for folds, to the
-        Newton tolerance of the extended system); ``unresolved`` lists what could not be located;
-        ``plot()`` draws it.
+        ``branches``, ``events`` (located to 1e-10 in the arclength, so to better than 1e-6 in
+        the parameter), ``unresolved`` (what could not be resolved) and ``plot()``.
 
     Raises
     ------
@@ -383,230 +1125,17 @@ def bifurcation_diagram(
     tol = as_float(tol, "tol", positive=True)
     max_iter = as_int(max_iter, "max_iter", minimum=1)
     discover = sorted(set(range(0, n, every)) | {n - 1})
-    cont = _Continuation(build, values, tol, max_iter)
-    unresolved: list[Unresolved] = []
-
-    branches: list = []  # (states, params, indices), None once merged into another
-
-    def states_at(i, exclude=None):
-        return [
-            states[idx.index(i)]
-            for b, (states, _, idx) in _live(branches)
-            if b is not exclude and i in idx
-        ]
-
-    active: list[int] = []
-    for i in range(n):
-        # continue the active branches one step
-        still = []
-        for b in active:
-            states, params, idx = branches[b]
-            before = len(states)
-            cont.continue_branch(states, params, [i], lambda j, b=b: states_at(j, exclude=b))
-            if len(states) > before:
-                idx.append(i)
-                still.append(b)
-        active = still
-        if i not in discover:
-            continue
-        mf, inputs = cont.model(values[i])
-        with warnings.catch_warnings():  # reported once, through ``unresolved``
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            found = mf.stationary_states(
-                inputs, n_starts=n_starts, seed=seed, tol=tol, max_iter=max_iter
-            )
-        if not len(found):
-            value = float(values[i])
-            unresolved.append(Unresolved("discovery", (value, value), -1, found.failed_residual))
-        for state in found:
-            if any(_same(state, s) for s in states_at(i)):
-                continue
-            states, params, idx = [state], [values[i]], [i]
-            branches.append((states, params, idx))
-            b = len(branches) - 1
-            # backwards to where the branch appears
-            back_states, back_params = [state], [values[i]]
-            met = cont.continue_branch(
-                back_states,
-                back_params,
-                range(i - 1, -1, -1),
-                lambda j, b=b: states_at(j, exclude=b),
-            )
-            states[:0] = back_states[:0:-1]
-            params[:0] = back_params[:0:-1]
-            idx[:0] = list(range(i - len(back_states) + 1, i))
-            active.append(b)
-            # met the end of a branch whose forward continuation failed: one branch, joined
-            for o, (o_states, o_params, o_idx) in _live(branches):
-                if met is not None and o_states[-1] is met and o_idx[-1] == idx[0] - 1:
-                    states[:0], params[:0], idx[:0] = o_states, o_params, o_idx
-                    branches[o] = None
-
-    result = [Branch(np.array(p), s, s[0].chaotic) for _, (s, p, _) in _live(branches)]
-    branches = [raw for _, raw in _live(branches)]
-    events = _locate_events(cont, result, branches, values)
-    events, lost = (
-        _dedup_events([e for e in events if isinstance(e, BifurcationEvent)]),
-        [e for e in events if isinstance(e, Unresolved)],
-    )
-    unresolved += [u for u in lost if not _explained(u, events)]
-    if unresolved:
+    cont = Continuation(build, values, discover, n_starts, seed, tol, max_iter).run()
+    if cont.unresolved:
         worst = ", ".join(
             f"{u.kind} in [{u.interval[0]:.6g}, {u.interval[1]:.6g}] (residual {u.residual:.3g})"
-            for u in unresolved[:5]
+            for u in cont.unresolved[:5]
         )
-        more = f" and {len(unresolved) - 5} more" if len(unresolved) > 5 else ""
+        more = f" and {len(cont.unresolved) - 5} more" if len(cont.unresolved) > 5 else ""
         warnings.warn(
-            f"bifurcation_diagram: {len(unresolved)} item(s) unresolved: {worst}{more}; see "
+            f"bifurcation_diagram: {len(cont.unresolved)} item(s) unresolved: {worst}{more}; see "
             "BifurcationDiagram.unresolved (raise max_iter or refine values)",
             ConvergenceWarning,
             stacklevel=2,
         )
-    return BifurcationDiagram(parameter, values, result, events, unresolved)
-
-
-def _locate_events(cont: _Continuation, result: list, raw: list, values: np.ndarray) -> list:
-    """Events and ``Unresolved`` items of every branch, in one list."""
-    events: list = []
-    flow = cont.model(values[0])[0].time == "continuous"
-    for b, branch in enumerate(result):
-        tests = [_test_functions(s, flow) for s in branch.states]
-        p = branch.parameter
-        for i in range(len(p) - 1):
-            for kind in ("branch_point", "hopf", "chaos_onset"):
-                a, c = tests[i][kind], tests[i + 1][kind]
-                if np.isfinite(a) and np.isfinite(c) and (a < 0) != (c < 0):
-                    events.append(_refine_sign_change(cont, branch, i, kind, flow, b))
-        # branch ends strictly inside the range: folds (or ends on another branch); a chaotic
-        # branch whose gap D_0 - D_inf vanishes at its end meets a static one at a chaos onset
-        idx = raw[b][2]
-        for end, step in ((idx[0], -1), (idx[-1], 1)):
-            nxt = end + step
-            if 0 <= nxt < len(values):
-                state = branch.states[0] if step < 0 else branch.states[-1]
-                if state.chaotic and np.max(state.delta0 - state.delta_inf) < 0.05 * (
-                    1 + np.max(state.delta0)
-                ):
-                    continue
-                events.append(_refine_fold(cont, state, values[end], values[nxt], b, result))
-    return events
-
-
-def _refine_sign_change(cont, branch: Branch, i: int, kind: str, flow: bool, b: int):
-    """Locate a sign change of a test function between two states of a branch by Brent's
-    method: a BifurcationEvent, or Unresolved when Newton fails on the way."""
-    p0, p1 = branch.parameter[i], branch.parameter[i + 1]
-    s0, s1 = branch.states[i], branch.states[i + 1]
-    cache = {}
-    failed = [np.inf]  # smallest residual of the solves that failed
-
-    def state_at(p):
-        if p not in cache:
-            guess = s0 if abs(p - p0) <= abs(p - p1) else s1
-            cache[p], residual = cont.solve(p, guess)
-            if cache[p] is None:
-                failed[0] = min(failed[0], residual)
-        return cache[p]
-
-    def f(p):
-        if p == p0:
-            return _test_functions(s0, flow)[kind]
-        if p == p1:
-            return _test_functions(s1, flow)[kind]
-        st = state_at(p)
-        return np.nan if st is None else _test_functions(st, flow)[kind]
-
-    lost = Unresolved(kind, (float(min(p0, p1)), float(max(p0, p1))), b, failed[0])
-    try:
-        root = brentq(f, p0, p1, xtol=1e-10, rtol=1e-12, maxiter=200)
-    except (ValueError, RuntimeError):  # NaN on the way (branch lost), or Brent's limit
-        return dataclasses.replace(lost, residual=failed[0])
-    state = state_at(root) if root not in (p0, p1) else (s0 if root == p0 else s1)
-    if state is None:
-        return dataclasses.replace(lost, residual=failed[0])
-    return BifurcationEvent(kind, float(root), state, b)
-
-
-def _refine_fold(
-    cont, state: StationaryState, p_last: float, p_next: float, b: int, branches: list
-):
-    """Solve {residual(y, p) = 0, det J(y, p) = 0} from the last point of a branch that ends."""
-    kind = "chaotic" if state.chaotic else "static"
-
-    def H(z):
-        y, p = z[:-1], z[-1]
-        mf, inputs = cont.model(p)
-        r, J, _ = mf.residual_function(kind, inputs)(y)
-        scale = max(np.max(np.abs(np.diag(J))), 1.0) ** len(y)
-        return np.append(r, np.linalg.det(J) / scale)
-
-    def H_with_jacobian(z):
-        h0 = H(z)
-        J = np.empty((z.size, z.size))
-        for k in range(z.size):
-            step = 1e-7 * (1.0 + abs(z[k]))
-            e = np.zeros_like(z)
-            e[k] = step
-            up, down = H(z + e), H(z - e)
-            if np.all(
-                np.isfinite(down)
-            ):  # central difference, or one-sided at a domain edge (D = 0)
-                J[:, k] = (
-                    (up - down) / (2 * step) if np.all(np.isfinite(up)) else (h0 - down) / step
-                )
-            else:
-                J[:, k] = (up - h0) / step
-        return h0, J, np.zeros(0)
-
-    z0 = np.append(state.unknowns, p_last)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        res = newton(
-            H_with_jacobian, z0, tol=1e-11, max_iter=min(25, cont.max_iter), loose_tol=1e-8
-        )
-    lo, hi = sorted((float(p_last), float(p_next)))
-    margin = 0.5 * (hi - lo)
-    if not res.converged:
-        return Unresolved("fold", (lo, hi), b, res.residual)
-    if not lo - margin <= res.x[-1] <= hi + margin:  # a singular point, but elsewhere
-        return Unresolved("fold", (lo, hi), b, np.nan)
-    p_star = float(res.x[-1])
-    at, residual = cont.solve(p_star, dataclasses.replace(state, unknowns=res.x[:-1]))
-    if at is None:
-        return Unresolved("fold", (lo, hi), b, residual)
-    # a branch that ends on another branch passing through p_star meets it at a branch point;
-    # at a fold the two branches that meet both end there
-    on_other = False
-    for o, br in enumerate(branches):
-        near = np.argmin(np.abs(br.parameter - p_star))
-        if o == b or not (br.parameter.min() < p_star < br.parameter.max()):
-            continue
-        other, _ = cont.solve(p_star, br.states[near])
-        if other is not None and _same(at, other, tol=1e-4):
-            on_other = True
-            break
-    return BifurcationEvent("branch_point" if on_other else "fold", p_star, at, b)
-
-
-def _explained(item: Unresolved, events: list) -> bool:
-    """A branch end whose fold was not located, but where a branch point or fold was located
-    on another branch (the end of the side branches of a pitchfork, where the extended system
-    is singular)."""
-    lo, hi = item.interval
-    return item.kind == "fold" and any(
-        e.kind in ("branch_point", "fold") and lo <= e.parameter <= hi for e in events
-    )
-
-
-def _dedup_events(events: list) -> list:
-    """Drop repeats (same kind, parameter and state) and sort by parameter."""
-    kept: list[BifurcationEvent] = []
-    for e in sorted(events, key=lambda e: (e.kind, e.parameter)):
-        if not any(
-            k.kind == e.kind
-            and abs(k.parameter - e.parameter) <= 1e-6 * (1 + abs(e.parameter))
-            and _same(k.state, e.state, tol=1e-3)
-            for k in kept
-        ):
-            kept.append(e)
-    return sorted(kept, key=lambda e: e.parameter)
+    return BifurcationDiagram(parameter, values, cont.branches, cont.events, cont.unresolved)

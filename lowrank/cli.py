@@ -14,16 +14,52 @@ sweep SPEC.toml [--workers N | --scheduler ADDRESS] [--out DIR]
     Run (or resume) a sweep of settings x seeds; serial by default, on Dask with the options.
 sweep-report DIR
     Summary table over seeds and the standard figures of a sweep's results folder.
+
+Errors in what the user gave (a missing file, a bad number, a malformed spec) print one line,
+``lowrank: error: ...``, on stderr and exit with status 2, as argparse does for bad options;
+never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 
+def _count(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _populations(text: str) -> int | str:
+    """An argparse type: 'bic' or an integer >= 1."""
+    if text.lower() == "bic":
+        return "bic"
+    try:
+        return _count(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'bic' or a positive integer, got {text!r}"
+        ) from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors on one line: ``lowrank: error: ... (see lowrank CMD --help)``."""
+
+    def error(self, message: str):
+        print(f"lowrank: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lowrank", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="lowrank", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     out_help = "folder for the figures and the JSON (default: figures/out)"
     demo = sub.add_parser(
@@ -31,21 +67,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", default="figures/out", help=out_help)
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument(
+        "--quick",
+        action="store_true",
+        help="a small, short run (N = 24, a few epochs; seconds): checks the pipeline, "
+        "not the science",
+    )
     pitch = sub.add_parser("pitchfork", help="mean-field pitchfork against finite-N simulation")
     pitch.add_argument("--out", default="figures/out", help=out_help)
-    pitch.add_argument("--neurons", type=int, default=4000, help="network size N (default: 4000)")
+    pitch.add_argument(
+        "--neurons", type=_count, default=4000, help="network size N (default: 4000)"
+    )
     pitch.add_argument("--seed", type=int, default=0)
     report = sub.add_parser("emergence", help="emergence report of a saved run")
     report.add_argument("run", help="a TrainingRun .npz, or a Turner & Barak 2023 checkpoints file")
     report.add_argument("--out", default="figures/out", help=out_help)
     report.add_argument(
-        "--rank", type=int, default=None, help="projection rank of full-rank models"
+        "--rank", type=_count, default=None, help="projection rank of full-rank models"
     )
     report.add_argument(
-        "--populations", default="bic", help="Gaussian populations: an int or 'bic'"
+        "--populations",
+        type=_populations,
+        default="bic",
+        help="Gaussian populations: an int or 'bic'",
     )
     report.add_argument(
-        "--checkpoints", type=int, default=10, help="how many checkpoints to analyse"
+        "--checkpoints", type=_count, default=10, help="how many checkpoints to analyse"
     )
     trainer = sub.add_parser("train", help="train a network and save the run")
     trainer.add_argument("output", help="where to save the run (.npz)")
@@ -55,21 +102,21 @@ def _parser() -> argparse.ArgumentParser:
         help="flipflop, cycle, line, plane, ring, ... (default flipflop)",
     )
     trainer.add_argument(
-        "--bits", type=int, default=2, help="channels of a flip-flop task (default 2)"
+        "--bits", type=_count, default=2, help="channels of a flip-flop task (default 2)"
     )
-    trainer.add_argument("--neurons", type=int, default=100)
+    trainer.add_argument("--neurons", type=_count, default=100)
     trainer.add_argument(
-        "--rank", type=int, default=None, help="rank of the model (default: full rank)"
+        "--rank", type=_count, default=None, help="rank of the model (default: full rank)"
     )
     trainer.add_argument("--time", default="discrete", choices=["discrete", "continuous"])
     trainer.add_argument("--seed", type=int, default=0)
     trainer.add_argument("--target-loss", type=float, default=1e-3)
-    trainer.add_argument("--max-epochs", type=int, default=1000)
+    trainer.add_argument("--max-epochs", type=_count, default=1000)
     sweeper = sub.add_parser("sweep", help="run or resume a sweep of settings x seeds (TOML spec)")
     sweeper.add_argument("spec", help="the sweep specification (.toml)")
     engine = sweeper.add_mutually_exclusive_group()
     engine.add_argument(
-        "--workers", type=int, default=None, help="start a Dask LocalCluster with N workers"
+        "--workers", type=_count, default=None, help="start a Dask LocalCluster with N workers"
     )
     engine.add_argument("--scheduler", default=None, help="address of a running Dask scheduler")
     sweeper.add_argument(
@@ -93,12 +140,9 @@ def _parser() -> argparse.ArgumentParser:
 def _sweep(args) -> int:
     from pathlib import Path
 
-    from .sweep import SpecError, load_spec, run_sweep
+    from .sweep import load_spec, run_sweep
 
-    try:
-        spec = load_spec(args.spec)
-    except (SpecError, FileNotFoundError) as exc:
-        raise SystemExit(f"lowrank sweep: {exc}") from None
+    spec = load_spec(args.spec)
     out = Path(args.out) if args.out else Path("sweeps") / spec.name
     results = run_sweep(
         spec,
@@ -138,15 +182,16 @@ def _emergence(args) -> None:
     from .turner2023 import load_turner2023
 
     path = Path(args.run)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {str(path)!r}")
     run = (
         load_turner2023(path)
         if path.name.startswith(("checkpoints_", "flipflop"))
         else load_run(path)
     )
-    populations = args.populations if args.populations == "bic" else int(args.populations)
     picks = _spread(len(run.checkpoints), args.checkpoints)
     report = emergence(
-        run, rank=args.rank, populations=populations, checkpoints=picks, progress=True
+        run, rank=args.rank, populations=args.populations, checkpoints=picks, progress=True
     )
     print(f"outliers crossed at checkpoints {report.crossings()}")
     print(report.format_table())
@@ -158,14 +203,20 @@ def _emergence(args) -> None:
 
 
 def _train(args) -> None:
+    from pathlib import Path
+
     from . import tasks
     from .models import RNN
     from .training import train
 
-    try:
-        maker = tasks.maker(args.task)
-    except ValueError as exc:
-        raise SystemExit(f"lowrank train: {exc}") from None
+    output = Path(args.output)
+    if output.is_dir():
+        raise ValueError(f"output {args.output!r} is a folder; give a file name (.npz)")
+    if not output.parent.is_dir():
+        raise FileNotFoundError(
+            f"folder {str(output.parent)!r} of output {args.output!r} does not exist"
+        )
+    maker = tasks.maker(args.task)
     task = maker(bits=args.bits) if args.task == "flipflop" else maker()
     model = RNN(
         task.n_inputs, args.neurons, task.n_outputs, rank=args.rank, time=args.time, seed=args.seed
@@ -178,12 +229,29 @@ def _train(args) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    """Run the command line; returns the exit status (it never raises SystemExit).
+
+    A bad option, or a ValueError, TypeError or OSError (FileNotFoundError included) raised by
+    what the user gave, is printed as one line ``lowrank: error: ...`` on stderr and gives
+    status 2.
+    """
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad option (2, its line already printed)
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        return _run(args)
+    except (ValueError, TypeError, OSError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"lowrank: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
     if args.command == "demo":
         from .demo import emergence_demo
 
-        emergence_demo(out_dir=args.out, seed=args.seed)
+        emergence_demo(out_dir=args.out, seed=args.seed, quick=args.quick)
     elif args.command == "pitchfork":
         from .demo import pitchfork_demo
 

@@ -4,16 +4,17 @@
 discrete time, N = 100), runs ``lowrank.emergence`` on their checkpoints and writes the tables, a
 JSON record and one figure per model.
 
-``pitchfork_demo``: for overlaps sigma_nm across the pitchfork at sigma_nm = 1 (Mastrogiuseppe & Ostojic 2018;
-THEORY.md section 2), the mean-field engine predicts the stable latent fixed points kappa*, and
-networks of N neurons with whitened loadings are simulated from either side until they settle.
-The table, a JSON record and a figure (``pitchfork.png``) show prediction and simulation together.
+``pitchfork_demo``: for overlaps sigma_nm across the pitchfork at sigma_nm = 1 (Mastrogiuseppe &
+Ostojic 2018, Neuron 99:609), the mean-field engine predicts the stable latent fixed points
+kappa*, and networks of N neurons with whitened loadings are simulated from either side until they
+settle. The table, a JSON record and a figure (``pitchfork.png``) show prediction and simulation
+together. ``lowrank demo --quick`` runs a small version of the emergence demo in seconds.
 """
 
 from __future__ import annotations
 
-import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,17 +28,26 @@ DEMO_CHECKPOINTS = 8
 
 def _spread(n_checkpoints: int, count: int) -> list[int]:
     """``count`` checkpoint indices spread evenly from the first to the last."""
-    return sorted(set(np.linspace(0, n_checkpoints - 1, min(count, n_checkpoints)).round().astype(int).tolist()))
+    picks = np.linspace(0, n_checkpoints - 1, min(count, n_checkpoints)).round().astype(int)
+    return sorted(set(picks.tolist()))
 
 
-def emergence_demo(out_dir: str | Path = "figures/out", seed: int = 0, progress: bool = True) -> dict:
-    """Train rank-2 and full-rank 2-bit flip-flop networks and compare predicted with observed attractors.
+def emergence_demo(
+    out_dir: str | Path = "figures/out", seed: int = 0, progress: bool = True, quick: bool = False
+) -> dict:
+    """Train rank-2 and full-rank 2-bit flip-flop networks; compare predicted, observed attractors.
 
     Four Gaussian populations are fitted to the loadings: one population cannot hold the four
     attractors of a 2-bit flip-flop in rank two (Beiran et al. 2021). The full-rank network is
     projected to rank 2 (truncated SVD of W), which drops its random bulk: the comparison then shows
     what the rank-2 part alone predicts.
+
+    ``quick=True`` runs the same pipeline on a small, barely trained problem (N = 24, trials of 60
+    steps, 15 epochs, 2 populations at the first and last checkpoints), in seconds: it checks that
+    everything runs and is written, not the science (training stops far from its target, which is
+    said once instead of warned).
     """
+    from ._checks import ConvergenceWarning
     from .emergence_report import emergence
     from .io import write_json
     from .models import RNN
@@ -48,18 +58,32 @@ def emergence_demo(out_dir: str | Path = "figures/out", seed: int = 0, progress:
     start = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    task = flipflop(bits=2)
-    record = {"task": "2-bit flip-flop (parallel), discrete time, N = 100", "seed": seed, "models": {}}
+    N, steps, shown, populations = (24, 60, 2, 2) if quick else (100, 200, DEMO_CHECKPOINTS, 4)
+    schedule = {"max_epochs": 15, "batches": 2, "batch_size": 16} if quick else {}
+    task = flipflop(bits=2, steps=steps)
+    record = {
+        "task": f"2-bit flip-flop (parallel), discrete time, N = {N}",
+        "seed": seed,
+        "quick": quick,
+        "models": {},
+    }
+    if quick:
+        print("quick run: a few epochs of a small network, far from trained (checks the pipeline)")
     for name, rank in (("rank2", 2), ("fullrank", None)):
-        model = RNN(task.n_inputs, 100, task.n_outputs, rank=rank, time="discrete", seed=seed)
+        model = RNN(task.n_inputs, N, task.n_outputs, rank=rank, time="discrete", seed=seed)
         print(f"== training the {'rank-2' if rank else 'full-rank'} network")
-        run = train(model, task, seed=seed, progress=progress)
-        report = emergence(run, rank=2, populations=4, checkpoints=_spread(len(run.checkpoints), DEMO_CHECKPOINTS),
-                           seed=seed, progress=progress)
-        print(f"{len(run.checkpoints)} checkpoints, {run.epochs} epochs, final loss {run.losses[-1]:.2e}; "
-              f"outliers crossed at checkpoints {report.crossings()}")
+        with warnings.catch_warnings():
+            if quick:
+                warnings.simplefilter("ignore", ConvergenceWarning)
+            run = train(model, task, seed=seed, progress=progress, **schedule)
+        picks = _spread(len(run.checkpoints), shown)
+        report = emergence(run, rank=2, populations=populations, checkpoints=picks, seed=seed,
+                           progress=progress, n_starts=16 if quick else 64)
+        print(f"{len(run.checkpoints)} checkpoints, {run.epochs} epochs, final loss "
+              f"{run.losses[-1]:.2e}; outliers crossed at checkpoints {report.crossings()}")
         print(report.format_table())
-        figure = save_figure(report.plot(), out_dir / f"emergence_{name}.png" if rank is None else out_dir / "emergence.png")
+        png = out_dir / ("emergence.png" if rank else f"emergence_{name}.png")
+        figure = save_figure(report.plot(), png)
         record["models"][name] = {"epochs": run.epochs, "final_loss": float(run.losses[-1]),
                                   "figure": figure.name, **report.to_json()}
     record["seconds"] = time.perf_counter() - start
@@ -73,16 +97,20 @@ OVERLAPS = (0.5, 0.9, 1.1, 1.3, 1.5, 2.0, 2.5, 3.0)
 
 
 def rank_one_law(overlap: float) -> GaussianLoadings:
-    """Zero-mean rank-one loadings with Var(m) = 1, Var(n) = overlap^2 + 1 and Cov(n, m) = overlap."""
+    """Zero-mean rank-one loadings: Var(m) = 1, Var(n) = overlap^2 + 1 and Cov(n, m) = overlap."""
     return GaussianLoadings([0.0, 0.0], [[1.0, overlap], [overlap, overlap**2 + 1.0]], rank=1)
 
 
 def predicted_kappa(overlap: float) -> float:
-    """The largest stable mean-field fixed point kappa* >= 0 for this overlap."""
+    """The largest attracting mean-field fixed point kappa* >= 0 for this overlap.
+
+    Attracting means stable, or marginal: at the pitchfork (overlap 1) the origin has eigenvalue 0
+    exactly and is the only fixed point (it attracts, though not exponentially).
+    """
     from .meanfield import MeanField
 
-    stable = [fp.kappa[0] for fp in MeanField(rank_one_law(overlap)).fixed_points() if fp.stable]
-    return float(max(stable))
+    points = MeanField(rank_one_law(overlap)).fixed_points()
+    return float(max(fp.kappa[0] for fp in points if fp.stable or fp.marginal))
 
 
 def simulated_kappa(overlap: float, N: int, seed: int) -> np.ndarray:
@@ -101,12 +129,15 @@ def pitchfork_demo(out_dir: str | Path = "figures/out", N: int = 4000, seed: int
     start = time.perf_counter()
     rows = []
     print(f"Rank-one network, N = {N}: mean-field kappa* against simulation from +-m")
-    print(f"{'overlap':>8} {'kappa* (theory)':>16} {'kappa (sim, +m)':>16} {'kappa (sim, -m)':>16} {'rel. error':>11}")
+    print(f"{'overlap':>8} {'kappa* (theory)':>16} {'kappa (sim, +m)':>16} "
+          f"{'kappa (sim, -m)':>16} {'rel. error':>11}")
     for overlap in OVERLAPS:
         theory = predicted_kappa(overlap)
         sim = simulated_kappa(overlap, N, seed)
         error = abs(sim[0] - theory) / theory if theory > 0 else abs(sim[0])
-        rows.append({"overlap": overlap, "theory": theory, "simulated": sim.tolist(), "error": error})
+        rows.append(
+            {"overlap": overlap, "theory": theory, "simulated": sim.tolist(), "error": error}
+        )
         print(f"{overlap:8.2f} {theory:16.6f} {sim[0]:16.6f} {sim[1]:16.6f} {error:11.2e}")
 
     out_dir = Path(out_dir)

@@ -1,12 +1,12 @@
 """Empirical fixed points of a full network: q-minimisation, Newton refinement, classification.
 
 Following Sussillo & Barak (2013, Neural Comput. 25:626), fixed points and slow points are the
-minima of the speed q(x) = |F(x)|^2 / 2, where F is the velocity of a flow or the step of a map:
+minima of the speed q(x) = |R(x)|^2 / 2, where R is the velocity of a flow or the displacement of a
+map (``lowrank.dynamics.systems``):
 
-    flow (continuous time):  F(x) = -x + W tanh(x) + W_in u + b,     stable iff max Re(lambda) < 0
-                             for the eigenvalues of dF/dx = -1 + W diag(1 - tanh(x)^2);
-    map (discrete time):     F(h) = tanh(W h + W_in u + b) - h,      stable iff max |lambda| < 1
-                             for the eigenvalues of the map's Jacobian diag(1 - h'^2) W.
+    flow (continuous time):  R(x) = -x + W tanh(x) + W_in u + b,   linearisation dR/dx;
+    map (discrete time):     R(h) = tanh(W h + W_in u + b) - h,    linearisation of the map
+                             diag(1 - tanh(W h + c)^2) W.
 
 Starts are states visited by trajectories from random initial conditions (where the dynamics
 actually go), perturbed slightly. All starts are minimised together by a batched Levenberg-Marquardt
@@ -15,173 +15,48 @@ becomes Newton near one), twice - from a small and from a large initial damping,
 different basins of q - then polished by undamped Newton steps with the analytic Jacobian. A
 second round starts from the midpoints of pairs of the points found, where the saddles between
 attractors lie (for a 3-bit flip-flop this finds all 3^3 = 27 points, tests/test_fixedpoints.py).
-Only points with |F|_inf below ``tol`` count as fixed points (slow points are reported by number,
-with the residual every descent reached); they are deduplicated and classified by the stability
-rule of their time convention. When no descent converges, a ConvergenceWarning gives the smallest
-residual reached.
+
+Every descent ends in one of three ways, and the result counts each:
+
+- at a fixed point: max_i |R_i| < ``tol``;
+- at a slow point: a local minimum of q that is not a root (the descent could not decrease q any
+  more and the gradient of q is negligible, |J^T R| <= ``slow_tol`` (1 + |J|_F) |R|); such a
+  descent is accounted for (``n_slow``);
+- neither (it ran out of iterations, or stalled where the gradient of q is not negligible): a
+  failure (``n_failed``), which makes ``converged`` False and warns with a ``ConvergenceWarning``
+  giving the count and the smallest residual reached.
+
+Fixed points are deduplicated (``lowrank.dynamics.unique_points``) and classified stable /
+unstable / marginal with the stated ``stability_tol`` (``lowrank.dynamics.classify``).
 """
 
 from __future__ import annotations
 
-import warnings
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ._checks import ConvergenceWarning, as_array, as_float, as_int, as_rng, choose
-from .network import LowRankNetwork
+from ._checks import as_array, as_bool, as_float, as_int, as_rng
+from .dynamics import (
+    STABILITY_TOL,
+    SolverReport,
+    classify,
+    growth_rates,
+    unique_points,
+    warn_report,
+)
+from .dynamics.manifold import Manifold, find_manifold, find_slow_manifold
+from .dynamics.systems import Dynamics
 
 __all__ = ["Dynamics", "FixedPoints", "find_fixed_points"]
 
-
-@dataclass
-class Dynamics:
-    """A tanh network in a given time convention, as the fixed-point finder sees it.
-
-    Attributes
-    ----------
-    W : ndarray (N, N)
-        Recurrent weights (for a low-rank network, m n^T / N + g chi).
-    W_in : ndarray (N, K)
-        Input weights.
-    bias : ndarray (N,)
-        Constant input b.
-    time : str
-        "continuous" (a flow) or "discrete" (a map).
-    readout : ndarray (N, R)
-        Vectors n on which states are projected: kappa = n^T phi(x) / N (flow) or n^T h / N (map).
-    """
-
-    W: np.ndarray
-    W_in: np.ndarray
-    bias: np.ndarray
-    time: str
-    readout: np.ndarray
-
-    @classmethod
-    def from_object(cls, obj, time: str | None = None) -> Dynamics:
-        """Build from a LowRankNetwork, a ``lowrank.RNN`` or a square weight matrix."""
-        if time is not None:
-            time = choose(time, "time", ("continuous", "discrete"))
-        if isinstance(obj, Dynamics):
-            if time is not None and time != obj.time:
-                raise ValueError(
-                    f"time={time!r} contradicts the dynamics' time convention {obj.time!r}"
-                )
-            return obj
-        if isinstance(obj, LowRankNetwork):
-            return cls(obj.dense(), obj.inputs, obj.bias, time or "continuous", obj.n)
-        if hasattr(obj, "weights") and hasattr(obj, "time") and hasattr(obj, "recurrent_weights"):
-            if time is not None and time != obj.time:
-                raise ValueError(
-                    f"time={time!r} contradicts the model's own time convention {obj.time!r}"
-                )
-            return cls.from_weights(obj.weights(), obj.time)
-        if isinstance(obj, np.ndarray):
-            W = as_array(obj, "model_or_network", ndim=2)
-            if W.shape[0] != W.shape[1]:
-                raise ValueError(
-                    f"model_or_network as a weight matrix must be square, got shape {W.shape}"
-                )
-            if time is None:
-                raise ValueError(
-                    "time must be given ('continuous' or 'discrete') for a bare weight matrix"
-                )
-            N = W.shape[0]
-            return cls(W, np.zeros((N, 0)), np.zeros(N), time, np.zeros((N, 0)))
-        raise TypeError(
-            "model_or_network must be a LowRankNetwork, a lowrank.RNN or a square numpy array, "
-            f"got {type(obj).__name__}"
-        )
-
-    @classmethod
-    def from_weights(cls, weights: dict, time: str) -> Dynamics:
-        """Build from the parameters of a ``lowrank.RNN`` (as in ``RNN.weights()`` or a checkpoint).
-
-        ``weight_rec`` (N, N) or ``m``, ``n`` (N, R) with W = m n^T / N; ``weight_in`` (N, K);
-        optional ``bias`` (N,). The readout vectors are n when present.
-        """
-        time = choose(time, "time", ("continuous", "discrete"))
-        if not isinstance(weights, dict):
-            raise TypeError(f"weights must be a dict of arrays, got {type(weights).__name__}")
-        w = {k: as_array(v, f"weights[{k!r}]", allow_empty=True) for k, v in weights.items()}
-        if "weight_rec" in w:
-            W = as_array(w["weight_rec"], "weights['weight_rec']", ndim=2)
-            N = W.shape[0]
-            W = as_array(W, "weights['weight_rec']", shape=(N, N))
-            readout = np.zeros((N, 0))
-        elif "m" in w and "n" in w:
-            m = as_array(w["m"], "weights['m']", ndim=2)
-            n = as_array(w["n"], "weights['n']", shape=m.shape)
-            W = m @ n.T / m.shape[0]
-            readout = n
-        else:
-            raise ValueError(f"weights must hold 'weight_rec' or 'm' and 'n', got keys {sorted(w)}")
-        N = W.shape[0]
-        W_in = as_array(
-            w.get("weight_in", np.zeros((N, 0))),
-            "weights['weight_in']",
-            shape=(N, None),
-            allow_empty=True,
-        )
-        bias = as_array(w.get("bias", np.zeros(N)), "weights['bias']", shape=(N,))
-        return cls(W, W_in, bias, time, readout)
-
-    @property
-    def N(self) -> int:
-        return self.W.shape[0]
-
-    def drive(self, inputs) -> np.ndarray:
-        """W_in u + b for a constant input u (None means u = 0)."""
-        if inputs is None:
-            return self.bias.copy()
-        u = as_array(inputs, "inputs", shape=(self.W_in.shape[1],), allow_empty=True)
-        return self.W_in @ u + self.bias
-
-    def residual(self, X: np.ndarray, c: np.ndarray) -> np.ndarray:
-        """F for a batch of states X (S, N)."""
-        if self.time == "discrete":
-            return np.tanh(X @ self.W.T + c) - X
-        return -X + np.tanh(X) @ self.W.T + c
-
-    def jacobian(self, X: np.ndarray, c: np.ndarray) -> np.ndarray:
-        """dF/dx for a batch of states, shape (S, N, N)."""
-        eye = np.eye(self.N)
-        if self.time == "discrete":
-            gain = 1.0 - np.tanh(X @ self.W.T + c) ** 2
-            return gain[:, :, None] * self.W[None] - eye
-        gain = 1.0 - np.tanh(X) ** 2
-        return self.W[None] * gain[:, None, :] - eye
-
-    def stability_eigenvalues(self, X: np.ndarray, c: np.ndarray) -> np.ndarray:
-        """Eigenvalues deciding stability: of dF/dx (flow) or of the map's Jacobian (map).
-
-        Sorted with the least stable first: by decreasing real part (flow) or modulus (map).
-        """
-        J = self.jacobian(X, c)
-        if self.time == "discrete":
-            J = J + np.eye(self.N)
-        values = np.linalg.eigvals(J)
-        key = np.abs(values) if self.time == "discrete" else values.real
-        return np.take_along_axis(values, np.argsort(-key, axis=1, kind="stable"), axis=1)
-
-    def project(self, X: np.ndarray) -> np.ndarray:
-        """kappa = n^T phi(x) / N (flow) or n^T h / N (map), shape (S, R)."""
-        activity = X if self.time == "discrete" else np.tanh(X)
-        return activity @ self.readout / self.N
-
-    def trajectory_states(self, rng, n_starts: int, c: np.ndarray, steps: int) -> np.ndarray:
-        """States visited along trajectories from random initial conditions (S, N)."""
-        X = rng.uniform(-1.0, 1.0, (n_starts, self.N))
-        if self.time == "continuous":
-            X *= 2.0
-        stop = rng.integers(0, steps + 1, n_starts)
-        states = X.copy()
-        for step in range(steps):
-            X = X + (self.residual(X, c) if self.time == "discrete" else 0.2 * self.residual(X, c))
-            states[stop == step + 1] = X[stop == step + 1]
-        return states
+#: a descent stalled with |J^T R| below this fraction of (1 + |J|_F) |R| ended at a slow point
+SLOW_TOL = 1e-6
+_MAX_DAMPING = 1e12  # Levenberg-Marquardt damping at which a descent has stalled
+_MIN_GAIN = 1e-3  # smallest accepted ratio of actual to predicted decrease of q
+_POLISH_STEPS = 60  # Newton steps at most after the descent (a cubic root gains 2/3 per step)
 
 
 @dataclass
@@ -195,22 +70,48 @@ class FixedPoints:
     kappa : ndarray (P, R)
         Their projections on the network's n vectors (R = 0 when there are none).
     q : ndarray (P,)
-        The speed |F(x)|^2 / 2 at each point (the residual).
+        The speed |R(x)|^2 / 2 at each point (the residual).
     eigenvalues : ndarray (P, N) complex
-        Stability eigenvalues, least stable first.
+        Eigenvalues of the linearisation (dR/dx for a flow, the map's Jacobian for a map), least
+        stable first.
     stable : ndarray (P,) bool
-        Max Re(lambda) < 0 (flow) or max |lambda| < 1 (map).
+        Strictly stable: the largest growth rate (Re lambda for a flow, |lambda| - 1 for a map)
+        is below -stability_tol.
     n_unstable : ndarray (P,) int
-        Number of unstable directions (0 for stable points, 1 for index-1 saddles, ...).
+        Number of growth rates above +stability_tol (0 for stable and marginal points, 1 for
+        index-1 saddles, ...).
     time : str
         The time convention used for stability.
-    n_starts, n_slow : int
-        Starts used, and how many of the first round's 2 n_starts descents (two per start) ended
-        at a slow point (a minimum of q that is not a root) or ran out of iterations.
-    residuals : ndarray (2 n_starts,)
-        max_i |F_i| reached by each descent of the first round (below ``tol``: converged).
+    n_starts : int
+        Starts of the first round (each descends twice).
+    n_slow : int
+        Descents (of both rounds) that ended at a slow point: a local minimum of q that is not a
+        root. They are accounted for and do not make the search fail.
+    residuals : ndarray (n_descents,)
+        max_i |R_i| reached by every descent: the 2 n_starts of the first round, then those of the
+        second (below ``tol``: a fixed point).
     tol : float
-        The tolerance on max_i |F_i| a fixed point had to meet.
+        The tolerance on max_i |R_i| a fixed point had to meet.
+    stability : ndarray (P,) of str
+        "stable", "unstable" or "marginal" (``lowrank.dynamics.classify`` with ``stability_tol``).
+    marginal : ndarray (P,) bool
+        The largest growth rate is within +-stability_tol of 0: the linearisation cannot decide
+        (a bifurcation point, or a point of a continuous attractor).
+    n_failed : int
+        Descents that reached neither a fixed point nor a slow point (out of iterations, or
+        stalled on a slope of q): failures.
+    stability_tol : float
+        The tolerance of the stability classification.
+    report : SolverReport
+        How the search ended; ``report.success`` is False when any descent failed.
+    manifolds : list of Manifold
+        Continuous families of fixed points (line or ring attractors) through the marginal
+        points, traced by ``lowrank.dynamics.manifold.find_manifold``: dimension, samples in
+        order along the curve, centre, radius, closed, transverse stability, residual; then,
+        with ``slow_manifold_tol``, slow manifolds joining fixed points (approximate continuous
+        attractors, ``find_slow_manifold``; ``speed`` and ``speed_tol`` state how slow).
+    on_manifold : ndarray (P,) int
+        Index in ``manifolds`` of the family each point lies on, -1 for an isolated point.
     """
 
     x: np.ndarray
@@ -224,11 +125,18 @@ class FixedPoints:
     n_slow: int
     residuals: np.ndarray
     tol: float
+    stability: np.ndarray
+    marginal: np.ndarray
+    n_failed: int
+    stability_tol: float
+    report: SolverReport
+    manifolds: list[Manifold]
+    on_manifold: np.ndarray
 
     @property
     def converged(self) -> bool:
-        """Whether at least one descent reached a fixed point (max_i |F_i| < tol)."""
-        return bool(np.any(self.residuals < self.tol))
+        """``report.success``: every descent reached a fixed point or a slow point."""
+        return bool(self.report.success)
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -237,77 +145,191 @@ class FixedPoints:
     def n_stable(self) -> int:
         return int(np.count_nonzero(self.stable))
 
+    @property
+    def n_marginal(self) -> int:
+        return int(np.count_nonzero(self.marginal))
 
-def _levenberg_marquardt(dyn: Dynamics, X, c, max_iter: int, tol: float, damping: float):
-    """Batched LM on q = |F|^2 / 2 from initial damping ``damping``; returns states and |F|_inf."""
+    @property
+    def n_distinct(self) -> int:
+        """Isolated fixed points plus manifolds of fixed points, each manifold counted once."""
+        return int(np.count_nonzero(self.on_manifold < 0)) + len(self.manifolds)
+
+
+@dataclass
+class _Descents:
+    """End states of a batch of descents and how each ended."""
+
+    x: np.ndarray
+    residual: np.ndarray  # max_i |R_i|
+    slow: np.ndarray  # ended at a slow point
+    nit: int
+    nfev: int
+
+    def converged(self, tol: float) -> np.ndarray:
+        return self.residual < tol
+
+    @staticmethod
+    def concatenate(parts: list[_Descents]) -> _Descents:
+        return _Descents(
+            np.concatenate([p.x for p in parts]),
+            np.concatenate([p.residual for p in parts]),
+            np.concatenate([p.slow for p in parts]),
+            sum(p.nit for p in parts),
+            sum(p.nfev for p in parts),
+        )
+
+
+def _levenberg_marquardt(system: Dynamics, X, c, max_iter: int, tol: float, damping: float):
+    """Batched LM on q = |R|^2 / 2 from initial damping ``damping``.
+
+    Returns the end states, whether each stalled (no step decreases q even with the largest
+    damping), the iterations and the evaluations of R."""
     damping = np.full(X.shape[0], float(damping))
-    F = dyn.residual(X, c)
+    F = system.residual(X, c)
     cost = 0.5 * np.sum(F**2, axis=1)
-    eye = np.eye(dyn.N)
-    active = np.max(np.abs(F), axis=1) > tol
+    eye = np.eye(system.dim)
+    active = np.max(np.abs(F), axis=1) >= tol
+    nit = nfev = 0
     for _ in range(max_iter):
         if not active.any():
             break
         idx = np.flatnonzero(active)
-        J = dyn.jacobian(X[idx], c)
+        J = system.jacobian(X[idx], c)
         JT = np.transpose(J, (0, 2, 1))
         A = JT @ J + damping[idx, None, None] * eye
         g = np.einsum("sij,sj->si", JT, F[idx])
         step = np.linalg.solve(A, -g[..., None])[..., 0]
         trial = X[idx] + step
-        F_trial = dyn.residual(trial, c)
+        F_trial = system.residual(trial, c)
+        nit, nfev = nit + len(idx), nfev + len(idx)
         cost_trial = 0.5 * np.sum(F_trial**2, axis=1)
-        better = cost_trial < cost[idx]
+        # gain ratio: accept a step only if q fell by a fair share of the decrease predicted by
+        # the linear model, 0.5 s^T (lambda s - g) (Madsen, Nielsen & Tingleff 2004, eq. 3.14)
+        predicted = 0.5 * np.einsum("si,si->s", step, damping[idx, None] * step - g)
+        better = cost[idx] - cost_trial > _MIN_GAIN * predicted
         good = idx[better]
         X[good], F[good], cost[good] = trial[better], F_trial[better], cost_trial[better]
         damping[good] = np.maximum(damping[good] / 3.0, 1e-12)
         damping[idx[~better]] *= 4.0
-        # stop where converged, or where the damping has exploded (a slow point: q's minimum > 0)
-        active[idx] = (np.max(np.abs(F[idx]), axis=1) > tol) & (damping[idx] < 1e12)
-    return X, np.max(np.abs(F), axis=1)
+        # stop where converged, or where the damping has exploded (no step decreases q)
+        active[idx] = (np.max(np.abs(F[idx]), axis=1) >= tol) & (damping[idx] < _MAX_DAMPING)
+    return X, damping >= _MAX_DAMPING, nit, nfev
 
 
-def _newton_polish(dyn: Dynamics, X, c, steps: int = 3):
-    """Undamped Newton steps x <- x - (dF/dx)^{-1} F, kept only where they reduce |F|."""
-    F = dyn.residual(X, c)
-    for _ in range(steps):
-        try:
-            step = np.linalg.solve(dyn.jacobian(X, c), -F[..., None])[..., 0]
-        except np.linalg.LinAlgError:
+def _newton_polish(system: Dynamics, X, c, max_steps: int = _POLISH_STEPS):
+    """Undamped Newton steps x <- x - (dR/dx)^{-1} R on every row while they reduce |R|.
+
+    A regular root needs one or two; a degenerate one (a pitchfork, where R ~ x^3) converges only
+    linearly, and stopping it at |R| < tol would leave points scattered around the root (at
+    |x| ~ tol^(1/3)), to be counted as several."""
+    F = system.residual(X, c)
+    nfev = len(X)
+    active = np.ones(len(X), dtype=bool)
+    for _ in range(max_steps):
+        idx = np.flatnonzero(active)
+        if not idx.size:
             break
-        trial = X + step
-        F_trial = dyn.residual(trial, c)
-        better = np.sum(F_trial**2, axis=1) < np.sum(F**2, axis=1)
-        X[better], F[better] = trial[better], F_trial[better]
-    return X, np.max(np.abs(F), axis=1)
+        J, rhs = system.jacobian(X[idx], c), -F[idx][..., None]
+        with np.errstate(all="ignore"):
+            try:
+                step = np.linalg.solve(J, rhs)[..., 0]
+            except np.linalg.LinAlgError:  # a singular Jacobian somewhere: row by row
+                step = np.array([
+                    np.linalg.lstsq(a, b, rcond=None)[0][:, 0] for a, b in zip(J, rhs, strict=True)
+                ])
+            trial = X[idx] + step
+            F_trial = system.residual(trial, c)
+        nfev += idx.size
+        better = np.sum(F_trial**2, axis=1) < np.sum(F[idx] ** 2, axis=1)
+        good = idx[better]
+        X[good], F[good] = trial[better], F_trial[better]
+        moved = np.max(np.abs(step), axis=1) > 1e-15 * (1.0 + np.max(np.abs(trial), axis=1))
+        active[idx] = better & moved
+    return X, F, nfev
 
 
-def _descend(dyn: Dynamics, X: np.ndarray, c: np.ndarray, max_iter: int, tol: float):
-    """Minimise q from every start twice - a Gauss-Newton-like descent (small initial damping) and a
-    gradient-like one (large damping), which end in different basins of q - then polish by Newton.
-    Returns the 2S end states and their |F|_inf."""
-    X = np.concatenate(
-        [
-            _levenberg_marquardt(dyn, X.copy(), c, max_iter, tol, damping)[0]
-            for damping in (1e-2, 1e2)
-        ]
+def _descend(system: Dynamics, X: np.ndarray, c, max_iter: int, tol: float, slow_tol: float):
+    """Minimise q from every start twice - a Gauss-Newton-like descent (small initial damping) and
+    a gradient-like one (large damping), which end in different basins of q - then polish by
+    Newton. A descent that stalled off a root with a negligible gradient of q is a slow point."""
+    runs = [_levenberg_marquardt(system, X.copy(), c, max_iter, tol, d) for d in (1e-2, 1e2)]
+    X = np.concatenate([r[0] for r in runs])
+    stalled = np.concatenate([r[1] for r in runs])
+    X, F, nfev = _newton_polish(system, X, c)
+    residual = np.max(np.abs(F), axis=1) if X.size else np.zeros(len(X))
+    slow = (residual >= tol) & stalled
+    idx = np.flatnonzero(slow)
+    J = system.jacobian(X[idx], c)
+    gradient = np.linalg.norm(np.einsum("sji,sj->si", J, F[idx]), axis=1)
+    scale = (1.0 + np.linalg.norm(J, axis=(1, 2))) * np.linalg.norm(F[idx], axis=1)
+    slow[idx] = gradient <= slow_tol * scale
+    return _Descents(X, residual, slow, sum(r[2] for r in runs), sum(r[3] for r in runs) + nfev)
+
+
+def _report(descents: _Descents, n_points: int, tol: float, residual: float) -> SolverReport:
+    """One SolverReport for all descents: success iff each reached a fixed point or a slow
+    point."""
+    converged = descents.converged(tol)
+    failed = ~converged & ~descents.slow
+    n, n_failed = len(descents.residual), int(np.count_nonzero(failed))
+    best = float(descents.residual[failed].min()) if n_failed else np.inf
+    report = SolverReport.from_starts(
+        "find_fixed_points", n, n_failed, best, tol, residual=residual,
+        nit=descents.nit, nfev=descents.nfev, advice="raise max_iter or n_starts",
     )
-    return _newton_polish(dyn, X, c)
+    if not n_failed:
+        message = (
+            f"find_fixed_points: all {n} descents reached a fixed point "
+            f"({int(np.count_nonzero(converged))}, tol {tol:g}) or a slow point "
+            f"({int(np.count_nonzero(descents.slow))}); {n_points} distinct fixed points"
+        )
+    else:
+        lead = "no start converged to a fixed point; " if not converged.any() else ""
+        message = (
+            f"find_fixed_points: {lead}{n_failed} of {n} descents ended neither at a fixed point "
+            f"nor at a slow point (smallest max|F| reached: {best:.3g} > tol {tol:g}); "
+            f"{n_points} fixed points were found and more may be missing; raise max_iter or "
+            "n_starts"
+        )
+    return dataclasses.replace(report, message=message)
 
 
-def _unique(X: np.ndarray, radius: float) -> np.ndarray:
-    """The rows of X without near-duplicates (see ``_deduplicate``)."""
-    return X[_deduplicate(X, radius)] if len(X) else X
+def _manifolds(system: Dynamics, points, stability, c, tol, stability_tol, atol, slow_tol):
+    """Group the fixed points into manifolds.
 
+    First an exact family of fixed points through each marginal point not yet on one
+    (``find_manifold`` returns None at a marginal point whose null directions are not tangent to
+    solutions: a pitchfork point, an isolated degenerate root). Then, with ``slow_tol``, the slow
+    manifold (speed max|R| <= ``slow_tol``) through each remaining point, stable points first;
+    it is kept when it closes or joins at least two fixed points."""
+    fun = system.newton_function(c)
+    manifolds: list[Manifold] = []
+    label = np.full(len(points), -1)
+    coordinates = system.project if system.readout.shape[1] else None
 
-def _deduplicate(X: np.ndarray, radius: float) -> np.ndarray:
-    """Indices of a subset of rows with no two closer than ``radius`` * (1 + |x|) (greedy)."""
-    keep: list[int] = []
-    for i, x in enumerate(X):
-        scale = radius * (1.0 + np.linalg.norm(x))
-        if all(np.linalg.norm(x - X[j]) > scale for j in keep):
-            keep.append(i)
-    return np.array(keep, dtype=int)
+    def group(manifold, i, keep_alone):
+        on = np.array([label[j] < 0 and manifold.contains(x, atol) for j, x in enumerate(points)])
+        on[i] = True
+        if keep_alone or manifold.closed or np.count_nonzero(on) >= 2:
+            label[on] = len(manifolds)
+            manifolds.append(manifold)
+
+    for i in np.flatnonzero(stability == "marginal"):
+        if label[i] < 0:
+            manifold = find_manifold(
+                fun, points[i], time=system.time, tol=tol, stability_tol=stability_tol
+            )
+            if manifold is not None:
+                group(manifold, i, True)
+    if slow_tol is not None:
+        for i in range(len(points)):  # stable points first (find_fixed_points' order)
+            if label[i] < 0:
+                manifold = find_slow_manifold(
+                    fun, points[i], slow_tol, time=system.time, coordinates=coordinates,
+                    tol=tol, stability_tol=stability_tol,
+                )
+                group(manifold, i, False)
+    return manifolds, label
 
 
 def find_fixed_points(
@@ -320,13 +342,17 @@ def find_fixed_points(
     max_iter: int = 200,
     trajectory_steps: int = 100,
     dedup_radius: float = 1e-5,
+    stability_tol: float = STABILITY_TOL,
+    slow_tol: float = SLOW_TOL,
+    trace_manifolds: bool = True,
+    slow_manifold_tol: float | None = None,
 ) -> FixedPoints:
     """Find the fixed points of a tanh network (Sussillo & Barak 2013, q-minimisation).
 
     Parameters
     ----------
-    model_or_network : LowRankNetwork, lowrank.RNN or ndarray (N, N)
-        The network. A bare weight matrix W needs ``time``.
+    model_or_network : LowRankNetwork, lowrank.RNN, dict of weights, tuple or ndarray (N, N)
+        The network (``lowrank.dynamics.as_system``). A bare weight matrix W needs ``time``.
     inputs : array_like (K,), optional
         A constant input u under which fixed points are sought (zero if omitted).
     n_starts : int
@@ -336,79 +362,120 @@ def find_fixed_points(
     time : {"continuous", "discrete"}, optional
         Time convention; a model carries its own, a LowRankNetwork defaults to "continuous".
     tol : float
-        A point is a fixed point when max_i |F_i(x)| < tol.
+        A point is a fixed point when max_i |R_i(x)| < tol.
     max_iter : int
-        Levenberg-Marquardt iterations per start.
+        Levenberg-Marquardt iterations per descent.
     trajectory_steps : int
         Length of the trajectories the starts are sampled from.
     dedup_radius : float
-        Points closer than dedup_radius * (1 + |x|) are one point.
+        Points that differ by at most dedup_radius (1 + max |x|) in every coordinate are one
+        point (``lowrank.dynamics.unique_points`` with atol = rtol = dedup_radius).
+    stability_tol : float
+        Growth rates (Re lambda for a flow, |lambda| - 1 for a map) within +-stability_tol of 0
+        are marginal (``lowrank.dynamics.classify``); the default 1e-8 sits above the error of
+        eigenvalues at a point converged to ``tol`` = 1e-10.
+    slow_tol : float
+        A descent that stalls off a root ends at a slow point when
+        |J^T R| <= slow_tol (1 + |J|_F) |R|: the gradient of q, J^T R, vanishes to that relative
+        precision (J = dR/dx is of order one or more: the leak alone gives -I).
+    trace_manifolds : bool
+        Trace the continuous families of fixed points (line or ring attractors) through the
+        marginal points (``lowrank.dynamics.manifold.find_manifold``, residual ``tol``, null
+        directions below 1e-6 of the largest singular value); the points found on one are
+        grouped with it (``on_manifold``) and it is counted once (``n_distinct``). A finite
+        network whose family is broken into isolated points with small but non-marginal
+        eigenvalues has no manifold at this tolerance: see ``slow_manifold_tol``.
+    slow_manifold_tol : float, optional
+        With ``trace_manifolds``, also trace through every fixed point not on an exact family
+        the slow manifold along which the speed max_i |R_i| stays below this value
+        (``lowrank.dynamics.manifold.find_slow_manifold``, in the latent coordinates kappa);
+        one that closes or joins at least two fixed points is kept, the fixed points on it are
+        grouped with it and it is counted once. It is an *approximate* continuous attractor: the
+        state drifts along it at up to ``Manifold.speed`` (<= this tolerance at the samples),
+        towards its stable points. A finite-N ring of N = 200 neurons is broken into 4 stable
+        points and 4 saddles joined at max|R| ~ 0.15. Off by default: no tolerance separates
+        "slow" from "fast" for every network, so the speed stated must be the user's choice.
 
     Returns
     -------
     FixedPoints
-        Deduplicated fixed points (stable and unstable), with kappa, q, eigenvalues, stability.
+        Deduplicated fixed points with kappa, q, eigenvalues, stability, the manifolds they lie
+        on; ``converged`` and ``report`` say whether every descent was accounted for.
 
     Warns
     -----
     ConvergenceWarning
-        A RuntimeWarning: when no start converged to a fixed point (the message gives the smallest
-        max_i |F_i| reached; ``FixedPoints.residuals`` holds every descent's, ``converged`` is
-        False).
+        (a RuntimeWarning) when any descent reached neither a fixed point nor a slow point: the
+        message gives their number and the smallest max_i |R_i| they reached; ``converged`` is
+        then False (fixed points may be missing).
     """
-    dyn = Dynamics.from_object(model_or_network, time)
+    system = Dynamics.from_object(model_or_network, time)
     n_starts = as_int(n_starts, "n_starts", minimum=1)
     tol = as_float(tol, "tol", positive=True)
     max_iter = as_int(max_iter, "max_iter", minimum=1)
     trajectory_steps = as_int(trajectory_steps, "trajectory_steps", minimum=0)
     dedup_radius = as_float(dedup_radius, "dedup_radius", positive=True)
+    stability_tol = as_float(stability_tol, "stability_tol", minimum=0.0)
+    slow_tol = as_float(slow_tol, "slow_tol", positive=True)
+    trace_manifolds = as_bool(trace_manifolds, "trace_manifolds")
+    if slow_manifold_tol is not None:
+        slow_manifold_tol = as_float(slow_manifold_tol, "slow_manifold_tol", positive=True)
     rng = as_rng(seed)
-    c = dyn.drive(inputs)
+    if inputs is not None:
+        inputs = as_array(inputs, "inputs", shape=(system.n_inputs,), allow_empty=True)
+    c = system.drive(inputs)
+
+    def unique(X):
+        return X[unique_points(X, dedup_radius, dedup_radius)[0]]
+
     with threadpool_limits(1):
-        X = dyn.trajectory_states(rng, n_starts, c, trajectory_steps)
+        X = system.trajectory_states(rng, n_starts, c, trajectory_steps)
         X += 1e-3 * rng.standard_normal(X.shape)
-        X, residual = _descend(dyn, X, c, max_iter, tol)
-        converged = residual < tol
-        points = _unique(X[converged], dedup_radius)
+        rounds = [_descend(system, X, c, max_iter, tol, slow_tol)]
+        points = unique(rounds[0].x[rounds[0].converged(tol)])
         if len(points) > 1:
             # second round: saddles sit between attractors, so start again from midpoints of pairs
             pairs = np.array([(i, j) for i in range(len(points)) for j in range(i)])
             pairs = pairs[rng.permutation(len(pairs))[:n_starts]]
-            Y, res_pairs = _descend(
-                dyn, 0.5 * (points[pairs[:, 0]] + points[pairs[:, 1]]), c, max_iter, tol
+            middle = 0.5 * (points[pairs[:, 0]] + points[pairs[:, 1]])
+            rounds.append(_descend(system, middle, c, max_iter, tol, slow_tol))
+            points = unique(np.concatenate([points, rounds[1].x[rounds[1].converged(tol)]]))
+        descents = _Descents.concatenate(rounds)
+        F = system.residual(points, c)
+        eigenvalues = system.stability_eigenvalues(points, c)
+    accepted = float(np.max(np.abs(F))) if F.size else 0.0
+    report = _report(descents, len(points), tol, accepted)
+    warn_report(report, stacklevel=3)
+    stability = classify(eigenvalues, system.time, stability_tol).reshape(len(points))
+    n_unstable = np.count_nonzero(growth_rates(eigenvalues, system.time) > stability_tol, axis=1)
+    # stable first, then marginal, then by number of unstable directions; larger |x| first
+    order = np.lexsort((-np.linalg.norm(points, axis=1), stability == "marginal", n_unstable))
+    points, F, eigenvalues = points[order], F[order], eigenvalues[order]
+    stability, n_unstable = stability[order], n_unstable[order]
+    families, on_manifold = [], np.full(len(points), -1)
+    if trace_manifolds and (np.any(stability == "marginal") or slow_manifold_tol is not None):
+        with threadpool_limits(1):
+            families, on_manifold = _manifolds(
+                system, points, stability, c, tol, stability_tol, max(dedup_radius, 1e-6),
+                slow_manifold_tol,
             )
-            points = _unique(np.concatenate([points, Y[res_pairs < tol]]), dedup_radius)
-        F = dyn.residual(points, c)
-        eigenvalues = (
-            dyn.stability_eigenvalues(points, c) if len(points) else np.zeros((0, dyn.N), complex)
-        )
-    if not converged.any():
-        warnings.warn(
-            "no start converged to a fixed point (smallest max|F| reached: "
-            f"{residual.min():.3g} > tol {tol:g}); raise max_iter or n_starts",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    if dyn.time == "discrete":
-        unstable = np.abs(eigenvalues) > 1.0
-    else:
-        unstable = eigenvalues.real > 0.0
-    n_unstable = unstable.sum(axis=1)
-    order = (
-        np.lexsort((-np.linalg.norm(points, axis=1), n_unstable))
-        if len(points)
-        else np.zeros(0, int)
-    )
     return FixedPoints(
-        x=points[order],
-        kappa=dyn.project(points[order]),
-        q=0.5 * np.sum(F[order] ** 2, axis=1),
-        eigenvalues=eigenvalues[order],
-        stable=n_unstable[order] == 0,
-        n_unstable=n_unstable[order],
-        time=dyn.time,
+        x=points,
+        kappa=system.project(points),
+        q=0.5 * np.sum(F**2, axis=1),
+        eigenvalues=eigenvalues,
+        stable=stability == "stable",
+        n_unstable=n_unstable,
+        time=system.time,
         n_starts=n_starts,
-        n_slow=int(np.count_nonzero(~converged)),
-        residuals=residual,
+        n_slow=int(np.count_nonzero(descents.slow)),
+        residuals=descents.residual,
         tol=tol,
+        stability=stability,
+        marginal=stability == "marginal",
+        n_failed=report.n_failed,
+        stability_tol=stability_tol,
+        report=report,
+        manifolds=families,
+        on_manifold=on_manifold,
     )

@@ -211,7 +211,7 @@ class GaussianLoadings:
         """Expected overlap matrix E[n_r m_s] = sigma_{n_r m_s} + mu_{n_r} mu_{m_s}, shape (R, R).
 
         This is the N -> infinity limit of ``n.T @ m / N``; its eigenvalues are the outliers of
-        the connectivity (Rajan & Abbott 2006; THEORY.md section 4).
+        the connectivity (Rajan & Abbott 2006; docs/theory, section theory-spectra).
         """
         return self.cov_nm + np.outer(self.mean_n, self.mean_m)
 

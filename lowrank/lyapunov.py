@@ -13,7 +13,7 @@ map (Euler, exponential Euler or RK4), so the spectrum is exact for the discreti
 converges to the flow's as dt -> 0. Engelken, Wolf & Abbott (2023, PRR 5:043044) compute the
 spectra of random rate networks this way.
 
-Dynamics (THEORY.md section 1), tau = 1, c = I u + b:
+Dynamics (docs/theory, section theory-network), tau = 1, c = I u + b:
 
     flow  dx/dt = -x + J phi(x) + c,   D = -I + J diag(phi'(x)),  tr D = -N + sum_i J_ii phi'(x_i);
     map   h' = phi(J h + c),                  D = diag(phi'(J h + c)) J;
@@ -40,11 +40,12 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ._checks import ConvergenceWarning, as_array, as_float, as_int, as_rng, choose, step_count
-from .network import LowRankNetwork
+from .dynamics.steppers import FLOW_METHODS, stepper
+from .dynamics.systems import System, as_system
 
 __all__ = ["LyapunovSpectrum", "kaplan_yorke_dimension", "lyapunov_spectrum"]
 
-_METHODS = ("euler", "exp_euler", "rk4")
+
 _MAX_HISTORY = 500
 _MAX_BLOCK_SPREAD = np.log(1e8)  # growth ratio within a QR block above which precision is lost
 
@@ -100,174 +101,40 @@ def kaplan_yorke_dimension(exponents) -> float:
     return float(j + sums[j - 1] / abs(lam[j]))
 
 
-class _Network:
-    """A tanh network: coupling applied as m (n^T V) / N (+ g chi V) or with a dense matrix."""
-
-    def __init__(self, J=None, m=None, nT=None, bulk=None, c=None, time="continuous"):
-        self.J, self.m, self.nT, self.bulk, self.c, self.time = J, m, nT, bulk, c, time
-        self.dim = len(c)
-
-    @property
-    def tangent_dim(self) -> int:
-        """Dimension of the tangent vectors that have to be propagated."""
-        return self.dim
-
-    def couple(self, V):
-        if self.J is not None:
-            return self.J @ V
-        out = self.m @ (self.nT @ V)
-        if self.bulk is not None:
-            out += self.bulk @ V
-        return out
-
-    def drive(self, x, V):
-        """G(x) = J tanh(x) + c and DG V = J (phi'(x) V), for flows."""
-        r = np.tanh(x)
-        gain = 1.0 - r * r
-        return self.couple(r) + self.c, self.couple(gain[:, None] * V)
-
-    def map(self, h, V):
-        """F(h) = tanh(J h + c) and DF V = phi'(J h + c) (J V), for maps."""
-        r = np.tanh(self.couple(h) + self.c)
-        return r, (1.0 - r * r)[:, None] * self.couple(V)
-
-    def leak_exponents(self, method: str, dt: float) -> np.ndarray:
-        """Exponents known in closed form (none: the whole spectrum is computed)."""
-        return np.zeros(0)
+def _leak_growth(method: str, dt: float) -> float:
+    """Growth factor per step of the leak dx/dt = -x under each integrator (module docstring)."""
+    z = -dt
+    return {
+        "exp_euler": np.exp(z),
+        "euler": 1.0 + z,
+        "rk4": 1.0 + z + z**2 / 2 + z**3 / 6 + z**4 / 24,
+    }[method]
 
 
-class _LowRankFlow(_Network):
-    """A flow with J = m n^T / N: tangent vectors m A in span(m), A (R x k) (module docstring)."""
+def _tangent_dynamics(system: System):
+    """The target of (x, V) in leak form, the dimension of V, and the number of leak exponents.
 
-    @property
-    def tangent_dim(self) -> int:
-        return self.m.shape[1]
+    A flow with W = m n^T / N (no bulk) carries tangent vectors m A in span(m), A (R x k), with
+    dA/dt = -A + (n^T diag(phi'(x)) m / N) A; the other N - R exponents are the leak's. Otherwise
+    V (dim x k) follows dV/dt = -V + DG(x) V (flow) or V' = DG(x) V (map).
+    """
+    factors = getattr(system, "factors", None)
+    if system.time == "continuous" and factors is not None:
+        m, n = factors
+        nT = n.T / system.dim
 
-    def drive(self, x, A):
-        r = np.tanh(x)
-        gain = 1.0 - r * r
-        return self.m @ (self.nT @ r) + self.c, (self.nT @ (gain[:, None] * self.m)) @ A
+        def target(state):
+            x, A = state
+            gain = 1.0 - np.tanh(x) ** 2
+            return system.target(x), (nT @ (gain[:, None] * m)) @ A
 
-    def leak_exponents(self, method: str, dt: float) -> np.ndarray:
-        z = -dt
-        growth = {
-            "exp_euler": np.exp(z),
-            "euler": 1.0 + z,
-            "rk4": 1.0 + z + z**2 / 2 + z**3 / 6 + z**4 / 24,
-        }
-        return np.full(self.dim - self.tangent_dim, np.log(abs(growth[method])) / dt)
+        return target, m.shape[1], system.dim - m.shape[1]
 
+    def target(state):
+        x, V = state
+        return system.target(x), system.target_jvp(x, V)
 
-class _Latent:
-    """Mean-field latent dynamics of a ``lowrank.MeanField`` (g = 0)."""
-
-    def __init__(self, mf, inputs):
-        self.mf, self.u, self.time = mf, inputs, mf.time
-        self.dim = self.tangent_dim = mf.rank
-        self._eye = np.eye(mf.rank)
-
-    def _dG(self, kappa):
-        D = self.mf.jacobian(kappa, self.u)
-        return D + self._eye if self.time == "continuous" else D
-
-    def drive(self, kappa, V):
-        """G(kappa) and DG V: the flow's drive or the map itself."""
-        return self.mf.latent_map(kappa, self.u), self._dG(kappa) @ V
-
-    map = drive
-
-    def leak_exponents(self, method: str, dt: float) -> np.ndarray:
-        return np.zeros(0)
-
-
-def _system(obj, time, inputs):
-    """Build the internal system from a network, a weight matrix, a model or a MeanField."""
-    if hasattr(obj, "latent_map") and hasattr(obj, "jacobian"):  # lowrank.MeanField
-        if time is not None and choose(time, "time", ("continuous", "discrete")) != obj.time:
-            raise ValueError(
-                f"time={time!r} contradicts the MeanField's own convention {obj.time!r}"
-            )
-        if obj.g > 0:
-            raise ValueError(
-                "the latent dynamics are closed only for g = 0 (MeanField with a bulk)"
-            )
-        u = (
-            np.zeros(obj.n_inputs)
-            if inputs is None
-            else as_array(inputs, "inputs", shape=(obj.n_inputs,))
-        )
-        return _Latent(obj, u)
-    if hasattr(obj, "recurrent_weights") and hasattr(obj, "weights"):  # lowrank.RNN
-        if time is not None and choose(time, "time", ("continuous", "discrete")) != obj.time:
-            raise ValueError(f"time={time!r} contradicts the model's own convention {obj.time!r}")
-        w = obj.weights()
-        J = obj.recurrent_weights()
-        W_in = w["weight_in"].astype(np.float64)
-        bias = w.get("bias", np.zeros(len(J))).astype(np.float64)
-        return _Network(J=J, c=_drive(W_in, bias, inputs), time=obj.time)
-    if time is None:
-        raise ValueError(
-            "time must be given ('continuous' or 'discrete') for a network or weight matrix"
-        )
-    time = choose(time, "time", ("continuous", "discrete"))
-    if isinstance(obj, LowRankNetwork):
-        c = _drive(obj.inputs, obj.bias, inputs)
-        if time == "continuous" and not obj.has_bulk:
-            return _LowRankFlow(m=obj.m, nT=obj.n.T / obj.N, c=c, time=time)
-        bulk = obj.g * obj.chi if obj.has_bulk else None
-        return _Network(m=obj.m, nT=obj.n.T / obj.N, bulk=bulk, c=c, time=time)
-    if isinstance(obj, np.ndarray):
-        J = as_array(obj, "network_or_model", ndim=2)
-        if J.shape[0] != J.shape[1]:
-            raise ValueError(f"a weight matrix must be square, got shape {J.shape}")
-        if inputs is not None:
-            raise ValueError("inputs need input weights; pass a LowRankNetwork or a model")
-        return _Network(J=J, c=np.zeros(len(J)), time=time)
-    raise TypeError(
-        "network_or_model must be a LowRankNetwork, a square numpy array, a lowrank.RNN or a "
-        f"lowrank.MeanField, got {type(obj).__name__}"
-    )
-
-
-def _drive(W_in, bias, inputs) -> np.ndarray:
-    """c = W_in u + b for a constant input u (None: u = 0)."""
-    if inputs is None:
-        return bias.copy()
-    return W_in @ as_array(inputs, "inputs", shape=(W_in.shape[1],)) + bias
-
-
-def _stepper(system, method: str, dt: float):
-    """(x, V) -> (x', V'): one step of the dynamics and of its tangent map."""
-    if system.time == "discrete":
-        return system.map
-    if method == "euler":
-
-        def step(x, V):
-            G, dG = system.drive(x, V)
-            return x + dt * (G - x), V + dt * (dG - V)
-    elif method == "exp_euler":
-        decay = np.exp(-dt)
-
-        def step(x, V):
-            G, dG = system.drive(x, V)
-            return decay * x + (1.0 - decay) * G, decay * V + (1.0 - decay) * dG
-    else:
-
-        def field(x, V):
-            G, dG = system.drive(x, V)
-            return G - x, dG - V
-
-        def step(x, V):
-            k1, K1 = field(x, V)
-            k2, K2 = field(x + 0.5 * dt * k1, V + 0.5 * dt * K1)
-            k3, K3 = field(x + 0.5 * dt * k2, V + 0.5 * dt * K2)
-            k4, K4 = field(x + dt * k3, V + dt * K3)
-            return (
-                x + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4),
-                V + dt / 6.0 * (K1 + 2.0 * K2 + 2.0 * K3 + K4),
-            )
-
-    return step
+    return target, system.dim, 0
 
 
 def lyapunov_spectrum(
@@ -289,17 +156,21 @@ def lyapunov_spectrum(
 
     Parameters
     ----------
-    network_or_model : LowRankNetwork, ndarray (N, N), lowrank.RNN or lowrank.MeanField
-        The dynamics (see the module docstring). A weight matrix J means no inputs and no bias.
+    network_or_model : LowRankNetwork, ndarray (N, N), lowrank.RNN, lowrank.MeanField, ...
+        The dynamics (see the module docstring), as ``lowrank.dynamics.as_system`` reads them
+        (also a dict of weights or a tuple (W, W_in[, b])). A weight matrix J means no inputs
+        and no bias.
     t_max : float
         Averaging time (flows, in units of tau) or number of steps (maps).
     dt : float
         Time step of a flow; 1 for maps.
     time : {"continuous", "discrete"}, optional
-        Required for a LowRankNetwork or a matrix; models and MeanField use their own convention.
+        Required for a LowRankNetwork, a matrix, a dict or a tuple; models and MeanField use
+        their own convention.
     n_exponents : int, optional
-        k, the number of leading exponents (all by default). The cost per step is O(N^2 k) for a
-        dense coupling and O(N R k) for a LowRankNetwork without bulk, plus O(N k^2) per QR.
+        k, the number of leading exponents (all by default). The tangent vectors cost O(N^2 k)
+        per step for a dense coupling and O(N R k) for a flow with W = m n^T / N (no bulk), plus
+        O(N^2) for the state and O(N k^2) per QR.
     t_warmup : float, optional
         Time (steps) run before averaging, with the tangent vectors evolving; t_max / 10 by default.
     method : {"rk4", "exp_euler", "euler"}
@@ -334,10 +205,12 @@ def lyapunov_spectrum(
     RuntimeWarning
         When ``qr_every`` is too large for the growth within a block.
     """
-    system = _system(network_or_model, time, inputs)
+    system = as_system(
+        network_or_model, time, inputs, default_time=None, name="network_or_model"
+    )
     dim = system.dim
     dt = as_float(dt, "dt", positive=True)
-    method = choose(method, "method", _METHODS)
+    method = choose(method, "method", FLOW_METHODS)
     n_steps = step_count(t_max, dt, system.time)
     if n_steps < 2:
         raise ValueError(f"t_max must cover at least two steps, got {n_steps}")
@@ -349,8 +222,9 @@ def lyapunov_spectrum(
     tol = as_float(tol, "tol", positive=True)
     rng = as_rng(seed)
     x = 0.5 * rng.standard_normal(dim) if x0 is None else as_array(x0, "x0", shape=(dim,)).copy()
-    Q = np.linalg.qr(rng.standard_normal((system.tangent_dim, min(k, system.tangent_dim))))[0]
-    step = _stepper(system, method, dt)
+    target, tangent_dim, n_leak = _tangent_dynamics(system)
+    Q = np.linalg.qr(rng.standard_normal((tangent_dim, min(k, tangent_dim))))[0]
+    step = stepper(target, system.time, method, dt)
     unit = dt if system.time == "continuous" else 1.0
 
     n_blocks = -(-n_steps // qr_every)
@@ -360,12 +234,12 @@ def lyapunov_spectrum(
     spread = 0.0
     with threadpool_limits(1):
         for _ in range(n_warm):
-            x, Q = step(x, Q)
+            x, Q = step((x, Q))
             Q = np.linalg.qr(Q)[0]
         done = 0
         for block in range(n_blocks):
             for _ in range(min(qr_every, n_steps - done)):
-                x, Q = step(x, Q)
+                x, Q = step((x, Q))
                 done += 1
             Q, R = np.linalg.qr(Q)
             with np.errstate(divide="ignore"):  # a rank-deficient map has exponents -inf
@@ -388,7 +262,7 @@ def lyapunov_spectrum(
             stacklevel=2,
         )
     times, history = np.array(times), np.array(history)
-    leak = system.leak_exponents(method, dt)
+    leak = np.full(n_leak, np.log(abs(_leak_growth(method, dt))) / dt)
     history = np.concatenate([history, np.broadcast_to(leak, (len(times), len(leak)))], axis=1)
     order = np.argsort(-history[-1], kind="stable")[:k]
     exponents, history = history[-1, order], history[:, order]

@@ -17,6 +17,8 @@ derived and compiled by :mod:`lowrank.symbolic`.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +36,17 @@ from ._checks import (
     choose,
     step_count,
 )
-from ._newton import NewtonResult, newton
+from .dynamics import (
+    STABILITY_TOL,
+    SolverReport,
+    Stability,
+    classify,
+    sort_eigenvalues,
+    unique_points,
+    warn_report,
+)
+from .dynamics.manifold import Manifold, find_manifold
+from .dynamics.solve import NewtonResult, newton
 from .symbolic import CompiledEquations, X, as_nonlinearity, compile_equations, parameter_vector
 
 __all__ = [
@@ -46,9 +58,19 @@ __all__ = [
     "LatentTrajectory",
 ]
 
-#: eigenvalues this close to the stability boundary count as stable (neutral directions of
-#: continuous attractors such as rings are zero only up to round-off)
-STABILITY_MARGIN = 1e-8
+#: two solutions closer than this (absolute and relative, max-norm) are one (``unique_points``)
+SAME_ATOL = SAME_RTOL = 1e-5
+
+
+def _settle_stability(point) -> None:
+    """Make ``stability``, ``stable`` and ``marginal`` of a solution agree (``stability`` wins)."""
+    if point.stability is None:
+        point.stability = (
+            "stable" if point.stable else ("marginal" if point.marginal else "unstable")
+        )
+    point.stability = Stability(point.stability).value
+    point.stable = point.stability == "stable"
+    point.marginal = point.stability == "marginal"
 
 
 @dataclass
@@ -59,16 +81,26 @@ class FixedPoint:
     ----------
     kappa : ndarray (R,)
     eigenvalues : ndarray (R,) complex
-        Of the Jacobian of the flow (-1 + dG/dkappa) or of the map (dG/dkappa), by decreasing real
-        part (flow) or modulus (map).
+        Of the Jacobian of the flow (-1 + dG/dkappa) or of the map (dG/dkappa), least stable first
+        (largest real part for the flow, largest modulus for the map).
     stable : bool
-        Re lambda < 0 for flows, |lambda| < 1 for maps (up to ``STABILITY_MARGIN``).
+        Strictly stable: largest growth rate (Re lambda for flows, |lambda| - 1 for maps) below
+        -``stability_tol``.
     residual : float
         max |velocity| at ``kappa``.
     iterations : int
         Newton iterations of the start that found it.
     multiplicity : int
-        Number of starts that converged to it.
+        Number of starts whose (undeflated) Newton iteration converged to it; 0 for a point found
+        only by deflation or as the mirror image of another under a symmetry of the equations.
+    stability : str
+        "stable", "unstable" or "marginal" (:func:`lowrank.dynamics.stability.classify`): marginal
+        when the largest growth rate is within ``stability_tol`` of 0 (a pitchfork point, a point of
+        a continuous attractor), where the linearisation cannot decide.
+    marginal : bool
+        ``stability == "marginal"``.
+    stability_tol : float
+        The tolerance of the classification.
     """
 
     kappa: np.ndarray
@@ -77,6 +109,12 @@ class FixedPoint:
     residual: float
     iterations: int
     multiplicity: int = 1
+    stability: str | None = None
+    marginal: bool = False
+    stability_tol: float = STABILITY_TOL
+
+    def __post_init__(self) -> None:
+        _settle_stability(self)
 
 
 @dataclass
@@ -94,9 +132,11 @@ class StationaryState:
         Its long-time autocovariance; equal to ``delta0`` for a static state.
     chaotic : bool
     stable : bool
-        Static state: all outliers inside the stability region and bulk radius below 1.
-        Chaotic state: the latent variables are stable to slow perturbations (the Schur complement
-        of the residual Jacobian that eliminates the variances; an adiabatic criterion).
+        Strictly stable (``stability == "stable"``). Static state: every outlier strictly inside
+        the stability region and bulk radius strictly below 1 (both by more than
+        ``stability_tol``). Chaotic state: the latent variables are strictly stable to slow
+        perturbations (the Schur complement of the residual Jacobian that eliminates the
+        variances; an adiabatic criterion).
     eigenvalues : ndarray complex
         Static: the R + 1 outlier eigenvalues of the linearised dynamics, -1 + eig(dF/d(kappa, D))
         for flows (eig(dF) for maps); R of them when g = 0. Chaotic: the R eigenvalues of the
@@ -109,6 +149,14 @@ class StationaryState:
     unknowns : ndarray
         The solver's unknowns: (kappa, D) for static states, (kappa, D_0, log(D_0 - D_inf)) for
         chaotic ones (D the bulk part of the variance).
+    stability : str
+        "stable", "unstable" or "marginal" (:func:`lowrank.dynamics.stability.classify`). For a
+        static state the bulk counts as one more eigenvalue, -1 + bulk_radius for flows and
+        bulk_radius for maps: a bulk radius within ``stability_tol`` of 1 is marginal.
+    marginal : bool
+        ``stability == "marginal"``.
+    stability_tol : float
+        The tolerance of the classification.
     """
 
     kappa: np.ndarray
@@ -122,19 +170,34 @@ class StationaryState:
     residual: float
     iterations: int
     unknowns: np.ndarray = field(repr=False, default=None)
+    stability: str | None = None
+    marginal: bool = False
+    stability_tol: float = STABILITY_TOL
+
+    def __post_init__(self) -> None:
+        _settle_stability(self)
 
 
 @dataclass
 class _Collection(Sequence):
     """Solutions from ``n_starts`` Newton starts, with array views of their main fields.
 
-    ``n_failed`` starts did not converge; ``failed_residual`` is the smallest residual they reached.
+    ``n_failed`` starts did not converge; ``failed_residual`` is the smallest residual they reached;
+    ``report`` says how the search ended and ``complete`` whether nothing is known to be missing.
     """
 
     points: list
     n_starts: int
     n_failed: int
     failed_residual: float = np.inf
+    report: SolverReport | None = None
+    stability_tol: float = STABILITY_TOL
+
+    @property
+    def complete(self) -> bool:
+        """Every start converged or was accounted for (``report.success``): when False, some
+        solutions may be missing (a ConvergenceWarning said so)."""
+        return self.report is None or bool(self.report.success)
 
     def __len__(self) -> int:
         return len(self.points)
@@ -152,7 +215,18 @@ class _Collection(Sequence):
 
     @property
     def stable(self) -> np.ndarray:
+        """(n,) bool: strictly stable (``stability == "stable"``)."""
         return np.array([p.stable for p in self.points], dtype=bool)
+
+    @property
+    def marginal(self) -> np.ndarray:
+        """(n,) bool: ``stability == "marginal"``."""
+        return np.array([p.marginal for p in self.points], dtype=bool)
+
+    @property
+    def stability(self) -> np.ndarray:
+        """(n,) str: "stable", "unstable" or "marginal"."""
+        return np.array([p.stability for p in self.points], dtype="<U8")
 
     @property
     def residual(self) -> np.ndarray:
@@ -167,18 +241,36 @@ class LatentFixedPoints(_Collection):
     Attributes
     ----------
     points : list of FixedPoint
-        Sorted by |kappa|, then by kappa.
+        The isolated fixed points, sorted by |kappa|, then by kappa. Points of a continuous
+        attractor are not listed here: they belong to ``manifolds``.
     n_starts : int
         Number of Newton starts.
     n_failed : int
-        Starts that did not converge (normal: not every start lies in a basin of a root).
+        Starts whose Newton iteration did not converge (each makes the result possibly incomplete
+        and ``complete`` False).
     failed_residual : float
         Smallest residual reached by a start that did not converge (inf if none failed).
+    report : SolverReport
+        How the search ended (``success``, ``message``, ``nit``, ``nfev``, ...).
+    stability_tol : float
+        Tolerance of the stable / unstable / marginal classification.
+    manifolds : list of Manifold
+        Continuous families of fixed points (a ring attractor: ``dimension`` 1, ``closed``), each
+        reported once with samples, centre, radius and transverse stability
+        (:mod:`lowrank.dynamics.manifold`).
     """
+
+    manifolds: list[Manifold] = field(default_factory=list)
 
     @property
     def eigenvalues(self) -> np.ndarray:
         return np.array([p.eigenvalues for p in self.points])
+
+    @property
+    def n_attractors(self) -> int:
+        """Number of attractors: strictly stable isolated points plus transversally stable
+        manifolds, each manifold counted once (a ring attractor is one attractor)."""
+        return int(np.count_nonzero(self.stable)) + sum(m.stable for m in self.manifolds)
 
 
 @dataclass
@@ -190,9 +282,15 @@ class StationaryStates(_Collection):
     points : list of StationaryState
         Static states first, then chaotic ones, each sorted by |kappa|.
     n_starts, n_failed : int
-        Newton starts, and those that did not converge to an admissible solution.
+        Newton starts (static and chaotic), and those whose Newton iteration did not converge.
+        A chaotic start whose gap D_0 - D_inf collapses (it runs onto a static state: below the
+        onset of chaos there is no chaotic state to find) has not failed.
     failed_residual : float
         Smallest residual reached by a start that did not converge (inf if none failed).
+    report : SolverReport
+        How the search ended.
+    stability_tol : float
+        Tolerance of the stable / unstable / marginal classification.
     """
 
     @property
@@ -214,10 +312,29 @@ class StationaryStates(_Collection):
 
 @dataclass
 class LatentTrajectory:
-    """Latent trajectories: ``t`` (T,), ``kappa`` (batch, T, R)."""
+    """Latent trajectories of :meth:`MeanField.simulate`.
+
+    Continuous time: the state is x(t) = m.v(t) + I.w(t) (+ a part orthogonal to span(m, I)
+    that decays as e^{-t} and is taken to be 0), and kappa(t) = G(v(t), w(t)) = <n phi(m.v + I.w)>
+    (Beiran et al. 2021, Neural Comput. 33:1572; Dubreuil et al. 2022, Nat. Neurosci. 25:783).
+    Discrete time: v = kappa, the map's state, and w = u, the input applied at each step.
+
+    Attributes
+    ----------
+    t : ndarray (T,)
+        Times (flow) or step numbers (map).
+    kappa : ndarray (batch, T, R)
+        Latent variables kappa_r = <n_r phi(x)>.
+    v : ndarray (batch, T, R)
+        Coordinates of the state along m (equal to kappa at fixed points and for the map).
+    w : ndarray (batch, T, K)
+        Coordinates of the state along I: the low-pass filtered inputs (flow) or the inputs (map).
+    """
 
     t: np.ndarray
     kappa: np.ndarray
+    v: np.ndarray | None = None
+    w: np.ndarray | None = None
 
 
 class MeanField:
@@ -297,17 +414,13 @@ class MeanField:
     def _is_flow(self) -> bool:
         return self.time == "continuous"
 
-    def _stable(self, eigenvalues: np.ndarray) -> bool:
-        if eigenvalues.size == 0:
-            return True
-        if self._is_flow:
-            return bool(np.max(eigenvalues.real) < STABILITY_MARGIN)
-        return bool(np.max(np.abs(eigenvalues)) < 1.0 + STABILITY_MARGIN)
+    def _stability(self, eigenvalues: np.ndarray, tol: float) -> str:
+        """"stable" / "unstable" / "marginal" of one linearisation in this time convention."""
+        return str(classify(eigenvalues, self.time, tol))
 
     def _sorted_eigenvalues(self, matrix: np.ndarray) -> np.ndarray:
-        values = np.linalg.eigvals(matrix).astype(complex)
-        order = np.argsort(-(values.real if self._is_flow else np.abs(values)), kind="stable")
-        return values[order]
+        """Eigenvalues of ``matrix``, least stable first."""
+        return sort_eigenvalues(np.linalg.eigvals(matrix), self.time)
 
     def kappa_scale(self) -> float:
         """Typical size of kappa: sqrt(max_r E[n_r^2]) times the size of phi on [-3, 3]."""
@@ -359,64 +472,156 @@ class MeanField:
         )
         return dG - np.eye(self.rank) if self._is_flow else dG
 
-    def simulate(self, kappa0, t_max: float, dt: float = 0.01, inputs=None) -> LatentTrajectory:
-        """Integrate the latent flow (classical RK4) or iterate the map.
+    def simulate(
+        self,
+        v0=None,
+        t_max: float | None = None,
+        dt: float = 0.01,
+        inputs=None,
+        *,
+        w0=None,
+        kappa0=None,
+    ) -> LatentTrajectory:
+        """Integrate the latent dynamics (classical RK4) or iterate the latent map (g = 0).
+
+        Continuous time (tau = 1): the network dx/dt = -x + m kappa(t) + I u(t) keeps a state
+        x = m.v + I.w in span(m, I), and its coordinates obey (Beiran et al. 2021, Neural Comput.
+        33:1572; Dubreuil et al. 2022, Nat. Neurosci. 25:783)
+
+            dv/dt = -v + kappa,   dw/dt = -w + u(t),   kappa = G(v, w) = <n phi(m.v + I.w)>,
+
+        so the inputs reach the neurons low-pass filtered, and kappa itself does not obey
+        dkappa/dt = -kappa + G(kappa) (the two agree only at fixed points, where v = kappa).
+        The part of the initial state outside span(m, I) decays as e^{-t}; it is taken to be 0.
+        Discrete time: kappa_{t+1} = G(kappa_t, u_t), exact for h_{t+1} = phi(W h_t + W_in u_t);
+        there v = kappa and w = u.
 
         Parameters
         ----------
-        kappa0 : array_like (R,) or (batch, R)
+        v0 : array_like (R,) or (batch, R)
+            Initial coordinates of the state along m (flow) or initial kappa (map). At a fixed
+            point v = kappa.
         t_max : float
             Duration (flow) or number of steps (map).
         dt : float
             Time step of the flow; must be 1 for the map.
         inputs : array_like (K,) or (n_steps, K), optional
             Constant inputs, or one row per step (held within the step).
+        w0 : array_like (K,) or (batch, K), optional
+            Initial coordinates of the state along I (flow only); default 0: inputs switched
+            on at t = 0.
+        kappa0 : array_like, optional
+            Legacy name of ``v0`` (same meaning: the initial v, which equals kappa only at fixed
+            points).
 
         Returns
         -------
         LatentTrajectory
-            ``t`` (n_steps + 1,), ``kappa`` (batch, n_steps + 1, R).
+            ``t`` (n_steps + 1,), ``kappa`` and ``v`` (batch, n_steps + 1, R), ``w``
+            (batch, n_steps + 1, K). For the map, the last row of ``w`` repeats the last input.
+
+        Raises
+        ------
+        TypeError, ValueError
+            On bad arguments, naming the argument; ValueError when g > 0 (no closed dynamics).
+
+        Warns
+        -----
+        ConvergenceWarning
+            When a trial diverges: a non-finite state, |v| > 1e6 (1 + kappa_scale() + |v0|) or
+            |w| > 1e6 (1 + max |u| + |w0|) (e.g. RK4 with dt > 2.78 is unstable on the leak).
+            That trial's entries from the step that left the bound on are NaN.
         """
         self._require_closed("simulate")
-        k0 = as_array(kappa0, "kappa0", ndim=(1, 2))
-        k0 = k0.reshape(-1, k0.shape[-1])
-        if k0.shape[1] != self.rank:
+        if kappa0 is not None and v0 is not None:
+            raise TypeError("give the initial state as v0 or as its legacy name kappa0, not both")
+        if t_max is None:
+            raise TypeError("simulate() needs t_max")
+        name = "v0" if kappa0 is None else "kappa0"
+        start = as_array(v0 if kappa0 is None else kappa0, name, ndim=(1, 2))
+        start = start.reshape(-1, start.shape[-1])
+        if start.shape[1] != self.rank:
             raise ValueError(
-                f"kappa0 must have {self.rank} entries per trial, got shape {k0.shape}"
+                f"{name} must have {self.rank} entries per trial, got shape {start.shape}"
             )
+        K = self.n_inputs
+        if w0 is None:
+            w_start = np.zeros((1, K))
+        elif not self._is_flow:
+            raise ValueError("w0 is for time='continuous'; the map applies the inputs directly")
+        else:
+            w_start = as_array(w0, "w0", ndim=(1, 2), allow_empty=True).reshape(-1, K)
+        if 1 not in (start.shape[0], w_start.shape[0]) and start.shape[0] != w_start.shape[0]:
+            raise ValueError(f"w0 has {w_start.shape[0]} trials but {name} has {start.shape[0]}")
+        batch = max(start.shape[0], w_start.shape[0])
+        start = np.broadcast_to(start, (batch, self.rank))
+        w_start = np.broadcast_to(w_start, (batch, K))
         dt = as_float(dt, "dt", positive=True)
         n_steps = step_count(t_max, dt, self.time)
-        if k0.shape[0] * (n_steps + 1) * self.rank > MAX_STEPS // 2**32:
+        if batch * (n_steps + 1) * (2 * self.rank + K) > MAX_STEPS // 2**32:
             raise ValueError(f"t_max / dt = {n_steps} steps are too many to record; lower t_max")
         if inputs is None or np.ndim(inputs) <= 1:
-            u_const = self._inputs(inputs)
-            u_seq = np.broadcast_to(u_const, (max(n_steps, 1), self.n_inputs))
+            u_seq = np.broadcast_to(self._inputs(inputs), (n_steps + 1, K))
         else:
-            u_seq = as_array(inputs, "inputs", shape=(n_steps, self.n_inputs), allow_empty=True)
+            u_seq = as_array(inputs, "inputs", shape=(n_steps, K), allow_empty=True)
+            # the last row is used only by the map's record of w (inputs are held)
+            u_seq = np.concatenate([u_seq, u_seq[-1:] if n_steps else np.zeros((1, K))])
         eq = self._equations("latent")
+        R = self.rank
 
-        def G(k, u):
-            return eq.value(k, u, self.theta)[0]
+        def G(y):  # y = (v, w) -> kappa
+            return eq.value(y[:R], y[R:], self.theta)[0]
 
-        out = np.empty((k0.shape[0], n_steps + 1, self.rank))
-        for b, k in enumerate(k0):
-            k = k.copy()
-            out[b, 0] = k
-            for s in range(n_steps):
-                u = np.ascontiguousarray(u_seq[s])
-                if self._is_flow:
-                    f1 = G(k, u) - k
-                    k2 = k + 0.5 * dt * f1
-                    f2 = G(k2, u) - k2
-                    k3 = k + 0.5 * dt * f2
-                    f3 = G(k3, u) - k3
-                    k4 = k + dt * f3
-                    f4 = G(k4, u) - k4
-                    k = k + dt / 6.0 * (f1 + 2.0 * f2 + 2.0 * f3 + f4)
-                else:
-                    k = G(k, u)
-                out[b, s + 1] = k
-        return LatentTrajectory(np.arange(n_steps + 1) * dt, out)
+        def f(y, u, kappa=None):  # (dv/dt, dw/dt)
+            kappa = G(y) if kappa is None else kappa
+            return np.concatenate([kappa - y[:R], u - y[R:]])
+
+        bound_v = 1e6 * (1.0 + self.kappa_scale() + np.max(np.abs(start), axis=1))
+        bound_w = 1e6 * (
+            1.0 + np.max(np.abs(u_seq), initial=0.0) + np.max(np.abs(w_start), axis=1, initial=0.0)
+        )
+        kappa = np.full((batch, n_steps + 1, R), np.nan)
+        state = np.full((batch, n_steps + 1, R + K), np.nan)
+        diverged = []
+        with np.errstate(over="ignore", invalid="ignore"):
+            for b in range(batch):
+                y = np.concatenate([start[b], w_start[b] if self._is_flow else u_seq[0]])
+                for s in range(n_steps + 1):
+                    if not (
+                        np.all(np.isfinite(y))
+                        and np.max(np.abs(y[:R])) <= bound_v[b]
+                        and np.max(np.abs(y[R:]), initial=0.0) <= bound_w[b]
+                    ):
+                        diverged.append((b, s * dt))
+                        break
+                    state[b, s] = y
+                    if not self._is_flow:
+                        kappa[b, s] = y[:R]
+                        if s < n_steps:
+                            y = np.concatenate([G(y), u_seq[s + 1]])
+                        continue
+                    kappa[b, s] = G(y)
+                    if s == n_steps:
+                        break
+                    u = u_seq[s]
+                    f1 = f(y, u, kappa[b, s])
+                    f2 = f(y + 0.5 * dt * f1, u)
+                    f3 = f(y + 0.5 * dt * f2, u)
+                    f4 = f(y + dt * f3, u)
+                    y = y + dt / 6.0 * (f1 + 2.0 * f2 + 2.0 * f3 + f4)
+        if diverged:
+            where = ", ".join(f"trial {b} at t = {t:g}" for b, t in diverged[:5])
+            warnings.warn(
+                f"simulate: {len(diverged)} of {batch} trials diverged ({where}): the state "
+                "became non-finite or left |v| <= 1e6 (1 + kappa_scale + |v0|), "
+                "|w| <= 1e6 (1 + max|u| + |w0|); their later entries are NaN. "
+                "Lower dt (RK4 needs dt < 2.78) or check the dynamics.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        t = np.arange(n_steps + 1) * dt
+        v, w = np.ascontiguousarray(state[..., :R]), np.ascontiguousarray(state[..., R:])
+        return LatentTrajectory(t, kappa, v, w)
 
     def residual_function(self, kind: str, inputs=None):
         """The function y -> (residual, Jacobian, extras) whose roots the solvers find.
@@ -424,13 +629,19 @@ class MeanField:
         ``kind`` is "latent" (y = kappa, residual G - kappa, g = 0), "static" (y = (kappa, D),
         residual F(y) - y) or "chaotic" (y = (kappa, D_0, log(D_0 - D_inf)); NaN once the gap
         D_0 - D_inf collapses below 1e-7 (1 + D_0), where the static solutions take over).
+
+        The static residual needs Delta_p = S_p(kappa) + D >= 0 in every population. Below that
+        boundary (D < -min_p S_p) it is continued to first order in D from the boundary, with the
+        boundary's Jacobian, so that a Newton step overshooting to a negative variance is pulled
+        back instead of stalling at the boundary (the trivial state D = 0 of a bulk with g < 1 lies
+        on it). Roots of the continuation have D < 0 and are not solutions.
         """
         kind = choose(kind, "kind", ("latent", "static", "chaotic"))
         if kind == "latent":
             self._require_closed("the latent residual")
         u = self._inputs(inputs)
         eq = self._equations(kind)
-        R = self.rank
+        R, P = self.rank, self.n_populations
         if kind == "chaotic":
 
             def chaotic(y):
@@ -446,20 +657,72 @@ class MeanField:
 
         def residual(y):
             F, dF, extra = eq.value_jacobian(y, u, self.theta)
+            low = float(np.min(extra[P : 2 * P])) if kind == "static" else 0.0
+            if low < 0.0:  # some Delta_p < 0: continue from the boundary Delta = 0
+                inside = y.copy()
+                inside[R] += -low + 1e-15 * (1.0 + abs(y[R]))
+                F, dF, extra = eq.value_jacobian(inside, u, self.theta)
+                F = F + dF[:, R] * (y[R] - inside[R])
             return F - y, dF - eye, extra
 
         return residual
+
+    def _symmetries(self, fun, samples: np.ndarray) -> list[np.ndarray]:
+        """Sign flips of kappa under which the residual is equivariant, checked numerically.
+
+        A flip s (entries -1 on some kappa_r, +1 on them and on the other unknowns) is kept when
+        F(s y) = s F(y) to 1e-9 (1 + |F(y)|) at every sample y. For an odd phi and inputs that
+        enter evenly (none, or zero mean inputs) the full flip kappa -> -kappa is one: then
+        [phi](-mu, Delta) = -[phi](mu, Delta) makes the latent equations odd, whatever the means of
+        m and n (Mastrogiuseppe & Ostojic 2018 with M_m, M_n != 0). Every sign pattern is tried for
+        R <= 3, only the full flip above.
+        """
+        R, n = self.rank, samples.shape[1]
+        patterns = itertools.product((1.0, -1.0), repeat=R) if R <= 3 else [(-1.0,) * R]
+        values = [fun(y)[0] for y in samples]
+        if not all(np.all(np.isfinite(v)) for v in values):
+            return []
+        flips = []
+        for pattern in patterns:
+            if min(pattern) > 0:
+                continue
+            s = np.concatenate([pattern, np.ones(n - R)])
+            if all(
+                np.max(np.abs(fun(s * y)[0] - s * F)) <= 1e-9 * (1.0 + np.max(np.abs(F)))
+                for y, F in zip(samples, values, strict=True)
+            ):
+                flips.append(s)
+        return flips
+
+    def _symmetry_samples(self, starts: list[np.ndarray]) -> np.ndarray:
+        """Three test points for ``_symmetries``: generic kappa, the other unknowns of starts."""
+        rng = np.random.default_rng(20180611)  # fixed: the check must not depend on the seed
+        scale = max(self.kappa_scale(), 1e-3)
+        picks = [starts[i % len(starts)].copy() for i in (0, len(starts) // 2, len(starts) - 1)]
+        for y in picks:
+            size = rng.uniform(0.2, 1.0, self.rank)
+            y[: self.rank] = scale * size * rng.choice([-1.0, 1.0], self.rank)
+        return np.array(picks)
 
     def _fixed_point_from(
         self, start: np.ndarray, u: np.ndarray, tol: float, max_iter: int
     ) -> NewtonResult:
         return newton(self.residual_function("latent", u), start, tol=tol, max_iter=max_iter)
 
-    def _make_fixed_point(self, res: NewtonResult, multiplicity: int = 1) -> FixedPoint:
+    def _make_fixed_point(
+        self, res: NewtonResult, multiplicity: int = 1, stability_tol: float = STABILITY_TOL
+    ) -> FixedPoint:
         dG = res.jacobian + np.eye(self.rank)
         eig = self._sorted_eigenvalues(res.jacobian if self._is_flow else dG)
         return FixedPoint(
-            res.x.copy(), eig, self._stable(eig), res.residual, res.iterations, multiplicity
+            res.x.copy(),
+            eig,
+            False,
+            res.residual,
+            res.iterations,
+            multiplicity,
+            stability=self._stability(eig, stability_tol),
+            stability_tol=stability_tol,
         )
 
     def fixed_points(
@@ -469,13 +732,25 @@ class MeanField:
         seed=0,
         tol: float = 1e-10,
         max_iter: int = 60,
+        stability_tol: float = STABILITY_TOL,
     ) -> LatentFixedPoints:
         """All fixed points of the latent dynamics (g = 0), unstable ones included.
 
-        Multi-start Newton (the origin, the eigen-directions of the overlap matrix and random points
-        in a ball of radius ~ ``kappa_scale()``), then deduplication (solutions closer than
-        1e-5 (1 + |kappa|) are one). On a continuous attractor (a ring) every start lands somewhere
-        on it, so the result samples the attractor.
+        Multi-start deflated Newton (Farrell, Birkisson & Funke 2015, SIAM J. Sci. Comput.
+        37:A2026): from each start (the origin, the eigen-directions of the overlap matrix and
+        random points in a ball of radius ~ ``kappa_scale()``) plain Newton; a start where Newton
+        stalls (at a minimum of |velocity| that is not a root, the ghost of a saddle-node) follows
+        the flow by pseudo-transient continuation (Kelley & Keyes 1998) before it counts as
+        failed. A start that converged is retried with Newton deflated by every solution known so
+        far, while that finds new ones (``_Search``). When the equations are symmetric under a
+        sign flip of kappa (checked numerically, e.g. kappa -> -kappa for an odd phi without
+        inputs) the mirror image of every solution is added (after Newton from it). Solutions
+        within 1e-5 (1 + max |kappa|) of each other in every coordinate are one. A solution whose
+        Jacobian has null directions tangent to a family of solutions starts a manifold (a ring
+        attractor), traced once by pseudo-arclength continuation
+        (:func:`lowrank.dynamics.manifold.find_manifold`): its points are not listed among the
+        isolated ones. ``complete`` means that no start failed, not that every solution was
+        found: a solution that no start reaches stays unknown.
 
         Parameters
         ----------
@@ -488,46 +763,52 @@ class MeanField:
         tol : float
             Residual tolerance max |G(kappa) - kappa|.
         max_iter : int
-            Newton iterations per start.
+            Newton iterations per start (and as many pseudo-transient steps where Newton stalls).
+        stability_tol : float
+            A point is stable when its largest growth rate (Re lambda for the flow, |lambda| - 1
+            for the map) is below -stability_tol, unstable above +stability_tol, marginal in
+            between (:func:`lowrank.dynamics.stability.classify`).
 
         Returns
         -------
         LatentFixedPoints
-            Each point carries its ``residual`` (<= ``tol``, or <= 1e-7 where round-off stalls
-            Newton); ``n_failed`` and ``failed_residual`` describe the starts that did not converge.
+            Isolated points (``points``, each with its ``residual`` <= ``tol``, or <= 1e-7 where
+            round-off stalls Newton) and ``manifolds``; ``report``, ``n_failed`` and
+            ``failed_residual`` describe the starts whose Newton iteration did not converge, and
+            ``complete`` is False when there were any.
 
         Warns
         -----
         ConvergenceWarning
-            (a RuntimeWarning) when no start converged; the message gives the smallest residual
-            reached.
+            (a RuntimeWarning) when any start did not converge: the result may be incomplete. The
+            message gives the number of such starts and the smallest residual they reached.
         """
         self._require_closed("fixed_points")
         u = self._inputs(inputs)
         n_starts = 40 * self.rank if n_starts is None else as_int(n_starts, "n_starts", minimum=1)
         tol = as_float(tol, "tol", positive=True)
         max_iter = as_int(max_iter, "max_iter", minimum=1)
-        found: list[NewtonResult] = []
-        counts: list[int] = []
-        failed, failed_residual = 0, np.inf
-        for start in self._starts(n_starts, seed):
-            res = self._fixed_point_from(start, u, tol, max_iter)
-            if not res.converged:
-                failed += 1
-                failed_residual = min(failed_residual, res.residual)
-                continue
-            for i, other in enumerate(found):
-                if np.max(np.abs(other.x - res.x)) <= 1e-5 * (1.0 + np.max(np.abs(res.x))):
-                    counts[i] += 1
-                    break
-            else:
-                found.append(res)
-                counts.append(1)
-        points = [self._make_fixed_point(r, c) for r, c in zip(found, counts, strict=True)]
+        stability_tol = as_float(stability_tol, "stability_tol", minimum=0.0)
+        fun = self.residual_function("latent", u)
+        starts = list(self._starts(n_starts, seed))
+        search = _Search(fun, tol, max_iter, manifold=(self.time, stability_tol))
+        search.run(starts)
+        search.mirror(self._symmetries(fun, self._symmetry_samples(starts)))
+        points = [
+            self._make_fixed_point(r, c, stability_tol) for r, c in zip(search.found, search.counts)
+        ]
         points.sort(key=_by_kappa)
-        if not points:
-            _warn_none_converged("fixed_points", n_starts, failed_residual, tol, max_iter)
-        return LatentFixedPoints(points, n_starts, failed, failed_residual)
+        report = _report("fixed_points", [search], tol, max_iter)
+        warn_report(report, stacklevel=3)
+        return LatentFixedPoints(
+            points,
+            report.n_starts,
+            report.n_failed,
+            report.failed_residual,
+            report,
+            stability_tol,
+            search.manifolds,
+        )
 
     # --- stationary states with a random bulk ------------------------------------------------
     def _static_from(
@@ -544,13 +825,14 @@ class MeanField:
             self.residual_function("chaotic", u), y0, tol=tol, max_iter=max(1, max_iter // 2)
         )
 
-    def _make_static(self, res: NewtonResult) -> StationaryState:
+    def _make_static(self, res: NewtonResult, stability_tol: float = STABILITY_TOL):
         P, R = self.n_populations, self.rank
         dF = res.jacobian + np.eye(R + 1)
         block = dF if self.g > 0 else dF[:R, :R]
         eig = self._sorted_eigenvalues(block - np.eye(block.shape[0]) if self._is_flow else block)
         radius = float(np.sqrt(max(res.extra[2 * P], 0.0)))
-        stable = self._stable(eig) and radius < 1.0
+        # the edge of the bulk counts as one more eigenvalue: -1 + radius (flow), radius (map)
+        edge = radius - 1.0 if self._is_flow else radius
         delta = res.extra[P : 2 * P].copy()
         return StationaryState(
             res.x[:R].copy(),
@@ -558,15 +840,17 @@ class MeanField:
             delta,
             delta.copy(),
             False,
-            stable,
+            False,
             eig,
             radius,
             res.residual,
             res.iterations,
             res.x.copy(),
+            stability=self._stability(np.append(eig, edge), stability_tol),
+            stability_tol=stability_tol,
         )
 
-    def _make_chaotic(self, res: NewtonResult) -> StationaryState:
+    def _make_chaotic(self, res: NewtonResult, stability_tol: float = STABILITY_TOL):
         P, R = self.n_populations, self.rank
         J = res.jacobian
         # Schur complement: latent dynamics with the variances (D_0, ell) slaved to kappa
@@ -578,32 +862,102 @@ class MeanField:
             res.extra[P : 2 * P].copy(),
             res.extra[2 * P : 3 * P].copy(),
             True,
-            self._stable(eig),
+            False,
             eig,
             float("nan"),
             res.residual,
             res.iterations,
             res.x.copy(),
+            stability=self._stability(eig, stability_tol),
+            stability_tol=stability_tol,
         )
 
     def _is_chaotic_solution(self, res: NewtonResult) -> bool:
         """A converged chaotic solution with a genuine gap D_0 - D_inf and nonnegative variances."""
-        P = self.n_populations
-        if not res.converged:
-            return False
-        D0, gap = res.x[self.rank], np.exp(res.x[self.rank + 1])
-        return bool(gap > 1e-6 * (1.0 + abs(D0)) and np.all(res.extra[2 * P : 3 * P] >= -1e-10))
+        return bool(res.converged and self._chaotic_admissible(res))
 
-    def solve_near(self, state, inputs=None, tol: float = 1e-10, max_iter: int = 60):
+    def _chaotic_admissible(self, res: NewtonResult) -> bool:
+        """A genuine gap D_0 - D_inf > 1e-6 (1 + D_0) and Delta_inf >= 0 (to 1e-8 (1 + D_0)):
+        the equations also hold on the static states (gap 0) and at D_inf = -D_0."""
+        P = self.n_populations
+        D0, gap = res.x[self.rank], np.exp(res.x[self.rank + 1])
+        floor = -1e-8 * (1.0 + abs(D0))
+        return bool(gap > 1e-6 * (1.0 + abs(D0)) and np.all(res.extra[2 * P : 3 * P] >= floor))
+
+    def _collapsed(self, res: NewtonResult, start: np.ndarray) -> bool:
+        """A chaotic start that ran into a degenerate, non-chaotic family of solutions of the
+        chaotic equations, which every start does below the onset of chaos (not a failure):
+
+        - the static states, gap D_0 - D_inf = 0: the gap fell below 1e-5 (1 + D_0) (the residual
+          turns NaN at 1e-7 (1 + D_0));
+        - the edge Delta_inf = -Delta_0 of the domain (correlation -1 between the inputs at two
+          distant times; beyond it the averages are undefined): inadmissible, since the
+          long-time autocovariance Delta_inf of a stationary state is >= 0, and Newton stalls
+          there (to 1e-6 (1 + Delta_0) in every population).
+        """
+        R, P = self.rank, self.n_populations
+        D0, gap = res.x[R], np.exp(res.x[R + 1])
+        delta0, delta_inf = res.extra[P : 2 * P], res.extra[2 * P : 3 * P]
+        if not (np.isfinite(gap) and np.all(np.isfinite(res.extra[P : 3 * P]))):
+            return False
+        return bool(
+            gap <= 1e-5 * (1.0 + abs(D0))
+            or np.all(np.abs(delta_inf + delta0) <= 1e-6 * (1.0 + np.abs(delta0)))
+        )
+
+    def _chaotic_signature(self, y: np.ndarray) -> np.ndarray:
+        """(kappa, D_0, D_inf): chaotic solutions compared on the variances, not on log(gap)."""
+        R = self.rank
+        return np.concatenate([y[:R], [y[R], y[R] - np.exp(y[R + 1])]])
+
+    def _chaotic_starts(self, static: list, kappa_starts: np.ndarray, fun):
+        """Starts of the chaotic system, and the symmetries (sign flips) of its residual ``fun``.
+
+        Chaotic states branch off static states whose bulk radius crosses 1 (Mastrogiuseppe &
+        Ostojic 2018): start at the kappa and bulk variance D of every static state (or 0.6 g^2
+        when larger), and at the origin and the top eigen-directions, with the gap D_0 - D_inf a
+        fraction ``CHAOTIC_GAPS`` of D_0. Seeds (kappa, D_0) equal (to 1e-3) to an earlier one or
+        to its image under a symmetry are dropped: the search adds mirror images itself.
+        """
+        g2 = self.g**2
+        seeds = [np.append(s.kappa, max(s.unknowns[-1], 0.6 * g2)) for s in static]
+        seeds += [np.append(k, 0.6 * g2) for k in kappa_starts[: 2 * self.rank + 1 : 2]]
+        flips = self._symmetries(
+            fun, self._symmetry_samples([np.append(s, np.log(0.5 * s[-1])) for s in seeds])
+        )
+        kept: list[np.ndarray] = []
+        for seed in seeds:
+            rows = np.array(kept + [seed] + [f[:-1] * seed for f in flips])
+            _, labels, _ = unique_points(rows, atol=1e-3, rtol=1e-3)
+            if not np.isin(labels[len(kept) :], labels[: len(kept)]).any():
+                kept.append(seed)
+        starts = [np.append(s, np.log(frac * s[-1])) for s in kept for frac in CHAOTIC_GAPS]
+        return starts, flips
+
+    def solve_near(
+        self,
+        state,
+        inputs=None,
+        tol: float = 1e-10,
+        max_iter: int = 60,
+        stability_tol: float = STABILITY_TOL,
+    ):
         """Newton from a known solution (of this or of a nearby MeanField); None if it fails.
 
         ``state`` is a FixedPoint or a StationaryState; the result has the same type and kind.
         Used for continuation in :func:`lowrank.bifurcation_diagram`; ``newton_from`` also
         returns the residual reached when Newton fails.
         """
-        return self.newton_from(state, inputs, tol, max_iter)[0]
+        return self.newton_from(state, inputs, tol, max_iter, stability_tol)[0]
 
-    def newton_from(self, state, inputs=None, tol: float = 1e-10, max_iter: int = 60):
+    def newton_from(
+        self,
+        state,
+        inputs=None,
+        tol: float = 1e-10,
+        max_iter: int = 60,
+        stability_tol: float = STABILITY_TOL,
+    ):
         """Newton from a known solution: (solution or None, residual reached).
 
         Parameters
@@ -615,6 +969,8 @@ class MeanField:
             Residual tolerance.
         max_iter : int
             Newton iterations (half of them for a chaotic state).
+        stability_tol : float
+            Tolerance of the stable / unstable / marginal classification of the solution.
 
         Returns
         -------
@@ -627,10 +983,12 @@ class MeanField:
         u = self._inputs(inputs)
         tol = as_float(tol, "tol", positive=True)
         max_iter = as_int(max_iter, "max_iter", minimum=1)
+        stability_tol = as_float(stability_tol, "stability_tol", minimum=0.0)
         if isinstance(state, FixedPoint):
             self._require_closed("a FixedPoint start")
             res = self._fixed_point_from(self._kappa(state.kappa, "state.kappa"), u, tol, max_iter)
-            return (self._make_fixed_point(res) if res.converged else None), res.residual
+            point = self._make_fixed_point(res, 1, stability_tol) if res.converged else None
+            return point, res.residual
         if not isinstance(state, StationaryState):
             raise TypeError(
                 f"state must be a FixedPoint or StationaryState, got {type(state).__name__}"
@@ -638,12 +996,13 @@ class MeanField:
         if state.chaotic:
             res = self._chaotic_from(state.unknowns, u, tol, max_iter)
             ok = self._is_chaotic_solution(res)
-            return (self._make_chaotic(res) if ok else None), res.residual
+            return (self._make_chaotic(res, stability_tol) if ok else None), res.residual
         y0 = state.unknowns.copy()
         if self.g == 0:
             y0[-1] = 0.0
         res = self._static_from(y0, u, tol, max_iter)
-        return (self._make_static(res) if res.converged else None), res.residual
+        ok = res.converged and res.x[-1] >= -1e-12
+        return (self._make_static(res, stability_tol) if ok else None), res.residual
 
     def stationary_states(
         self,
@@ -652,17 +1011,23 @@ class MeanField:
         seed=0,
         tol: float = 1e-10,
         max_iter: int = 60,
+        stability_tol: float = STABILITY_TOL,
     ) -> StationaryStates:
         """Every static and chaotic solution of the mean-field theory, unstable ones included.
 
-        Static states (THEORY.md section 3) solve kappa = G(kappa, D),
+        Static states (Mastrogiuseppe & Ostojic 2018, Neuron 99:609) solve kappa = G(kappa, D),
         D = g^2 sum_q alpha_q [phi^2]_q
         with Delta_p = S_p(kappa) + D. Chaotic states (continuous time, g > 0) solve the dynamic
         mean-field equations for (kappa, D_0, D_inf) with D_0 > D_inf; in the zero-mean limit they
         reduce to Sompolinsky, Crisanti & Sommers (1988). For maps (``time="discrete"``) only static
-        states are computed. Multi-start Newton as in ``fixed_points``, with bulk-variance starts
-        D in g^2 (0.05, 0.5) (static); chaotic starts at the kappa of every static state, the
-        origin and the top eigen-directions, with D_0 = 0.6 g^2 and D_0 - D_inf in D_0 (0.9, 0.4).
+        states are computed. Both systems are solved by multi-start deflated Newton with symmetric
+        partners, as in ``fixed_points``: static starts at the kappa starts with bulk variance D in
+        g^2 (0.05, 0.5); chaotic starts at the kappa and D of every static state (chaotic states
+        branch off static ones whose bulk radius crosses 1) and at the origin and the top
+        eigen-directions (``_chaotic_starts``). A chaotic start that runs onto a static state (its
+        gap D_0 - D_inf collapses, as below the onset of chaos) or stalls on the edge
+        Delta_inf = -Delta_0 of the domain has not failed (``_collapsed``); any other start whose
+        Newton iteration does not converge has, and makes the result possibly incomplete.
 
         Parameters
         ----------
@@ -676,104 +1041,289 @@ class MeanField:
             Residual tolerance.
         max_iter : int
             Newton iterations per start (half of them for the chaotic starts).
+        stability_tol : float
+            Tolerance of the stable / unstable / marginal classification (see ``StationaryState``).
 
         Returns
         -------
         StationaryStates
             Static states first, then chaotic ones, each sorted by |kappa|, each with its
-            ``residual``; ``n_failed`` and ``failed_residual`` describe the starts that failed.
+            ``residual``; ``report``, ``n_failed`` and ``failed_residual`` describe the starts whose
+            Newton iteration did not converge, and ``complete`` is False when there were any.
 
         Warns
         -----
         ConvergenceWarning
-            (a RuntimeWarning) when no static state was found; the message gives the smallest
-            residual reached.
+            (a RuntimeWarning) when any start did not converge: the result may be incomplete. The
+            message gives the number of such starts and the smallest residual they reached.
         """
         u = self._inputs(inputs)
         tol = as_float(tol, "tol", positive=True)
         max_iter = as_int(max_iter, "max_iter", minimum=1)
+        stability_tol = as_float(stability_tol, "stability_tol", minimum=0.0)
         n_starts = 20 * self.rank if n_starts is None else as_int(n_starts, "n_starts", minimum=1)
         kappa_starts = self._starts(n_starts, seed)
         g2 = self.g**2
+        static_fun = self.residual_function("static", u)
         static_starts = [
             np.append(k, d)
             for d in ((0.0,) if self.g == 0 else (0.05 * g2, 0.5 * g2))
             for k in kappa_starts
         ]
-        results, failed, failed_residual = [], 0, np.inf
-        for y0 in static_starts:
-            res = self._static_from(y0, u, tol, max_iter)
-            if res.converged and res.x[-1] >= -1e-12:
-                results.append(res)
-            else:
-                failed += 1
-                failed_residual = min(failed_residual, res.residual)
-        static = [self._make_static(r) for r in _dedup(results)]
-        chaotic = []
-        n_total = len(static_starts)
+        static_search = _Search(static_fun, tol, max_iter, accept=lambda r: r.x[-1] >= -1e-12)
+        static_search.run(static_starts)
+        static_search.mirror(self._symmetries(static_fun, self._symmetry_samples(static_starts)))
+        static = [self._make_static(r, stability_tol) for r in static_search.found]
+        searches, chaotic = [static_search], []
         if self.g > 0 and self._is_flow:
-            # chaotic branches emanate from static states whose bulk radius exceeds 1: start from
-            # their kappa and from the origin and the top eigen-directions
-            seeds = [s.kappa for s in static] + list(kappa_starts[: 2 * self.rank + 1 : 2])
-            seeds = [
-                k
-                for i, k in enumerate(seeds)
-                if all(np.max(np.abs(k - q)) > 1e-3 for q in seeds[:i])
-            ]
-            chaotic_results = []
-            for k in seeds:
-                for frac in (0.9, 0.4):
-                    n_total += 1
-                    d0 = 0.6 * g2
-                    y0 = np.concatenate([k, [d0, np.log(frac * d0)]])
-                    res = self._chaotic_from(y0, u, tol, max_iter)
-                    if self._is_chaotic_solution(res):
-                        chaotic_results.append(res)
-                    else:
-                        failed += 1
-                        if not res.converged:
-                            failed_residual = min(failed_residual, res.residual)
-            chaotic = [
-                self._make_chaotic(r) for r in _dedup(chaotic_results, chaotic=True, rank=self.rank)
-            ]
-        points = sorted(static, key=_by_kappa) + sorted(chaotic, key=_by_kappa)
-        if not static:
-            _warn_none_converged(
-                "stationary_states", len(static_starts), failed_residual, tol, max_iter
+            chaotic_fun = self.residual_function("chaotic", u)
+            chaotic_starts, flips = self._chaotic_starts(static, kappa_starts, chaotic_fun)
+            chaotic_search = _Search(
+                chaotic_fun,
+                tol,
+                max(1, max_iter // 2),
+                accept=self._chaotic_admissible,
+                collapsed=self._collapsed,
+                signature=self._chaotic_signature,
+                transient=False,
+                patience=2,
             )
-        return StationaryStates(points, n_total, failed, failed_residual)
+            chaotic_search.run(chaotic_starts)
+            chaotic_search.mirror(flips)
+            chaotic = [self._make_chaotic(r, stability_tol) for r in chaotic_search.found]
+            searches.append(chaotic_search)
+        points = sorted(static, key=_by_kappa) + sorted(chaotic, key=_by_kappa)
+        report = _report("stationary_states", searches, tol, max_iter)
+        warn_report(report, stacklevel=3)
+        return StationaryStates(
+            points, report.n_starts, report.n_failed, report.failed_residual, report, stability_tol
+        )
 
 
-def _warn_none_converged(
-    what: str, n_starts: int, residual: float, tol: float, max_iter: int
-) -> None:
-    warnings.warn(
-        f"{what}: none of the {n_starts} Newton starts converged; the smallest residual reached "
-        f"was {residual:.3g} (tol {tol:.3g}, max_iter {max_iter}); raise max_iter or n_starts",
-        ConvergenceWarning,
-        stacklevel=3,
+#: gaps D_0 - D_inf of the chaotic starts, as fractions of D_0
+CHAOTIC_GAPS = (0.9, 0.5)
+
+#: most solutions a search keeps looking for (deflation stops there)
+MAX_SOLUTIONS = 1000
+
+#: most deflated attempts from one start
+MAX_DEFLATIONS = 8
+
+#: deflation stops for the remaining starts after this many attempts in a row found nothing new
+DEFLATION_PATIENCE = 8
+
+
+def _pseudo_transient(fun, x0: np.ndarray, tol: float, max_iter: int) -> NewtonResult:
+    """Pseudo-transient continuation, then Newton: a root of F reached along the flow dx/dt = F.
+
+    Implicit Euler steps (I / dt - J) dx = F with the step grown by switched evolution relaxation,
+    dt <- dt |F_old| / |F_new| (Kelley & Keyes 1998, SIAM J. Numer. Anal. 35:508), and kept below
+    1 / (2 max Re eig J) where J has growing directions, until
+    |F| < 1e-3 (1 + |x|) or ``max_iter`` steps, then ``newton`` from there. It follows the flow
+    past the minima of |F| that are not roots (the ghost of a saddle-node) where Newton's line
+    search stalls, and reaches an attracting root of the flow. Returns the final Newton result,
+    with the iterations and evaluations of both stages.
+    """
+    x = np.array(x0, dtype=float)
+    F, J, _ = fun(x)
+    nfev, it, dt = 1, 0, 0.5
+    r = float(np.max(np.abs(F)))
+    eye = np.eye(x.size)
+    for it in range(1, max_iter + 1):
+        if not np.isfinite(r) or r < 1e-3 * (1.0 + float(np.max(np.abs(x)))):
+            break
+        # a step longer than 1 / (largest growth rate of J) would cross an unstable direction of
+        # the flow and turn into a Newton step towards a minimum of |F|
+        growth = float(np.max(np.linalg.eigvals(J).real))
+        step = min(dt, 0.5 / growth) if growth > 0 else dt
+        try:
+            dx = np.linalg.solve(eye / step - J, F)
+        except np.linalg.LinAlgError:
+            break
+        F_new, J_new, _ = fun(x + dx)
+        nfev += 1
+        r_new = float(np.max(np.abs(F_new)))
+        if not np.isfinite(r_new):
+            dt *= 0.25
+            continue
+        x, F, J = x + dx, F_new, J_new
+        dt = min(max(dt * r / max(r_new, 1e-300), 1e-3), 1e12)
+        r = r_new
+    res = newton(fun, x, tol=tol, max_iter=max_iter)
+    res.iterations += it
+    res.nfev += nfev
+    return res
+
+
+class _Search:
+    """Multi-start deflated Newton on one residual that keeps every converged solution.
+
+    From each start: plain Newton, whose outcome decides whether the start failed and adds to the
+    multiplicity of the solution it reaches. A start has not failed when it converged, when it
+    ended on a root that ``accept`` refuses (a residual <= tol at a singular Jacobian), or when
+    ``collapsed(result, start)`` accounts for it. With ``transient``, a start whose Newton
+    iteration stalls otherwise is continued along the flow dy/dt = F(y) (``_pseudo_transient``),
+    which passes the minima of |F| that are not roots; only if that fails too has the start
+    failed (for residuals that are velocities: the latent and static systems).
+
+    A start that converged is then retried with Newton deflated by every point known so far
+    (Farrell, Birkisson & Funke 2015), while that finds new points (at most ``MAX_DEFLATIONS``
+    times), until ``patience`` deflated attempts in a row have found nothing new (the known
+    solutions are then taken to be all that deflation reaches from these starts). Converged points
+    that ``accept`` refuses (negative variances, a collapsed gap) are deflated but not reported.
+    With ``manifold`` = (time, stability_tol), a new solution with null directions tangent to a
+    family of solutions becomes a ``Manifold``, and later solutions on it are not listed again.
+    """
+
+    def __init__(
+        self,
+        fun,
+        tol,
+        max_iter,
+        *,
+        accept=None,
+        collapsed=None,
+        signature=None,
+        manifold=None,
+        transient=True,
+        patience=DEFLATION_PATIENCE,
+    ):
+        self.fun, self.tol, self.max_iter, self.transient = fun, tol, max_iter, transient
+        self.patience, self.idle = patience, 0
+        self.accept = accept or (lambda res: True)
+        self.collapsed = collapsed or (lambda res, start: False)
+        self.signature = signature or (lambda x: x)
+        self.manifold = manifold
+        self.found: list[NewtonResult] = []
+        self.counts: list[int] = []
+        self.refused: list[np.ndarray] = []
+        self.manifolds: list[Manifold] = []
+        self.n_starts = self.n_failed = self.nit = self.nfev = 0
+        self.failed_residual = np.inf
+
+    def _newton(self, y0: np.ndarray, roots=None) -> NewtonResult:
+        res = newton(self.fun, y0, tol=self.tol, max_iter=self.max_iter, roots=roots)
+        self.nit += res.iterations
+        self.nfev += res.nfev
+        return res
+
+    def index(self, x: np.ndarray) -> int:
+        """Index of the known solution that ``x`` equals (``unique_points``), else -1."""
+        if not self.found:
+            return -1
+        sig = self.signature(x)
+        if not np.all(np.isfinite(sig)):
+            return -1
+        rows = np.array([self.signature(r.x) for r in self.found] + [sig])
+        _, labels, _ = unique_points(rows, atol=SAME_ATOL, rtol=SAME_RTOL)
+        hits = np.flatnonzero(labels[:-1] == labels[-1])
+        return int(hits[0]) if hits.size else -1
+
+    def on_manifold(self, x: np.ndarray) -> bool:
+        return any(m.contains(x) for m in self.manifolds)
+
+    def add(self, res: NewtonResult, from_start: bool) -> bool:
+        """Record a converged result; True when it is a new solution (or a new manifold)."""
+        if not self.accept(res):
+            self.refused.append(res.x.copy())
+            return False
+        if self.on_manifold(res.x):
+            return False
+        i = self.index(res.x)
+        if i >= 0:
+            self.counts[i] += int(from_start)
+            return False
+        if self.manifold is not None:
+            time, stability_tol = self.manifold
+            found = find_manifold(
+                self.fun, res.x, time=time, tol=self.tol, stability_tol=stability_tol
+            )
+            if found is not None:
+                self.manifolds.append(found)
+                keep = [i for i, r in enumerate(self.found) if not found.contains(r.x)]
+                self.found = [self.found[i] for i in keep]
+                self.counts = [self.counts[i] for i in keep]
+                return True
+        self.found.append(res)
+        self.counts.append(int(from_start))
+        return True
+
+    def _refused_root(self, res: NewtonResult) -> bool:
+        """A root (residual <= tol, at a singular Jacobian) that ``accept`` refuses."""
+        return res.residual <= self.tol and not self.accept(res)
+
+    def run(self, starts) -> None:
+        """Plain, then deflated Newton from every start."""
+        for y0 in starts:
+            self.n_starts += 1
+            res = self._newton(y0)
+            accounted = self._refused_root(res) or self.collapsed(res, y0)
+            if not (res.converged or accounted) and self.transient:
+                res = _pseudo_transient(self.fun, y0, self.tol, self.max_iter)
+                self.nit += res.iterations
+                self.nfev += res.nfev
+                accounted = self._refused_root(res) or self.collapsed(res, y0)
+            if not res.converged:
+                if self._refused_root(res):
+                    self.refused.append(res.x.copy())
+                elif not accounted:
+                    self.n_failed += 1
+                    self.failed_residual = min(self.failed_residual, res.residual)
+                continue
+            self.add(res, True)
+            for _ in range(MAX_DEFLATIONS):
+                if self.idle >= self.patience or len(self.found) >= MAX_SOLUTIONS:
+                    break
+                known = np.array([r.x for r in self.found] + self.refused)
+                res = self._newton(y0, roots=known)
+                if not (res.converged and (self.add(res, False) or not self.accept(res))):
+                    self.idle += 1
+                    break
+                self.idle = 0
+
+    def mirror(self, flips: list[np.ndarray]) -> None:
+        """Add the mirror image s y of every solution y under each symmetry flip s (Newton from
+        it), and of one point of every manifold (which traces the mirrored manifold if new)."""
+        queue = [r.x for r in self.found] + [m.points[0] for m in self.manifolds]
+        while queue and flips:
+            x = queue.pop()
+            for s in flips:
+                y = s * x
+                if self.index(y) >= 0 or self.on_manifold(y):
+                    continue
+                res = self._newton(y)
+                if res.converged and self.add(res, False):
+                    queue.append(res.x)
+
+
+def _report(what: str, searches: list[_Search], tol: float, max_iter: int) -> SolverReport:
+    """One SolverReport for the starts of several searches."""
+    n_starts = sum(s.n_starts for s in searches)
+    n_failed = sum(s.n_failed for s in searches)
+    failed_residual = min(s.failed_residual for s in searches)
+    residuals = [r.residual for s in searches for r in s.found]
+    residuals += [m.residual for s in searches for m in s.manifolds]
+    report = SolverReport.from_starts(
+        what,
+        n_starts,
+        n_failed,
+        failed_residual,
+        tol,
+        residual=max(residuals, default=0.0),
+        nit=sum(s.nit for s in searches),
+        nfev=sum(s.nfev for s in searches),
+        advice=f"raise max_iter (now {max_iter}) or n_starts",
     )
+    if report.status == 2:
+        report = dataclasses.replace(
+            report,
+            message=f"{what}: none of the {n_starts} Newton starts converged; the smallest "
+            f"residual reached was {failed_residual:.3g} (tol {tol:.3g}, max_iter {max_iter}); "
+            "raise max_iter or n_starts",
+        )
+    return report
 
 
 def _by_kappa(point) -> tuple:
     """Sort key of solutions: by |kappa|, then by kappa (rounded, so the order is reproducible)."""
     return round(float(np.linalg.norm(point.kappa)), 8), tuple(np.round(point.kappa, 8))
-
-
-def _dedup(results: list[NewtonResult], chaotic: bool = False, rank: int = 0) -> list[NewtonResult]:
-    """Drop solutions within 1e-5 (1 + |y|) of an earlier one (on kappa and the variances)."""
-
-    def signature(res):
-        if not chaotic:
-            return res.x
-        D0, gap = res.x[rank], np.exp(res.x[rank + 1])
-        return np.concatenate([res.x[:rank], [D0, D0 - gap]])
-
-    kept: list[NewtonResult] = []
-    for res in results:
-        sig = signature(res)
-        if all(
-            np.max(np.abs(signature(k) - sig)) > 1e-5 * (1.0 + np.max(np.abs(sig))) for k in kept
-        ):
-            kept.append(res)
-    return kept

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import as_float, as_int, choose
+from ._checks import as_array, as_float, as_int, choose
 from .network import LowRankNetwork
 
 __all__ = ["RNN"]
@@ -262,11 +262,25 @@ class RNN(nn.Module):
         return torch.stack(states, dim=1)
 
     def run(self, inputs, h0=None) -> tuple[np.ndarray, np.ndarray]:
-        """Noise-free outputs and states for numpy inputs (batch, time, n_in), without gradients."""
+        """Noise-free outputs and states for numpy inputs (batch, time, n_in), without gradients.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``inputs`` or ``h0`` is not a finite real array of the right shape, or ``inputs``
+            holds no trial or no time step.
+        """
         device = self.weight_in.device
-        inputs = torch.as_tensor(np.asarray(inputs), dtype=self.weight_in.dtype, device=device)
+        inputs = as_array(inputs, "inputs", ndim=3, shape=(None, None, self.n_in), allow_empty=True)
+        if 0 in inputs.shape[:2]:
+            raise ValueError(
+                f"inputs must hold at least one trial and one time step (batch, time, {self.n_in}),"
+                f" got shape {inputs.shape}"
+            )
+        inputs = torch.as_tensor(inputs, dtype=self.weight_in.dtype, device=device)
         if h0 is not None:
-            h0 = torch.as_tensor(np.asarray(h0), dtype=self.weight_in.dtype, device=device)
+            h0 = as_array(h0, "h0", shape=(inputs.shape[0], self.n_hidden))
+            h0 = torch.as_tensor(h0, dtype=self.weight_in.dtype, device=device)
         mode = self.training
         self.eval()
         try:
@@ -281,20 +295,23 @@ class RNN(nn.Module):
         return {name: p.detach().cpu().numpy().copy() for name, p in self.named_parameters()}
 
     def set_weights(self, weights: dict) -> RNN:
-        """Load parameters from numpy arrays (as returned by ``weights``); returns the model."""
+        """Load parameters from numpy arrays (as returned by ``weights``); returns the model.
+
+        Every array is checked (finite, real, the parameter's shape) before any is loaded, so a
+        refused call leaves the model as it was.
+        """
         names = dict(self.named_parameters())
         if not isinstance(weights, dict) or set(weights) != set(names):
             got = sorted(weights) if isinstance(weights, dict) else type(weights).__name__
             raise ValueError(f"weights must be a dict with keys {sorted(names)}, got {got}")
+        values = {
+            name: as_array(weights[name], f"weights[{name!r}]", shape=tuple(p.shape),
+                           allow_empty=True)
+            for name, p in names.items()
+        }
         with torch.no_grad():
             for name, p in names.items():
-                value = torch.as_tensor(np.asarray(weights[name]))
-                if tuple(value.shape) != tuple(p.shape):
-                    raise ValueError(
-                        f"weights[{name!r}] must have shape {tuple(p.shape)}, "
-                        f"got {tuple(value.shape)}"
-                    )
-                p.copy_(value)
+                p.copy_(torch.as_tensor(values[name]))
         return self
 
     def recurrent_weights(self) -> np.ndarray:

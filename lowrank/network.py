@@ -1,6 +1,6 @@
 """Low-rank recurrent networks with an optional random bulk.
 
-Connectivity (Mastrogiuseppe & Ostojic 2018; THEORY.md section 1):
+Connectivity (Mastrogiuseppe & Ostojic 2018; docs/theory, section theory-network):
 
     J = g chi + sum_r m_r n_r^T / N,    chi_ij ~ N(0, 1/N),
 
@@ -39,7 +39,10 @@ class LowRankNetwork:
         self.m = as_array(m, "m", ndim=2)
         N, R = self.m.shape
         if R > N:
-            raise ValueError(f"rank R = {R} must not exceed the number of neurons N = {N}")
+            raise ValueError(
+                f"rank R = {R} must not exceed the number of neurons N = {N}: m has shape "
+                f"{self.m.shape} (neurons x rank)"
+            )
         self.n = as_array(n, "n", shape=(N, R))
         if inputs is None:
             self.inputs = np.zeros((N, 0))

@@ -1,8 +1,8 @@
 """Gaussian averages [f](mu, Delta) = E_z f(mu + sqrt(Delta) z), z ~ N(0, 1).
 
-Mean-field theory needs these averages of the nonlinearity and its derivatives (THEORY.md
-sections 2-3). A fixed Gauss-Hermite rule fails for large Delta: in the variable z the integrand
-of [phi'] is a spike of width ~1/sqrt(Delta), and the poles of tanh at x = i pi (k + 1/2) sit at a
+Mean-field theory needs these averages of the nonlinearity and its derivatives (docs/theory,
+sections theory-meanfield and theory-bulk; this rule: theory-quadrature). A fixed Gauss-Hermite
+rule fails for large Delta: in the variable z the integrand of [phi'] is a spike of width ~1/sqrt(Delta), and the poles of tanh at x = i pi (k + 1/2) sit at a
 distance ~1/sqrt(Delta) from the real z axis, so the rule's convergence rate collapses
 (200 nodes give [phi'](0, 127) = 0.0497 instead of 0.0706).
 

@@ -1,6 +1,6 @@
 """Simulation of the full N-neuron network: ``simulate`` and its result ``Trajectory``.
 
-Continuous time (tau = 1; THEORY.md section 1):
+Continuous time (tau = 1; docs/theory, section theory-network):
 
     dx_i/dt = -x_i + sum_j J_ij tanh(x_j) + sum_k I_ik u_k(t) + b_i  (+ sigma dW_i/dt),
 
@@ -20,11 +20,21 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from ._checks import as_array, as_bool, as_float, as_int, choose, seed_sequence, step_count
+from ._checks import (
+    DivergenceWarning,
+    as_array,
+    as_bool,
+    as_float,
+    as_int,
+    choose,
+    seed_sequence,
+    step_count,
+)
 from .network import LowRankNetwork
 
-__all__ = ["Trajectory", "simulate"]
+__all__ = ["Trajectory", "divergence_bound", "simulate"]
 
 _METHODS = {"euler": 0, "exp_euler": 1, "rk4": 2, "map": 3}
 _MAX_RECORD_BYTES = 8 * 2**30
@@ -46,6 +56,8 @@ class Trajectory:
         State after the last step (always kept, to continue a run).
     time : str
         "continuous" or "discrete".
+    diverged : ndarray (batch,) of bool, optional
+        True for the trials whose integration diverged (see ``simulate``, Warns).
     """
 
     t: np.ndarray
@@ -53,6 +65,7 @@ class Trajectory:
     kappa: np.ndarray
     x_final: np.ndarray
     time: str
+    diverged: np.ndarray | None = None
 
 
 def _input_array(inputs, network: LowRankNetwork, batch: int, n_steps: int) -> np.ndarray:
@@ -79,6 +92,25 @@ def _input_array(inputs, network: LowRankNetwork, batch: int, n_steps: int) -> n
     if u.shape[0] != batch:
         raise ValueError(f"inputs batch size {u.shape[0]} does not match x0 batch size {batch}")
     return np.ascontiguousarray(u)
+
+
+def divergence_bound(network: LowRankNetwork, x0: np.ndarray, u: np.ndarray, noise: float) -> float:
+    """A bound on |x_i(t)| that the tanh flow never leaves, times ten (``simulate``, Notes).
+
+    For dx_i/dt = -x_i + sum_j J_ij tanh(x_j) + (I u + b)_i, d|x_i|/dt <= -|x_i| + c_i with
+    c_i = sum_j |J_ij| + sum_k |I_ik| max|u_k| + |b_i|, so |x_i(t)| <= max(|x_i(0)|, c_i) for all t
+    (|tanh| <= 1). For J = m n^T / N + g chi, sum_j |J_ij| <= sum_r |m_ir| sum_j |n_jr| / N
+    + g sum_j |chi_ij|. White noise sigma adds an Ornstein-Uhlenbeck excursion of standard
+    deviation sigma / sqrt(2), below 10 sigma in any run of fewer than 1e20 samples. The bound
+    returned is 10 (1 + max_i |x_i(0)| + max_i c_i + 10 sigma).
+    """
+    rows = np.abs(network.m) @ (np.abs(network.n).sum(axis=0) / network.N)
+    if network.has_bulk:
+        rows = rows + network.g * np.abs(network.chi).sum(axis=1)
+    u_max = np.abs(u).max(axis=(0, 1)) if u.size else np.zeros(network.n_inputs)
+    drive = np.abs(network.inputs) @ u_max + np.abs(network.bias)
+    reach = float(np.max(rows + drive)) if network.N else 0.0
+    return 10.0 * (1.0 + float(np.abs(x0).max()) + reach + 10.0 * noise)
 
 
 def simulate(
@@ -141,8 +173,23 @@ def simulate(
 
     Warns
     -----
-    RuntimeWarning
-        If the state became non-finite (a diverging integration).
+    DivergenceWarning
+        (a ``RuntimeWarning``) when a trial diverged: its state became non-finite, or (tanh,
+        continuous time) some |x_i| at a recorded step or at the end exceeded ``divergence_bound``,
+        10 (1 + max|x0| + max_i c_i + 10 sigma) with c_i = sum_j |J_ij| + sum_k |I_ik| max|u_k|
+        + |b_i|. The exact flow never leaves max(|x_i(0)|, c_i) (|tanh| <= 1), so crossing ten
+        times that bound is an artefact of the time step: Euler is unstable for dt > 2 and RK4 for
+        dt > 2.78 on the leak alone; exponential Euler never is. ``Trajectory.diverged`` marks the
+        trials. Linear networks (``phi="linear"``) can grow without bound: for them only a
+        non-finite state is reported.
+
+    Notes
+    -----
+    Reproducibility: each trial's noise depends only on (seed, trial index). The low-rank kernel
+    runs its trials in parallel numba threads, each trial on one thread; with a bulk, the matrix
+    product of each step is split into fixed blocks of rows of J, each a one-thread BLAS product,
+    run in parallel numba threads. The result is therefore the same bit for bit for any number
+    of numba or BLAS threads (on the same machine and libraries).
     """
     from ._kernels import integrate
 
@@ -185,6 +232,7 @@ def simulate(
     x_out = np.empty((batch, n_records if record_x else 0, N))
     kappa_out = np.empty((batch, n_records, R))
     x_final = np.empty((batch, N))
+    peak = np.zeros(batch)
     keys = np.array(
         [c.generate_state(1, np.uint64)[0] for c in seed_sequence(seed).spawn(batch)],
         dtype=np.uint64,
@@ -201,21 +249,50 @@ def simulate(
         x_out,
         kappa_out,
         x_final,
+        peak,
     )
     common = (nT_scaled, np.ascontiguousarray(network.inputs), network.bias, u, linear)
     if network.has_bulk:
-        JT = np.ascontiguousarray(network.dense().T)
-        integrate.run_dense(args[0], JT, *common, *args[1:])
+        blocks = integrate.row_blocks(network.dense())
+        with threadpool_limits(1, user_api="blas"):  # bit for bit whatever the BLAS threads
+            integrate.run_dense(args[0], blocks, *common, *args[1:])
     else:
         mT = np.ascontiguousarray(network.m.T)
         integrate.run_lowrank(args[0], mT, *common, *args[1:])
-    if not np.all(np.isfinite(x_final)):
-        warnings.warn(
-            "simulate: the state became non-finite (the dynamics diverged); lower dt or noise",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+    diverged = _diverged(network, x0, u, noise, linear or time == "discrete", x_final, peak)
     t = np.arange(n_records) * (dt * record_every)
     return Trajectory(
-        t=t, x=x_out if record_x else None, kappa=kappa_out, x_final=x_final, time=time
+        t=t,
+        x=x_out if record_x else None,
+        kappa=kappa_out,
+        x_final=x_final,
+        time=time,
+        diverged=diverged,
     )
+
+
+def _diverged(network, x0, u, noise, unbounded, x_final, peak) -> np.ndarray:
+    """Trials that diverged (``simulate``, Warns); warns DivergenceWarning if there are any."""
+    finite = np.all(np.isfinite(x_final), axis=1)
+    diverged = ~finite
+    reasons = ["the state became non-finite"] if np.any(diverged) else []
+    if not unbounded:
+        bound = divergence_bound(network, x0, u, noise)
+        beyond = finite & (peak > bound)
+        if np.any(beyond):
+            reasons.append(
+                f"|x| reached {peak[beyond].max():.3g}, beyond {bound:.3g} (ten times the bound "
+                "the exact dynamics never leave)"
+            )
+        diverged |= beyond
+    if reasons:
+        trials = np.flatnonzero(diverged)
+        shown = ", ".join(map(str, trials[:10])) + (", ..." if trials.size > 10 else "")
+        warnings.warn(
+            f"simulate: the integration diverged in {trials.size} of {diverged.size} trial(s) "
+            f"({shown}): {'; '.join(reasons)}; lower dt (Euler is unstable for dt > 2) or the "
+            "noise, or use method='exp_euler'",
+            DivergenceWarning,
+            stacklevel=3,
+        )
+    return diverged

@@ -1,7 +1,8 @@
 """Symbolic mean-field equations of low-rank networks, derived with sympy and compiled with numba.
 
 Three systems are derived for rank R, K inputs and P Gaussian populations (weights alpha_p),
-with means and covariances of the loadings as symbols (THEORY.md sections 2-3):
+with means and covariances of the loadings as symbols (docs/theory, sections theory-meanfield
+and theory-bulk):
 
 ``latent`` (no bulk, Beiran et al. 2021, Neural Comput. 33:1572; Dubreuil et al. 2022)
     G_r(kappa) = sum_p alpha_p ( mu_{n_r,p} [phi]_p
@@ -34,18 +35,28 @@ Compilation: the expressions are reduced with ``sympy.cse`` and printed as Pytho
 ``lambdify`` uses), the Gaussian averages become loops over the composite rule of
 :mod:`lowrank.quadrature`, and the module is written to a cache folder and decorated with
 ``numba.njit(cache=True)``. It is generated once per (kind, R, K, P, phi) and compiled at first
-call, never at import; later sessions reuse both the source and numba's on-disk cache.
-The folder is ``$LOWRANK_CACHE_DIR``, else ``$NUMBA_CACHE_DIR/lowrank``, else ``~/.cache/lowrank``.
+call, never at import; later sessions reuse numba's on-disk cache of it.
+The folder is ``codegen/`` in ``$LOWRANK_CACHE_DIR``, else in ``$NUMBA_CACHE_DIR/lowrank``, else in
+``~/.cache/lowrank``. Nothing found there is trusted: the folder is created private (mode 0700)
+and used only if it is a real folder owned by this user that no one else can write (else a
+warning names it and a fresh private temporary folder serves the session); each module's name
+holds a SHA-256 digest of its source, the file is compared byte for byte with the source generated
+in this session (and rewritten if it differs), and what runs is that in-memory source, never the
+file's content.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
-import importlib.util
 import os
+import shutil
+import stat
 import sys
 import tempfile
 import threading
+import types
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -664,7 +675,13 @@ _LOCK = threading.Lock()
 
 
 def _cache_dir() -> Path:
-    """Folder for generated modules (created on demand; a temporary folder if none is writable)."""
+    """Private folder for generated modules (see the module docstring).
+
+    ``$LOWRANK_CACHE_DIR/codegen``, else ``$NUMBA_CACHE_DIR/lowrank/codegen``, else
+    ``~/.cache/lowrank/codegen``, created with mode 0700. If it cannot be created or is unsafe
+    (``_unsafe``), a RuntimeWarning says why and a fresh private temporary folder of this process
+    (``tempfile.mkdtemp``, removed at exit) is used instead.
+    """
     if os.environ.get("LOWRANK_CACHE_DIR"):
         base = Path(os.environ["LOWRANK_CACHE_DIR"])
     elif os.environ.get("NUMBA_CACHE_DIR"):
@@ -673,17 +690,101 @@ def _cache_dir() -> Path:
         base = Path.home() / ".cache" / "lowrank"
     folder = base / "codegen"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        if os.access(folder, os.W_OK):
-            return folder
-    except OSError:
-        pass
-    folder = (
-        Path(tempfile.gettempdir())
-        / f"lowrank-codegen-{os.getuid() if hasattr(os, 'getuid') else 0}"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = f"cannot be created ({exc})"
+    else:
+        problem = _unsafe(folder)
+    if problem is None:
+        return folder
+    warnings.warn(
+        f"lowrank: the code cache {str(folder)!r} {problem}; this session writes its generated "
+        "code to a fresh private temporary folder instead (set LOWRANK_CACHE_DIR to a folder "
+        "only you can write to keep it between sessions)",
+        RuntimeWarning,
+        stacklevel=4,
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return _session_folder()
+
+
+def _unsafe(folder: Path) -> str | None:
+    """Why ``folder`` must not hold code we run, or None when it is safe.
+
+    Safe: a real folder (not a symbolic link) that this process can write, owned by this user, and
+    writable by neither its group nor others. Ownership and mode are checked where the system has
+    user ids (POSIX).
+    """
+    try:
+        info = os.lstat(folder)
+    except OSError as exc:
+        return f"cannot be inspected ({exc})"
+    if stat.S_ISLNK(info.st_mode):
+        return "is a symbolic link"
+    if not stat.S_ISDIR(info.st_mode):
+        return "is not a folder"
+    if hasattr(os, "getuid"):
+        if info.st_uid != os.getuid():
+            return f"belongs to user id {info.st_uid}, not to this user ({os.getuid()})"
+        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return f"is writable by other users (mode {stat.S_IMODE(info.st_mode):o})"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return "is not writable"
+    return None
+
+
+_SESSION_FOLDER: list[Path] = []
+
+
+def _session_folder() -> Path:
+    """This process's private temporary folder (mode 0700, unique name), made once."""
+    if not _SESSION_FOLDER:
+        folder = Path(tempfile.mkdtemp(prefix="lowrank-codegen-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _SESSION_FOLDER.append(folder)
+    return _SESSION_FOLDER[0]
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    """The content of ``path`` (None if missing, unreadable, a link or not a regular file)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read() if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else None
+
+
+def _load_module(mod_name: str, source: str):
+    """Import ``source`` as module ``mod_name``, backed by a verified file in the cache folder.
+
+    The file (which numba's on-disk cache is keyed on) is rewritten unless its bytes equal
+    ``source``; the module then runs ``source`` itself, so no other content can be executed.
+    """
+    folder = _cache_dir()
+    path = folder / f"{mod_name}.py"
+    data = source.encode()
+    if _read_bytes(path) != data:  # missing, stale, or not ours: write it afresh
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{mod_name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    code = compile(source, str(path), "exec")
+    module = types.ModuleType(mod_name)
+    module.__file__ = str(path)
+    sys.modules[mod_name] = module
+    exec(code, module.__dict__)  # noqa: S102 - our own generated source, verified above
+    return module
+
+
+def _module_name(kind: str, source: str) -> str:
+    """Name of a generated module: a SHA-256 digest of its source and of the code it calls."""
+    digest = hashlib.sha256((_source_fingerprint() + source).encode()).hexdigest()[:32]
+    return f"lowrank_mf_{kind}_{digest}"
 
 
 def _source_fingerprint() -> str:
@@ -709,8 +810,8 @@ def compile_equations(
 
     Notes
     -----
-    The first call for a structure derives the equations with sympy (about a second) and numba
-    compiles them on their first evaluation (several seconds); both are cached on disk.
+    The first call for a structure in a session derives the equations with sympy (under a second)
+    and numba compiles them on their first evaluation (several seconds, cached on disk).
     """
     nl = as_nonlinearity(phi)
     choose(kind, "kind", KINDS)
@@ -719,18 +820,8 @@ def compile_equations(
     with _LOCK:
         if key in _COMPILED:
             return _COMPILED[key]
-        digest = hashlib.sha256((_source_fingerprint() + repr(key)).encode()).hexdigest()[:20]
-        mod_name = f"lowrank_mf_{kind}_{digest}"
-        path = _cache_dir() / f"{mod_name}.py"
-        if not path.exists():
-            source = generate_source(kind, rank, n_inputs, n_populations, nl)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(source)
-            os.replace(tmp, path)
-        spec = importlib.util.spec_from_file_location(mod_name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[mod_name] = module
-        spec.loader.exec_module(module)
+        source = generate_source(kind, rank, n_inputs, n_populations, nl)
+        module = _load_module(_module_name(kind, source), source)
         compiled = CompiledEquations(kind, module)
         _COMPILED[key] = compiled
         return compiled

@@ -248,7 +248,7 @@ class PulseTask(Task):
     steps : int
         Trial length.
     pulse : int
-        Pulse duration.
+        Pulse duration, shorter than ``steps``.
     gaps : (int, int), optional
         Silent steps between consecutive events, drawn from ``range(gaps[0], gaps[1])``; default
         (10, 40) with one item and (10, 30) with several (Turner & Barak 2023).
@@ -276,6 +276,11 @@ class PulseTask(Task):
         )
         _set(self, "steps", as_int(self.steps, "steps", minimum=1))
         _set(self, "pulse", as_int(self.pulse, "pulse", minimum=1))
+        if self.pulse >= self.steps:
+            raise ValueError(
+                f"pulse={self.pulse} must be shorter than the trial, steps={self.steps}: every "
+                "channel pulses at t = 0, so no step after a pulse would be scored"
+            )
         if self.gaps is not None:
             _set(self, "gaps", _int_pair(self.gaps, "gaps", minimum=1))
         _set(self, "amplitude", as_float(self.amplitude, "amplitude"))

@@ -107,7 +107,20 @@ class TrainingRun:
         return np.stack([c.weights[name] for c in self.checkpoints])
 
     def save(self, path) -> Path:
-        """Write the run to ``path`` (npz + JSON, atomically); read it back with ``load_run``."""
+        """Write the run to ``path`` (npz + JSON, atomically); read it back with ``load_run``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``path`` is not a str or PathLike, or names an existing folder.
+        """
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+        if Path(path).is_dir():
+            raise ValueError(
+                f"path {str(path)!r} is a folder; give a file name such as "
+                f"{str(Path(path) / 'run.npz')!r}"
+            )
         arrays = {
             "losses": self.losses,
             "checkpoints/epoch": np.array([c.epoch for c in self.checkpoints], dtype=np.int64),
@@ -166,6 +179,8 @@ def load_run(path) -> TrainingRun:
     nested = io.unflatten(arrays)
     meta = header["meta"]
     try:
+        if not isinstance(meta.get("config"), dict):
+            raise TypeError(f"its config is a {type(meta.get('config')).__name__}, not a mapping")
         points = nested["checkpoints"]
         weights = points["weights"]
         checkpoints = [

@@ -18,9 +18,12 @@ def test_pitchfork_at_overlap_one():
     points = d.events_of("branch_point")
     assert len(points) == 1 and abs(points[0].parameter - 1.0) < 1e-6
     assert not d.events_of("fold") and not d.events_of("hopf")
-    # the nonzero branches exist only past the pitchfork, and are stable there
+    # the nonzero branches start at the pitchfork (marginal there) and are stable past it
     side = [b for b in d.branches if abs(b.kappa[-1, 0]) > 0.1]
-    assert len(side) == 2 and all(b.parameter[0] > 1.0 and b.stable.all() for b in side)
+    assert len(side) == 2
+    for b in side:
+        assert abs(b.parameter[0] - 1.0) < 1e-6 and b.marginal[0]
+        assert np.all(b.parameter[1:] > 1.0) and b.stable[1:].all()
 
 
 def test_chaos_onset_at_g_one_without_structure():

@@ -111,7 +111,7 @@ def test_non_convergence_is_reported():
     net, _ = hopfield_rank_two()
     with pytest.warns(RuntimeWarning, match="no start converged"):
         fp = find_fixed_points(net, max_iter=1, tol=1e-300, n_starts=4)
-    assert len(fp) == 0 and fp.n_slow == 8  # two descents per start
+    assert len(fp) == 0 and fp.n_failed == 8 and fp.n_slow == 0  # two descents per start
 
 
 def test_rnn_model_fixed_points_match_its_network():

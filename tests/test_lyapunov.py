@@ -1,5 +1,5 @@
 """Lyapunov spectra against Liouville's formula, linear stability, direct perturbation growth and
-the mean-field reference values of THEORY.md."""
+the mean-field reference values (docs/theory, section theory-reference)."""
 
 import warnings
 
@@ -90,7 +90,7 @@ def test_low_rank_shortcut_equals_the_dense_computation():
 
 
 def test_mean_field_latent_exponent_is_the_radial_eigenvalue():
-    """Rank one, sigma_mn = 1.6: radial eigenvalue -0.5772 at kappa* = 0.948134 (THEORY.md 5)."""
+    """Rank one, sigma_mn = 1.6: radial eigenvalue -0.5772 at kappa* = 0.948134 (docs/theory, section theory-reference)."""
     from lowrank.meanfield import MeanField
 
     mf = MeanField(GaussianLoadings([0, 0], [[1, 1.6], [1.6, 3.0]], rank=1))

@@ -1,4 +1,4 @@
-"""MeanField against independent ground truth: THEORY.md reference values, analytic results,
+"""MeanField against independent ground truth: the reference values (docs/theory, section theory-reference), analytic results,
 finite differences, and a simulated network of N = 4000 neurons."""
 
 import math
@@ -8,6 +8,7 @@ import pytest
 import sympy as sp
 
 from lowrank import GaussianLoadings, LowRankNetwork, MeanField, MixtureLoadings, simulate
+from lowrank.meanfield import FixedPoint
 from lowrank.quadrature import gaussian_average
 
 
@@ -34,8 +35,8 @@ def tanh3(x):  # phi''' for tanh
     return -2.0 * (1 - t * t) * (1 - 3 * t * t)
 
 
-# --- THEORY.md section 5 ---------------------------------------------------------------------
-KAPPA_STAR = {1.2: 0.486282, 1.5: 0.843417, 1.6: 0.948134, 2.0: 1.337109, 3.0: 2.222315}
+# --- docs/theory, section theory-reference ---------------------------------------------------------------------
+KAPPA_STAR = {1.2: 0.486282, 1.5: 0.843417, 1.6: 0.948134, 2.0: 1.337109, 3.0: 2.222314}
 
 
 @pytest.mark.parametrize("overlap", sorted(KAPPA_STAR))
@@ -103,22 +104,35 @@ def test_symmetric_overlap_fixed_points_and_transverse_eigenvalues():
 
 
 def test_ring_attractor():
-    """Sigma_nm = 2 I: a ring of radius kappa*(2) (the rank-one value), neutral along the ring."""
-    fps = MeanField(rank_two(2.0 * np.eye(2))).fixed_points(n_starts=30)
-    ring = [p for p in fps if np.linalg.norm(p.kappa) > 0.1]
-    assert len(ring) >= 5
-    for p in ring:
-        assert abs(np.linalg.norm(p.kappa) - KAPPA_STAR[2.0]) < 1e-6
-        assert np.min(np.abs(p.eigenvalues)) < 1e-7 and p.stable
+    """Sigma_nm = 2 I: a ring of radius kappa*(2) (the rank-one value), neutral along the ring.
+
+    The ring is one object (a closed manifold, transversally stable); each of its points is
+    marginal (eigenvalue 0 along the ring), not stable; only the origin is an isolated point."""
+    mf = MeanField(rank_two(2.0 * np.eye(2)))
+    fps = mf.fixed_points(n_starts=30)
+    assert len(fps.manifolds) == 1 and fps.n_attractors == 1
+    ring = fps.manifolds[0]
+    assert ring.dimension == 1 and ring.closed and ring.stable and len(ring.points) >= 5
+    assert abs(ring.radius - KAPPA_STAR[2.0]) < 1e-6
+    np.testing.assert_allclose(np.linalg.norm(ring.points, axis=1), KAPPA_STAR[2.0], atol=1e-6)
+    np.testing.assert_allclose(fps.kappa, 0.0, atol=1e-12)
+    for k in ring.points[:: max(len(ring.points) // 5, 1)]:
+        p, _ = mf.newton_from(FixedPoint(k, np.zeros(2), False, 0.0, 0))
+        assert np.min(np.abs(p.eigenvalues)) < 1e-7 and p.marginal and not p.stable
 
 
 def test_limit_cycle_radius_and_frequency():
-    """Sigma_nm = a I + b R_90: limit cycle with the ring's radius and angular speed b / a."""
+    """Sigma_nm = a I + b R_90: limit cycle with angular speed b / a; the state's coordinate v along
+    m has the ring's radius kappa*(a), and kappa = Sigma v [phi'] = Sigma v / a is longer by
+    sqrt(a^2 + b^2) / a."""
     a, b = 2.0, 0.6
     mf = MeanField(rank_two([[a, -b], [b, a]]))
     traj = mf.simulate([0.3, 0.0], t_max=60.0, dt=0.01)
+    np.testing.assert_allclose(np.linalg.norm(traj.v[0, -2000:], axis=1), KAPPA_STAR[a], atol=1e-6)
     k = traj.kappa[0, -2000:]
-    np.testing.assert_allclose(np.linalg.norm(k, axis=1), KAPPA_STAR[a], atol=1e-6)
+    np.testing.assert_allclose(
+        np.linalg.norm(k, axis=1), math.hypot(a, b) / a * KAPPA_STAR[a], atol=1e-6
+    )
     angle = np.unwrap(np.arctan2(k[:, 1], k[:, 0]))
     omega = (angle[-1] - angle[0]) / (traj.t[-1] - traj.t[-2000])
     assert abs(omega - b / a) < 1e-6
@@ -197,7 +211,7 @@ def test_no_chaos_below_g_one(g):
 
 
 def test_static_outlier_reduces_to_g_zero_formula():
-    """At g = 0 the static-state outlier is M_n (M_m [phi'] + Sigma_m^2 kappa [phi'']) (THEORY.md)."""
+    """At g = 0 the static-state outlier is M_n (M_m [phi'] + Sigma_m^2 kappa [phi'']) (docs/theory, section theory-bulk)."""
     Mm, Mn = 1.1, 2.0
     states = MeanField(GaussianLoadings([Mm, Mn], np.eye(2), rank=1), g=0.0).stationary_states()
     s = [s for s in states if s.kappa[0] > 0.5][0]
@@ -226,7 +240,7 @@ def test_mean_field_matches_simulated_network():
     """N = 4000 with whitened loadings: the network settles at kappa* within 2.5%.
 
     Whitening fixes the sample means and covariances, but the sample averages of the nonlinear
-    terms (n phi(m kappa)) still fluctuate by ~1/sqrt(N) = 1.6% of their size (THEORY.md: 1-2%)."""
+    terms (n phi(m kappa)) still fluctuate by ~1/sqrt(N) = 1.6% of their size (docs/theory, section theory-reference: 1-2%)."""
     law = rank_one(2.0)
     net = LowRankNetwork.sample(law, 4000, seed=3, whiten=True)
     x0 = 0.5 * net.m[:, 0]
@@ -252,8 +266,10 @@ def test_bad_input():
         mf.velocity([0.1, 0.2])
     with pytest.raises(ValueError, match="inputs"):
         mf.velocity([0.1], inputs=[1.0])
-    with pytest.raises(ValueError, match="kappa0"):
+    with pytest.raises(ValueError, match="v0"):
         mf.simulate(np.zeros((3, 2)), 1.0)
+    with pytest.raises(ValueError, match="kappa0"):
+        mf.simulate(kappa0=np.zeros((3, 2)), t_max=1.0)
     with pytest.raises(ValueError, match="dt must be 1"):
         MeanField(law, time="discrete").simulate([0.1], 10, dt=0.5)
     with pytest.raises(ValueError, match="g = 0"):

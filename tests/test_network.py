@@ -1,4 +1,4 @@
-"""LowRankNetwork: dense connectivity, spectra against random-matrix theory (THEORY.md section 4)."""
+"""LowRankNetwork: dense connectivity, spectra against random-matrix theory (docs/theory, section theory-spectra)."""
 
 import numpy as np
 import pytest
@@ -28,7 +28,7 @@ def test_lowrank_eigenvalues_equal_brute_force():
 
 def test_outlier_solves_the_series_equation_and_is_near_the_overlap():
     """Outliers of g chi + m n^T / N solve 1 = sum_k theta_k / lambda^(k+1),
-    theta_k = n^T (g chi)^k m / N (THEORY.md sec. 4); to first order lambda = m.n/N + theta_1/theta_0,
+    theta_k = n^T (g chi)^k m / N (docs/theory, section theory-spectra); to first order lambda = m.n/N + theta_1/theta_0,
     with sd(theta_1) = g sqrt(|n|^2 |m|^2 / N^3)."""
     N, g = 2000, 0.5
     law = GaussianLoadings([1.2, 1.0], np.eye(2), rank=1)  # m, n independent, nonzero means

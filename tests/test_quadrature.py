@@ -58,8 +58,8 @@ def test_matches_adaptive_quadrature(name, mu, delta):
     assert abs(gaussian_average(f, mu, delta) - ref) <= 1e-10 * max(1.0, abs(ref))
 
 
-def test_fixes_the_gauss_hermite_failure_of_theory_md():
-    """THEORY.md: 200 Gauss-Hermite nodes give [phi'](0, 127) = 0.0497; the true value is 0.0706."""
+def test_fixes_the_gauss_hermite_failure_at_large_delta():
+    """docs/theory, section theory-quadrature: 200 Gauss-Hermite nodes give [phi'](0, 127) = 0.0497; the true value is 0.0706."""
     z, w = np.polynomial.hermite_e.hermegauss(200)
     hermite = float(np.dot(w / math.sqrt(2 * math.pi), _sech2(math.sqrt(127.0) * z)))
     ours = gaussian_average(_sech2, 0.0, 127.0)
@@ -70,7 +70,7 @@ def test_fixes_the_gauss_hermite_failure_of_theory_md():
 
 @pytest.mark.parametrize("mu, delta", [(0.0, 0.5), (1.3, 4.0), (-0.2, 900.0), (5.0, 1e4)])
 def test_tanh_identity(mu, delta):
-    """[phi'] + [phi^2] = 1 for phi = tanh (THEORY.md)."""
+    """[phi'] + [phi^2] = 1 for phi = tanh (docs/theory, section theory-quadrature)."""
     total = gaussian_average(_sech2, mu, delta) + gaussian_average(
         lambda x: np.tanh(x) ** 2, mu, delta
     )

@@ -7,9 +7,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from clear_errors import assert_clear
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from scipy.stats import ortho_group
 
 from lowrank import (
     RNN,
@@ -47,12 +49,6 @@ junk = st.one_of(st.none(), st.text(max_size=3), floats, st.booleans(), st.just(
 def arrays(max_dims=3, max_side=5, elements=floats):
     shapes = hnp.array_shapes(min_dims=0, max_dims=max_dims, min_side=0, max_side=max_side)
     return hnp.arrays(np.float64, shapes, elements=elements)
-
-
-def assert_clear(exc: BaseException, *names: str) -> None:
-    """A ValueError/TypeError whose message names one of ``names``."""
-    assert isinstance(exc, (ValueError, TypeError)), repr(exc)
-    assert any(name in str(exc) for name in names), f"{names} not in: {exc}"
 
 
 def outcome(call, *names):
@@ -424,6 +420,39 @@ def test_dsa_distance_works_or_raises_clearly(X, Y, n_delays, rank, lamb):
     d = outcome(lambda: dsa_distance(X, Y, n_delays, rank, lamb=lamb), *names)
     if d is not None:
         assert 0.0 <= d <= np.pi
+
+
+@SETTINGS
+@given(
+    X=hnp.arrays(np.float64, st.tuples(st.integers(6, 16), st.integers(1, 3)),
+                 elements=st.floats(-2, 2)),
+    n_delays=st.integers(1, 3),
+    rank=st.integers(1, 4),
+    lamb=st.sampled_from([0.0, 0.1]),
+    seed=st.integers(0, 2**16),
+)
+def test_dsa_distance_of_valid_trajectories(X, n_delays, rank, lamb, seed):
+    """The test above almost never draws a valid call (0 of 40 examples; 0 of 3000 random draws),
+    so its property was not checked: here every draw is valid but for degenerate data or a rank
+    above that of the delay embedding. DSA is invariant under orthogonal maps of the units
+    (Ostrow et al. 2023): the Hankel matrix of X Q is H (I x Q), with the same time coordinates
+    up to signs, so d(X, X Q) = 0 whenever the rank-r truncation is unique (a gap after the r-th
+    singular value, the r-th not negligible) and the Procrustes search converged.
+    """
+    Q = ortho_group.rvs(X.shape[1], random_state=seed) if X.shape[1] > 1 else np.ones((1, 1))
+    result = outcome(
+        lambda: dsa_distance(X, X @ Q, n_delays, rank, lamb=lamb, full_output=True),
+        "X", "Y", "rank",
+    )
+    if result is None:
+        return
+    assert 0.0 <= result.angular <= np.pi
+    T = X.shape[0]  # Hankel rows [x_t, x_{t-1}, ..., x_{t-n_delays+1}], plain numpy
+    H = np.hstack([X[n_delays - 1 - d : T - d] for d in range(n_delays)])
+    s = np.append(np.linalg.svd(H, compute_uv=False), 0.0)
+    unique = s[rank - 1] > max(1e-8 * s[0], (1 + 1e-6) * s[rank])
+    if unique and result.converged:
+        assert result.angular <= 1e-5, result
 
 
 @FEW

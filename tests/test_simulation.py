@@ -12,11 +12,11 @@ def rank_one_law(overlap):
     return GaussianLoadings([0, 0], [[1, overlap], [overlap, overlap**2 + 1]], rank=1)
 
 
-@pytest.mark.parametrize("overlap, kappa_star", [(1.5, 0.843417), (2.0, 1.337109), (3.0, 2.222315)])
+@pytest.mark.parametrize("overlap, kappa_star", [(1.5, 0.843417), (2.0, 1.337109), (3.0, 2.222314)])
 def test_rank_one_settles_at_mean_field_kappa(overlap, kappa_star):
-    """THEORY.md sec. 5 reference values. With whitened loadings the sample overlap and variances
+    """Reference values (docs/theory, section theory-reference). With whitened loadings the sample overlap and variances
     equal the law; what is left is the non-Gaussianity of a finite sample, O(1/sqrt(N)) ~ 1.6% at
-    N = 4000 (THEORY.md: 1-2% away from bifurcations), so we allow 2%. Both signs are reached."""
+    N = 4000 (docs/theory, section theory-reference: 1-2% away from bifurcations), so we allow 2%. Both signs are reached."""
     net = LowRankNetwork.sample(rank_one_law(overlap), 4000, seed=11, whiten=True)
     x0 = np.stack([net.m[:, 0], -net.m[:, 0]])  # start on either side of the pitchfork
     traj = simulate(net, x0, 60.0, 0.1, method="exp_euler", record_every=100)

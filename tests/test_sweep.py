@@ -254,8 +254,9 @@ def test_cli_sweep_and_report(tmp_path, capsys):
     assert "value" in capsys.readouterr().out
     bad = tmp_path / "bad.toml"
     bad.write_text("[sweep]\nseeds = 2\n")
-    with pytest.raises(SystemExit, match="sweep.job"):
-        main(["sweep", str(bad), "--out", str(out)])
+    assert main(["sweep", str(bad), "--out", str(out)]) == 2  # one line on stderr, no traceback
+    err = capsys.readouterr().err
+    assert err.startswith("lowrank: error:") and "sweep.job" in err and err.count("\n") == 1
     with pytest.raises(ValueError, match="holds no sweep results"):
         sweep_report(tmp_path / "empty")
 

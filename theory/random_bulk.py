@@ -5,18 +5,25 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
 # ---
 
-# %% [markdown]
-# # A random bulk: static and chaotic mean-field theory
-#
-# J = g chi + m n^T / N (Mastrogiuseppe & Ostojic 2018, Neuron 99:609; THEORY.md section 3).
-# The bulk adds a variance D = g^2 <phi^2> to every neuron's input. Static states solve
-# kappa = <n phi(x)>, D = g^2 [phi^2] with Delta = S(kappa) + D. A static state is stable while
-# the bulk of J diag(phi') stays inside the unit circle, g^2 [phi'^2] < 1, and while the outliers
-# of the linearised (kappa, D) dynamics, eig(dF/d(kappa, D)), stay below 1.
-# Chaotic states: the autocorrelation Delta(tau) of the input moves like a particle in a potential;
-# energy conservation between tau = 0 and tau = infinity closes the equations for (kappa, D_0, D_inf).
+"""
+A random bulk: static and chaotic mean-field theory
+===================================================
+
+``J = g chi + m n^T / N`` (Mastrogiuseppe & Ostojic 2018, Neuron 99:609; documentation, theory
+chapter, section :ref:`theory-bulk`). The bulk adds a variance ``D = g^2 [phi^2]`` to every
+neuron's input. Static states solve ``kappa = <n phi(x)>`` and ``D = g^2 [phi^2]`` with
+``Delta = S(kappa) + D``. A static state is stable while the bulk of ``J diag(phi')`` stays inside
+the unit circle, ``g^2 [phi'^2] < 1``, and while the outliers of the linearised ``(kappa, D)``
+dynamics, ``eig(dF/d(kappa, D))``, stay below 1. In chaotic states the autocorrelation
+``Delta(tau)`` of the input moves like a particle in a potential; energy conservation between
+``tau = 0`` and ``tau = infinity`` closes the equations for ``(kappa, D_0, D_inf)``.
+"""
 
 # %%
 import numpy as np
@@ -32,9 +39,11 @@ chaotic = derive_equations("chaotic", rank=1)
 chaotic.values
 
 # %% [markdown]
-# ## Sompolinsky, Crisanti & Sommers (1988)
+# Sompolinsky, Crisanti & Sommers (1988)
+# --------------------------------------
 # Without structure, the trivial state loses stability at g = 1 (bulk radius g) and the chaotic
-# solution Delta_0(g) grows from zero.
+# solution ``Delta_0(g)`` grows from zero; the values are the reference values of section
+# :ref:`theory-reference`.
 
 # %%
 no_structure = GaussianLoadings([0.0, 0.0], np.eye(2), rank=1)
@@ -45,7 +54,8 @@ onset = bifurcation_diagram(lambda g: MeanField(no_structure, g=g), "g", np.lins
 print("chaos onset at g =", onset.events_of("chaos_onset")[0].parameter)
 
 # %% [markdown]
-# ## Phase diagram of Mastrogiuseppe & Ostojic, Fig. 1 (M_m = 1.1, M_n = 2)
+# Phase diagram of Mastrogiuseppe & Ostojic, Fig. 1 (M_m = 1.1, M_n = 2)
+# ----------------------------------------------------------------------
 # Stationary with kappa != 0 at small g, chaotic with kappa != 0 past the first transition, chaotic
 # with kappa = 0 past the second.
 
@@ -59,8 +69,9 @@ for e in diagram.events:
 ax = diagram.plot()
 
 # %% [markdown]
-# ## Finite-N check
-# The SCS variance Delta_0 at g = 2 against a network of N = 1500 neurons (time and population
+# Finite-N check
+# --------------
+# The SCS variance ``Delta_0`` at g = 2 against a network of N = 1500 neurons (time and population
 # average of x^2 after the transient; finite-size and finite-time error of a few percent).
 
 # %%

@@ -5,15 +5,24 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
 # ---
 
-# %% [markdown]
-# # Rank one: the latent equation, the pitchfork at overlap 1, and a finite-N check
-#
-# Network (THEORY.md section 1): dx/dt = -x + m n^T phi(x) / N, kappa = n . phi(x) / N.
-# With x = m kappa the latent variable obeys dkappa/dt = -kappa + <n phi(m kappa)>, and Stein's
-# lemma E[n f(m)] = mu_n E f + Cov(n, m) E f' turns the average into Gaussian averages
-# [f](mu, Delta) (Beiran et al. 2021; THEORY.md section 2). `lowrank.symbolic` derives it:
+"""
+Rank one: the latent equation, the pitchfork at overlap 1, and a finite-N check
+===============================================================================
+
+The network is ``dx/dt = -x + m n^T phi(x) / N`` with the latent variable
+``kappa = n . phi(x) / N`` (documentation, theory chapter, section :ref:`theory-network`).
+Started in the span of ``m``, the state stays there, ``x = m kappa``, and the latent variable
+obeys ``dkappa/dt = -kappa + <n phi(m kappa)>``. Stein's lemma
+``E[n f(m)] = mu_n E f + Cov(n, m) E f'`` turns the population average into Gaussian averages
+``[f](mu, Delta)`` (Beiran et al. 2021; section :ref:`theory-meanfield`). ``lowrank.symbolic``
+derives the equation:
+"""
 
 # %%
 import numpy as np
@@ -28,7 +37,7 @@ G
 
 # %% [markdown]
 # For zero means and unit variance of m, only the overlap sigma_nm survives:
-# dkappa/dt = -kappa + sigma_nm kappa [phi'](0, kappa^2).
+# ``dkappa/dt = -kappa + sigma_nm kappa [phi'](0, kappa^2)``.
 
 # %%
 params = {str(p): p for p in eq.parameters}
@@ -38,17 +47,22 @@ zero_mean = G.subs(
 zero_mean
 
 # %% [markdown]
-# Linearising at kappa = 0: [phi'](0, 0) = 1, so the origin's eigenvalue is -1 + sigma_nm and a
-# pitchfork appears at sigma_nm = 1. The Jacobian (exact, through the heat-equation rules of the
-# Gaussian-average symbols) gives the radial eigenvalue -1 + sigma_nm ([phi'] + kappa^2 [phi''']):
+# Linearising at kappa = 0: ``[phi'](0, 0) = 1``, so the origin's eigenvalue is
+# ``-1 + sigma_nm`` and a pitchfork appears at ``sigma_nm = 1`` (section
+# :ref:`theory-attractors`). The Jacobian (exact, through the heat-equation rules of the
+# Gaussian-average symbols) gives the radial eigenvalue
+# ``-1 + sigma_nm ([phi'] + kappa^2 [phi'''])``:
 
 # %%
 kappa = eq.unknowns[0]
 sp.simplify(sp.diff(zero_mean, kappa))
 
 # %% [markdown]
-# ## The pitchfork, numerically
-# The engine locates the branch point to 1e-6 and follows the two symmetric branches.
+# The pitchfork, numerically
+# --------------------------
+# The engine locates the branch point to 1e-6 and follows the two symmetric branches. The values
+# of kappa* and of the radial eigenvalue printed below are the reference values of section
+# :ref:`theory-reference`.
 
 
 # %%
@@ -71,10 +85,11 @@ for s in (1.2, 1.5, 2.0, 3.0):
 ax = diagram.plot()
 
 # %% [markdown]
-# ## Finite-N check
+# Finite-N check
+# --------------
 # A network of N = 4000 neurons with whitened loadings (sample means and covariances equal to the
-# law) settles at the predicted kappa*; the residual difference is the O(1/sqrt(N)) fluctuation of
-# the nonlinear sample averages.
+# law) settles at the predicted kappa*; the residual difference is the ``O(1/sqrt(N))``
+# fluctuation of the nonlinear sample averages.
 
 # %%
 overlap = 2.0

@@ -5,15 +5,23 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
 # ---
 
-# %% [markdown]
-# # Rank two: fixed points, a ring, a limit cycle and two populations
-#
-# With Sigma_mm = I and zero means, dkappa/dt = -kappa + Sigma_nm kappa [phi'](0, |kappa|^2)
-# (Beiran et al. 2021; THEORY.md section 2). The overlap matrix Sigma_nm decides the attractors:
-# symmetric -> fixed points along its eigenvectors (transverse eigenvalues -1 + lambda_j / lambda_i),
-# a multiple of the identity -> a ring, a I + b R_90 -> a limit cycle with angular speed b / a.
+"""
+Rank two: fixed points, a ring, a limit cycle and two populations
+=================================================================
+
+With ``Sigma_mm = I`` and zero means the latent dynamics read
+``dkappa/dt = -kappa + Sigma_nm kappa [phi'](0, |kappa|^2)`` (Beiran et al. 2021; documentation,
+theory chapter, section :ref:`theory-meanfield`). The overlap matrix ``Sigma_nm`` decides the
+attractors (section :ref:`theory-attractors`): a symmetric one gives fixed points along its
+eigenvectors (transverse eigenvalues ``-1 + lambda_j / lambda_i``), a multiple of the identity a
+ring, and ``a I + b R_90`` a limit cycle with angular speed ``b / a``.
+"""
 
 # %%
 import numpy as np
@@ -23,7 +31,8 @@ from lowrank.symbolic import derive_equations
 
 
 def law(S, cov_mm=None):
-    """Zero means, Cov(m) = cov_mm (identity by default), Cov(n, m) = S, Cov(n) = S cov_mm^-1 S^T + I."""
+    """Zero means, Cov(m) = cov_mm (identity by default), Cov(n, m) = S,
+    Cov(n) = S cov_mm^-1 S^T + I."""
     S = np.asarray(S, float)
     mm = np.eye(2) if cov_mm is None else np.asarray(cov_mm, float)
     cov = np.block([[mm, S.T], [S, S @ np.linalg.solve(mm, S.T) + np.eye(2)]])
@@ -33,7 +42,8 @@ def law(S, cov_mm=None):
 derive_equations("latent", rank=2).values
 
 # %% [markdown]
-# ## Symmetric overlap: fixed points and saddles
+# Symmetric overlap: fixed points and saddles
+# -------------------------------------------
 
 # %%
 lam = np.array([2.5, 1.6])
@@ -45,11 +55,15 @@ for p in fps:
 print("predicted transverse eigenvalues:", -1 + lam[1] / lam[0], -1 + lam[0] / lam[1])
 
 # %% [markdown]
-# ## Ring and limit cycle
+# Ring and limit cycle
+# --------------------
+# Every point of the ring has a neutral direction along it (a marginal eigenvalue, section
+# :ref:`theory-stability`); the cycle's radius is the ring's for ``lambda = a``.
 
 # %%
-ring = MeanField(law(2.0 * np.eye(2))).fixed_points(n_starts=20)
-print("ring radii:", np.round(np.linalg.norm(ring.kappa, axis=1), 6))
+ring = MeanField(law(2.0 * np.eye(2))).fixed_points(n_starts=20).manifolds[0]  # one object
+print("ring: dimension", ring.dimension, "closed", ring.closed, "radius", round(ring.radius, 6),
+      "transversally", ring.stability)
 a, b = 2.0, 0.6
 cycle = MeanField(law([[a, -b], [b, a]])).simulate([0.3, 0.0], t_max=60.0, dt=0.01)
 k = cycle.kappa[0, -2000:]
@@ -64,10 +78,11 @@ print(
 )
 
 # %% [markdown]
-# ## Two populations
+# Two populations
+# ---------------
 # A mixture of two populations (Beiran et al. 2021), each driving mostly one latent direction
 # (its m varies mostly along that direction): the latent field sums the populations' Stein terms
-# weighted by their sizes, each with its own variance Delta_p = kappa^T Sigma_mm,p kappa. The
+# weighted by their sizes, each with its own variance ``Delta_p = kappa^T Sigma_mm,p kappa``. The
 # populations decouple the two directions, so four stable states appear where one population
 # alone would give a ring.
 
@@ -79,7 +94,8 @@ for p in MeanField(two).fixed_points():
     print(np.round(p.kappa, 4), "stable" if p.stable else "unstable")
 
 # %% [markdown]
-# ## Finite-N check
+# Finite-N check
+# --------------
 # N = 4000, whitened loadings: from near the stable axis the network settles on the predicted
 # fixed point of the symmetric case.
 

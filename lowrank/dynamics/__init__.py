@@ -7,8 +7,12 @@
                so that ``success`` / ``converged`` mean one thing everywhere.
 ``solve``      Newton's method with a backtracking line search, and deflated Newton (Farrell,
                Birkisson & Funke 2015) that finds further roots by removing the known ones.
+``systems``    one adapter (``as_system``) from networks, models, weights and mean-field latent
+               dynamics to a vector field or map with its Jacobian, in one time convention.
+``steppers``   one set of numpy time-steppers (Euler, exponential Euler, RK4, map) on batches.
 
-This layer imports only numpy and scipy: theory code and the network-side solvers build on it.
+This layer imports only numpy, scipy and lowrank.network (never torch): theory code and the
+network-side solvers build on it.
 """
 
 from .dedup import unique_points
@@ -21,6 +25,8 @@ from .stability import (
     growth_rates,
     sort_eigenvalues,
 )
+from .steppers import stepper
+from .systems import Dynamics, LatentDynamics, System, as_system
 
 __all__ = [
     "STABILITY_TOL",
@@ -34,4 +40,9 @@ __all__ = [
     "NewtonResult",
     "newton",
     "deflated_newton",
+    "System",
+    "Dynamics",
+    "LatentDynamics",
+    "as_system",
+    "stepper",
 ]

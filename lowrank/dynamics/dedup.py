@@ -1,10 +1,10 @@
 """One scale-aware deduplication of solutions, through a k-d tree (``scipy.spatial.cKDTree``).
 
 Two points are the same solution when they differ by at most ``atol + rtol * scale`` in every
-coordinate (the max-norm), with ``scale`` the largest |coordinate| over all points. Points are
-grouped by single linkage (the connected components of the "same" relation), so a chain of
-near-duplicates collapses into one solution whatever the order in which they were found: the
-result does not depend on the order of the starts, unlike a greedy pass.
+coordinate (the max-norm; or in root-mean-square over the coordinates), with ``scale`` the largest
+|coordinate| over all points. Points are grouped by single linkage (the connected components of the
+"same" relation), so a chain of near-duplicates collapses into one solution whatever the order in
+which they were found: the result does not depend on the order of the starts, unlike a greedy pass.
 """
 
 from __future__ import annotations
@@ -17,14 +17,17 @@ from scipy.spatial import cKDTree
 __all__ = ["unique_points"]
 
 
-def unique_points(points, atol: float = 1e-6, rtol: float = 1e-6):
+def unique_points(points, atol: float = 1e-6, rtol: float = 1e-6, norm: str = "max"):
     """Group points that are the same solution.
 
     Parameters
     ----------
     points : array_like (n, d)
     atol, rtol : float
-        Absolute and relative (to the largest |coordinate|) tolerance in the max-norm.
+        Absolute and relative (to the largest |coordinate|) tolerance.
+    norm : {"max", "rms"}
+        Distance between two points: the largest |difference| of a coordinate, or the
+        root-mean-square difference over the d coordinates.
 
     Returns
     -------
@@ -47,7 +50,12 @@ def unique_points(points, atol: float = 1e-6, rtol: float = 1e-6):
         raise ValueError("points must be finite")
     scale = float(np.max(np.abs(X))) if X.size else 0.0
     radius = float(atol) + float(rtol) * scale
-    pairs = cKDTree(X).query_pairs(radius, p=np.inf, output_type="ndarray")
+    if norm == "max":
+        pairs = cKDTree(X).query_pairs(radius, p=np.inf, output_type="ndarray")
+    elif norm == "rms":
+        pairs = cKDTree(X).query_pairs(radius * np.sqrt(X.shape[1]), p=2, output_type="ndarray")
+    else:
+        raise ValueError(f"norm must be 'max' or 'rms', got {norm!r}")
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     _, raw = connected_components(graph, directed=False)
     # renumber groups by their first member

@@ -102,7 +102,7 @@ def newton(
     M, grad_log_M = _deflation(x, known, power, shift)
     it = 0
     for it in range(max_iter + 1):
-        if it == max_iter or not np.all(np.isfinite(J)) or not np.isfinite(r):
+        if not np.all(np.isfinite(J)) or not np.isfinite(r):
             break
         try:
             dx = np.linalg.solve(J, -f)
@@ -112,6 +112,8 @@ def newton(
             break
         if r <= tol and _norm(dx) <= xtol * (1.0 + _norm(x)):
             return NewtonResult(x, f, J, extra, r, it, True, nfev)
+        if it == max_iter:  # the last iterate was checked above
+            break
         if known.shape[0]:
             denom = 1.0 - float(dx @ grad_log_M)
             if denom != 0.0 and np.isfinite(denom):

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .._checks import ConvergenceWarning, as_array, as_float, as_int, choose
-from ..fixedpoints import Dynamics
+from .._checks import ConvergenceWarning, as_array, as_float, as_int
+from ..dynamics.dedup import unique_points
+from ..dynamics.steppers import run, stepper
+from ..dynamics.systems import Dynamics
 
 __all__ = ["SharedAttractors", "probe_end_states", "shared_attractors"]
 
@@ -49,30 +51,6 @@ class SharedAttractors:
     settled: np.ndarray
 
 
-def _dynamics(model, time) -> Dynamics:
-    """A Dynamics from a LowRankNetwork, a model with to_dynamics(), or a tuple (W, W_in[, b])."""
-    if isinstance(model, Dynamics):
-        return model
-    if isinstance(model, tuple):
-        if len(model) not in (2, 3):
-            raise ValueError(
-                f"model as a tuple must be (W, W_in) or (W, W_in, b), got {len(model)} arrays"
-            )
-        if time is None:
-            raise ValueError(
-                "time must be given ('continuous' or 'discrete') for a model given as arrays"
-            )
-        W = as_array(model[0], "W", ndim=2)
-        N = W.shape[0]
-        W = as_array(W, "W", shape=(N, N))
-        W_in = as_array(model[1], "W_in", shape=(N, None))
-        b = np.zeros(N) if len(model) == 2 else as_array(model[2], "b", shape=(N,))
-        return Dynamics(
-            W, W_in, b, choose(time, "time", ("continuous", "discrete")), np.zeros((N, 0))
-        )
-    return Dynamics.from_object(model, time)
-
-
 def probe_end_states(
     model,
     inputs,
@@ -89,12 +67,13 @@ def probe_end_states(
 
     Parameters
     ----------
-    model : LowRankNetwork, model with ``to_dynamics()`` (lowrank.RNN), or tuple (W, W_in[, b])
+    model : LowRankNetwork, lowrank.RNN, dict of weights or tuple (W, W_in[, b])
+        The network (``lowrank.dynamics.as_system``).
     inputs : array_like (batch, K)
         Pulse of each probe.
     time : {"continuous", "discrete"}, optional
-        Required for a tuple of arrays; otherwise the model's own convention (LowRankNetwork:
-        continuous unless given).
+        Required for a tuple of arrays or a dict; otherwise the model's own convention
+        (LowRankNetwork: continuous unless given).
     pulse_steps, free_steps : int
         Steps with the pulse on, then without input.
     dt : float
@@ -107,43 +86,25 @@ def probe_end_states(
     change : ndarray (batch,)
         RMS change of the activity over the last step (0 at a fixed point).
     """
-    dyn = _dynamics(model, time)
-    U = as_array(inputs, "inputs", shape=(None, dyn.W_in.shape[1]))
+    system = Dynamics.from_object(model, time, name="model")
+    U = as_array(inputs, "inputs", shape=(None, system.n_inputs))
     pulse_steps = as_int(pulse_steps, "pulse_steps", minimum=1)
     free_steps = as_int(free_steps, "free_steps", minimum=1)
     dt = as_float(dt, "dt", positive=True)
-    drive_on = U @ dyn.W_in.T + dyn.bias
-    drive_off = np.broadcast_to(dyn.bias, drive_on.shape)
-    X = np.zeros_like(drive_on)
+    drive_on = system.drive(U)
+    drive_off = np.broadcast_to(system.bias, drive_on.shape)
 
-    def step(X, drive):
-        if dyn.time == "discrete":
-            return np.tanh(X @ dyn.W.T + drive)
-        return X + dt * (-X + np.tanh(X) @ dyn.W.T + drive)
+    def step(drive):
+        return stepper(lambda X: system.target(X, drive), system.time, "euler", dt)
 
-    activity = (lambda X: X) if dyn.time == "discrete" else np.tanh
+    activity = (lambda X: X) if system.time == "discrete" else np.tanh
     with threadpool_limits(1):
-        for _ in range(pulse_steps):
-            X = step(X, drive_on)
-        for _ in range(free_steps - 1):
-            X = step(X, drive_off)
+        X = run(step(drive_on), np.zeros_like(drive_on), pulse_steps)
+        X = run(step(drive_off), X, free_steps - 1)
         before = activity(X)
-        end = activity(step(X, drive_off))
+        end = activity(step(drive_off)(X))
     change = np.sqrt(np.mean((end - before) ** 2, axis=1))
     return end, change
-
-
-def _cluster(points: np.ndarray, tol: float) -> np.ndarray:
-    """Greedy clustering: a point joins the first centre within RMS distance tol, or starts one."""
-    centres, labels = [], []
-    for p in points:
-        d = [np.sqrt(np.mean((p - c) ** 2)) for c in centres]
-        if d and min(d) < tol:
-            labels.append(int(np.argmin(d)))
-        else:
-            centres.append(p)
-            labels.append(len(centres) - 1)
-    return np.array(labels)
 
 
 def shared_attractors(
@@ -161,9 +122,9 @@ def shared_attractors(
 
     Parameters
     ----------
-    model : LowRankNetwork, model with ``to_dynamics()`` (lowrank.RNN), or tuple (W, W_in[, b])
-        The network; for the authors' torch networks, ``(weight_hh_l0, weight_ih_l0)`` with
-        ``time="discrete"``.
+    model : LowRankNetwork, lowrank.RNN, dict of weights or tuple (W, W_in[, b])
+        The network (``lowrank.dynamics.as_system``); for the authors' torch networks,
+        ``(weight_hh_l0, weight_ih_l0)`` with ``time="discrete"``.
     tasks : int or array_like (tasks, K)
         An int T means tasks 0..T-1 are input channels 0..T-1 (flip-flop bits); an array gives each
         task's input direction.
@@ -174,7 +135,8 @@ def shared_attractors(
     pulse_steps, free_steps, dt :
         See ``probe_end_states`` (defaults: the 5-step pulses of Turner & Barak, 1000 free steps).
     tol : float
-        RMS distance below which two end states are the same attractor.
+        RMS distance up to which two end states are the same attractor (single linkage,
+        ``lowrank.dynamics.unique_points``: independent of the order of the probes).
 
     Returns
     -------
@@ -182,8 +144,8 @@ def shared_attractors(
         Warns (ConvergenceWarning, a RuntimeWarning) when a run did not settle (a limit cycle,
         chaos, or too few steps).
     """
-    dyn = _dynamics(model, time)
-    K = dyn.W_in.shape[1]
+    system = Dynamics.from_object(model, time, name="model")
+    K = system.n_inputs
     if isinstance(tasks, (int, np.integer)) and not isinstance(tasks, bool):
         n_tasks = as_int(tasks, "tasks", minimum=1, maximum=K)
         directions = np.eye(K)[:n_tasks]
@@ -193,7 +155,7 @@ def shared_attractors(
     tol = as_float(tol, "tol", positive=True)
     probes = np.stack([amplitude * directions, -amplitude * directions], axis=1)  # (tasks, 2, K)
     end, change = probe_end_states(
-        dyn, probes.reshape(-1, K), pulse_steps=pulse_steps, free_steps=free_steps, dt=dt
+        system, probes.reshape(-1, K), pulse_steps=pulse_steps, free_steps=free_steps, dt=dt
     )
     settled = change < _SETTLED
     if not np.all(settled):
@@ -205,7 +167,7 @@ def shared_attractors(
             ConvergenceWarning,
             stacklevel=2,
         )
-    labels = _cluster(end, tol).reshape(len(directions), 2)
+    labels = unique_points(end, atol=tol, rtol=0.0, norm="rms")[1].reshape(len(directions), 2)
     tasks_per_state = [
         len({t for t in range(len(directions)) if k in labels[t]}) for k in range(labels.max() + 1)
     ]

@@ -137,9 +137,16 @@ def _dmd(X, n_delays, rank, delay_interval, lamb, name: str) -> np.ndarray:
     V = V[:, :rank].reshape(n_trials, T, rank)
     V_minus = V[:, :-1].reshape(-1, rank)
     V_plus = V[:, 1:].reshape(-1, rank)
+    cross = V_minus.T @ V_plus  # |cross| <= sqrt(rank): V has orthonormal columns
+    if np.linalg.norm(cross) <= 1e-10:
+        raise ValueError(
+            f"the rank-{rank} DMD matrix of {name} is zero: no coordinate of its delay embedding "
+            "predicts the next one (e.g. a period-2 signal seen by one mode), so DSA, which "
+            "compares A / |A|, is undefined; raise rank or n_delays"
+        )
     try:
         gram = V_minus.T @ V_minus + lamb * np.eye(rank)
-        return np.linalg.solve(gram, V_minus.T @ V_plus).T
+        return np.linalg.solve(gram, cross).T
     except np.linalg.LinAlgError as exc:
         raise ValueError(
             f"the DMD regression of {name} is singular at rank={rank}; lower rank or give lamb > 0"

@@ -28,6 +28,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .._checks import as_array, as_float, as_int, choose
+from ..dynamics.systems import Dynamics
+from ..network import LowRankNetwork
 
 __all__ = ["Separability", "UnstableModes", "f_factor", "separability", "unstable_eigenvalue_count"]
 
@@ -51,16 +53,12 @@ class UnstableModes:
     eigenvalues: np.ndarray
 
 
-def _weights(W) -> np.ndarray:
-    """A square matrix from an array, a LowRankNetwork or a model with recurrent_weights()."""
-    if hasattr(W, "dense"):
-        W = W.dense()
-    elif hasattr(W, "recurrent_weights"):
-        W = W.recurrent_weights()
-    W = as_array(W, "W", ndim=2)
-    if W.shape[0] != W.shape[1]:
-        raise ValueError(f"W must be square, got shape {W.shape}")
-    return W
+def _weights(W, time: str) -> np.ndarray:
+    """The recurrent matrix of any network ``lowrank.dynamics.as_system`` reads (a square array,
+    a LowRankNetwork, a lowrank.RNN, a dict of weights, a tuple (W, W_in[, b]))."""
+    if not isinstance(W, (LowRankNetwork, dict, tuple)) and not hasattr(W, "weights"):
+        W = as_array(W, "W", ndim=2)  # array_like: a nested list, a torch tensor
+    return Dynamics.from_object(W, time, name="W").W
 
 
 def unstable_eigenvalue_count(W, time: str, *, width: float = 0.05) -> UnstableModes:
@@ -74,8 +72,9 @@ def unstable_eigenvalue_count(W, time: str, *, width: float = 0.05) -> UnstableM
 
     Parameters
     ----------
-    W : array_like (N, N), LowRankNetwork or model with ``recurrent_weights()``
-        Recurrent weights (for the authors' torch networks, ``rnn.weight_hh_l0``).
+    W : array_like (N, N), LowRankNetwork, lowrank.RNN, dict of weights or tuple (W, W_in[, b])
+        Recurrent weights (for the authors' torch networks, ``rnn.weight_hh_l0``); a model must
+        use the convention ``time``.
     time : {"continuous", "discrete"}
         The time convention deciding the stability criterion.
     width : float
@@ -87,7 +86,7 @@ def unstable_eigenvalue_count(W, time: str, *, width: float = 0.05) -> UnstableM
     """
     time = choose(time, "time", ("continuous", "discrete"))
     width = as_float(width, "width", positive=True)
-    W = _weights(W)
+    W = _weights(W, time)
     with threadpool_limits(1):
         values = np.linalg.eigvals(W)
     r = np.abs(values) if time == "discrete" else values.real

@@ -2,7 +2,8 @@
 
 For every combination of the varied settings (a *group*), over its finished seeds:
 
-- the mean and standard deviation of every numeric scalar the job returned;
+- the mean and standard deviation of every numeric scalar the job returned, over its finite
+  values (``<scalar>_nonfinite`` counts the seeds where it was inf, -inf or nan, when any);
 - when the tasks stored them (``lowrank.sweep.jobs.train_and_analyse`` does), the solution
   degeneracy of Huang et al. (2024) between the seeds: the mean pairwise DSA distance of the states
   on the shared probe batch (``probe_states``; Ostrow et al. 2023), the mean pairwise
@@ -235,12 +236,25 @@ def sweep_report(
     Returns
     -------
     SweepReport
+
+    Raises
+    ------
+    ValueError
+        When ``folder`` holds no results, or results that fail their checks (edited, truncated or
+        deleted files; the message lists them): run the sweep again to recompute them.
     """
     if not any((Path(folder) / "tasks").glob("*.json")):
         raise ValueError(f"folder {str(folder)!r} holds no sweep results (no tasks/*.json)")
     store = ResultStore(folder)
     spec = store.read_spec() or {}
-    records = store.records()
+    verified, damaged = store.survey(arrays=degeneracy)
+    if damaged:
+        listing = "; ".join(f"{key}: {problem}" for key, problem in damaged.items())
+        raise ValueError(
+            f"folder {str(folder)!r} holds {len(damaged)} damaged task result(s); run the sweep "
+            f"again to recompute them ({listing})"
+        )
+    records = list(verified.values())
     all_settings = sorted({n for r in records for n in r["settings"]})
     varied = [n for n in all_settings if len({_freeze(r["settings"].get(n)) for r in records}) > 1]
     order = [n for n in [*spec.get("grid", {}), *varied] if n in varied]
@@ -257,9 +271,13 @@ def sweep_report(
         row.update(n_done=len(done), n_failed=len(members) - len(done))
         for name in scalars:
             values = np.array([r["scalars"].get(name) for r in done], dtype=float)
-            values = values[np.isfinite(values)]
+            present = np.array([r["scalars"].get(name) is not None for r in done], dtype=bool)
+            finite = np.isfinite(values)
+            values = values[finite]
             row[f"{name}_mean"] = float(values.mean()) if values.size else None
             row[f"{name}_std"] = float(values.std(ddof=1)) if values.size > 1 else None
+            if np.any(present & ~finite):
+                row[f"{name}_nonfinite"] = int(np.count_nonzero(present & ~finite))
         if degeneracy:
             row.update(_degeneracy(store, done, dsa_rank, dsa_delays))
         summary.append(row)

@@ -45,7 +45,7 @@ __all__ = ["SpecError", "SweepSpec", "SweepTask", "load_spec", "task_key", "reso
 _SECTIONS = {"sweep", "settings", "grid", "cases"}
 _SWEEP_FIELDS = {"name", "job", "seeds"}
 _SCALARS = (bool, int, float, str)
-_RESERVED = {"key", "status", "seed", "elapsed", "error"}  # columns of the results table
+RESERVED = frozenset({"key", "status", "seed", "elapsed", "error"})  # results.csv columns
 
 
 class SpecError(ValueError):
@@ -212,10 +212,10 @@ class SweepSpec:
                         f"spec field 'cases[{k}].{name_}': also a grid axis; give it in one place"
                     )
         for name_ in [*settings, *grid, *(n for case in cases for n in case)]:
-            if name_ in _RESERVED:
+            if name_ in RESERVED:
                 raise SpecError(
                     f"spec field {name_!r}: reserved for the results table, choose another name "
-                    f"(reserved: {sorted(_RESERVED)})"
+                    f"(reserved: {sorted(RESERVED)})"
                 )
         for name_ in settings:
             if name_ in grid:
