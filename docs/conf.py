@@ -17,7 +17,6 @@ document parameters in prose in places, and those checks are style, not correctn
 from __future__ import annotations
 
 import ast
-import logging
 import os
 import re
 import shutil
@@ -193,35 +192,8 @@ def _process_docstring(app, what, name, obj, options, lines) -> None:
     lines[:] = escape_bars(lines)
 
 
-# --- known docstring problems ---------------------------------------------------------------------
-# reStructuredText layout errors in lowrank's docstrings that are known and listed for fixing in
-# the package (a column layout that rST reads as a broken definition list). Each entry is
-# (object whose docstring it is, start of the message); only these exact warnings are let
-# through, everything else still fails the build. LOWRANK_DOCS_STRICT=1 turns this list and
-# the escaping of bars above off.
-KNOWN_DOCSTRING_PROBLEMS = (
-    ("lowrank.dynamics", "Definition list ends without a blank line"),
-    ("lowrank.dynamics", "Unexpected indentation"),
-    ("lowrank.dynamics", "Block quote ends without a blank line"),
-    ("lowrank.symbolic", "Definition list ends without a blank line"),
-)
-
-
-class _KnownProblems(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        where = str(getattr(record, "location", "") or "")
-        message = str(record.msg)
-        for obj, start in KNOWN_DOCSTRING_PROBLEMS:
-            if where.endswith(f"docstring of {obj}") or f"docstring of {obj}:" in where:
-                if message.startswith(start):
-                    return False
-        return True
-
-
 def setup(app) -> None:
     # LOWRANK_DOCS_STRICT=1: docstrings as written, every rST problem reported (for fixing them)
     if os.environ.get("LOWRANK_DOCS_STRICT", "") in ("1", "true", "yes"):
         return
     app.connect("autodoc-process-docstring", _process_docstring)
-    for handler in logging.getLogger("sphinx").handlers:
-        handler.filters.insert(0, _KnownProblems())

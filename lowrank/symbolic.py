@@ -5,11 +5,13 @@ with means and covariances of the loadings as symbols (docs/theory, sections the
 and theory-bulk):
 
 ``latent`` (no bulk, Beiran et al. 2021, Neural Comput. 33:1572; Dubreuil et al. 2022)
-    G_r(kappa) = sum_p alpha_p ( mu_{n_r,p} [phi]_p
-                                 + (Sigma_{n_r m,p} kappa + Sigma_{n_r I,p} u) [phi']_p ),
-    the Stein's-lemma form of <n_r phi(m.kappa + I.u)>, at mu_p = mu_{m,p}.kappa + mu_{I,p}.u and
+    G_r(kappa) = sum_p alpha_p ( mu_{n_r,p} [phi]_p + (Sigma_{n_r m,p} kappa
+    + Sigma_{n_r I,p} u) [phi']_p ), the Stein's-lemma form of <n_r phi(m.kappa + I.u)>, at
+    mu_p = mu_{m,p}.kappa + mu_{I,p}.u and
     Delta_p = S_p = kappa^T Sigma_mm,p kappa + 2 kappa^T Sigma_mI,p u + u^T Sigma_II,p u.
-    The flow is dkappa/dt = -kappa + G(kappa), the map kappa' = G(kappa).
+    Fixed points solve kappa = G(kappa); in continuous time the coordinate v of the state along m
+    obeys dv/dt = -v + G(v) with kappa = G(v) (docs/theory, section theory-latent-dynamics); the
+    map is kappa' = G(kappa).
 ``static`` (random bulk g, Mastrogiuseppe & Ostojic 2018, Neuron 99:609)
     unknowns (kappa, D), D the bulk variance; Delta_p = S_p + D;
     F = (G(kappa, D), g^2 sum_q alpha_q [phi^2]_q). Static states solve y = F(y); their outlier

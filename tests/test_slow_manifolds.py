@@ -23,8 +23,10 @@ def mean_field_ring_radius():
     the ring radius r solves 1 = 2 E[sech^2(r z)], z ~ N(0, 1) (1.337109 in THEORY.md)."""
 
     def excess(r):
-        density = lambda z: np.exp(-z * z / 2) / np.sqrt(2 * np.pi) / np.cosh(r * z) ** 2  # noqa
-        return 2 * quad(density, -np.inf, np.inf, epsabs=1e-13)[0] - 1
+        def sech2_density(z):
+            return (1 - np.tanh(r * z) ** 2) * np.exp(-z * z / 2) / np.sqrt(2 * np.pi)
+
+        return 2 * quad(sech2_density, -np.inf, np.inf, epsabs=1e-13)[0] - 1
 
     return brentq(excess, 0.5, 3.0, xtol=1e-14)
 
@@ -99,9 +101,10 @@ def test_a_planted_exact_ring_has_speed_zero():
 
 
 def test_a_band_below_the_barrier_does_not_close_the_ring(ring_network, ring_points):
-    """With speed_tol = 0.05, below the speed between the stable points and the saddles, the
-    manifold through a stable point stops at the edge of the band on both sides: open, and the
-    fixed points stay isolated."""
+    """With speed_tol = 0.05, below the largest speed on the way round the ring (some stable
+    points and saddles are 18 degrees apart and stay joined), the manifold through a stable point
+    stops at the edge of the band on both sides: open; nothing closes and the ring is not one
+    object."""
     net, fp = ring_network, ring_points
     system = Dynamics.from_object(net, None)
     stable = fp.x[np.flatnonzero(fp.stable)[0]]
@@ -110,9 +113,11 @@ def test_a_band_below_the_barrier_does_not_close_the_ring(ring_network, ring_poi
     assert len(arc.points) >= 3 and np.all(speed(net, arc.points) <= 0.05)
     ends = speed(net, arc.points[[0, -1]])
     assert np.all(ends > 0.5 * 0.05)  # it stopped near the edge of the band, not before
-    assert not any(arc.contains(x) for x in np.delete(fp.x, np.flatnonzero(fp.stable)[0], 0))
     narrow = find_fixed_points(net, seed=0, n_starts=64, slow_manifold_tol=0.05)
-    assert narrow.manifolds == [] and narrow.n_distinct == len(narrow)
+    assert narrow.n_distinct > 2 and not any(arc.closed for arc in narrow.manifolds)
+    for k, arc in enumerate(narrow.manifolds):
+        assert arc.speed_tol == 0.05 and np.all(speed(net, arc.points) <= 0.05)
+        assert np.count_nonzero(narrow.on_manifold == k) >= 2  # kept: it joins fixed points
 
 
 def test_bad_speed_tol():

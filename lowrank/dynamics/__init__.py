@@ -1,21 +1,31 @@
 """The dynamical-systems core shared by every solver of lowrank.
 
-``stability``  one classification of linearised dynamics: stable / unstable / marginal, with a
-               stated tolerance, for flows (Re lambda) and maps (|lambda|).
-``dedup``      one scale-aware deduplication of solutions (a k-d tree, ``scipy.spatial.cKDTree``).
-``result``     one convergence report (``SolverReport``, modelled on ``scipy.optimize.OptimizeResult``)
-               so that ``success`` / ``converged`` mean one thing everywhere.
-``solve``      Newton's method with a backtracking line search, and deflated Newton (Farrell,
-               Birkisson & Funke 2015) that finds further roots by removing the known ones.
-``systems``    one adapter (``as_system``) from networks, models, weights and mean-field latent
-               dynamics to a vector field or map with its Jacobian, in one time convention.
-``steppers``   one set of numpy time-steppers (Euler, exponential Euler, RK4, map) on batches.
+``stability``
+    One classification of linearised dynamics: stable / unstable / marginal, with a stated
+    tolerance, for flows (Re lambda) and maps (modulus of lambda).
+``dedup``
+    One scale-aware deduplication of solutions (a k-d tree, ``scipy.spatial.cKDTree``).
+``result``
+    One convergence report (``SolverReport``, modelled on ``scipy.optimize.OptimizeResult``), so
+    that ``success`` / ``converged`` mean one thing everywhere.
+``solve``
+    Newton's method with a backtracking line search, and deflated Newton (Farrell, Birkisson &
+    Funke 2015) that finds further roots by removing the known ones.
+``manifold``
+    Continuous attractors as objects: exact families of solutions (rings, spheres, lines) traced
+    by pseudo-arclength continuation, and slow manifolds of finite networks at a stated speed.
+``systems``
+    One adapter (``as_system``) from networks, models, weights and mean-field latent dynamics to
+    a vector field or map with its Jacobian, in one time convention.
+``steppers``
+    One set of numpy time-steppers (Euler, exponential Euler, RK4, map) on batches.
 
 This layer imports only numpy, scipy and lowrank.network (never torch): theory code and the
 network-side solvers build on it.
 """
 
 from .dedup import unique_points
+from .manifold import Manifold, find_manifold, find_slow_manifold
 from .result import SolverReport, warn_report
 from .solve import NewtonResult, deflated_newton, newton
 from .stability import (
@@ -45,4 +55,7 @@ __all__ = [
     "LatentDynamics",
     "as_system",
     "stepper",
+    "Manifold",
+    "find_manifold",
+    "find_slow_manifold",
 ]

@@ -20,10 +20,11 @@ max_points=2000, max_iter=20, stability_tol=STABILITY_TOL, coordinates=None) -> 
     Numerical Continuation Methods*, 2003, ch. 2). Predictor: a step of length h along the unit null
     vector t. Corrector: Gauss-Newton on the bordered system [F(x); t.(x - x_pred)] = 0 (n + 1
     equations, n unknowns, consistent on the curve), i.e. Newton restricted to the hyperplane
-    orthogonal to the tangent (each step a constrained least-squares solve, its KKT system). The step halves when the corrector fails or the tangent turns by
-    more than 0.2 rad, and grows by 1.5 when it turns by less than 0.05 rad. The curve is traced
-    until it closes (``closed=True``), leaves the box |x - x0|_inf <= ``bound``, or cannot be
-    continued (step below 1e-6 of the initial step); an open curve is traced in both directions.
+    orthogonal to the tangent (each step a constrained least-squares solve, its KKT system).
+    The step halves when the corrector fails or the tangent turns by more than 0.2 rad, and
+    grows by 1.5 when it turns by less than 0.05 rad. The curve is traced until it closes
+    (``closed=True``), leaves the box |x - x0|_inf <= ``bound``, or cannot be continued (step
+    below 1e-6 of the initial step); an open curve is traced in both directions.
     The first step must succeed at no less than a quarter of the initial step: at a degenerate
     isolated root |F(x0 + h t)| ~ h^3, so a tiny step would "verify" a manifold that is not there.
 
@@ -70,6 +71,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .stability import STABILITY_TOL, classify, sort_eigenvalues
 
@@ -565,20 +567,23 @@ def find_slow_manifold(
         raise ValueError(
             f"x0 moves at max|F| = {np.max(np.abs(F0)):.3g} > speed_tol = {speed_tol:g}"
         )
-    if float(np.max(np.abs(F0))) <= tol and null_space(J0, null_tol).shape[1] == 1:
-        exact = find_manifold(fun, x0, time=time, tol=tol, null_tol=null_tol, step=step,
-                              bound=bound, max_points=max_points, max_iter=max_iter,
-                              stability_tol=stability_tol, coordinates=coordinates)
-        if exact is not None:
-            return exact
-    rule = _Rule(None, None, speed_tol, min_first=0.0, min_step=1.0 / 64.0)
-    t0 = _tangent(J0, np.ones(len(x0)), None)
-    curve = _curve(fun, x0, t0, h0, rule, bound, max_points, max_iter)
-    samples, closed = curve if curve is not None else ([(x0, F0, J0)], False)
-    P = np.array([x for x, _, _ in samples])
-    chords = _gaps(P, closed) if len(P) > 1 else np.zeros((0, len(x0)))
-    middles = [fun(x + 0.5 * c)[0] for x, c in zip(P, chords)]
-    speed = max(float(np.max(np.abs(F))) for F in [s[1] for s in samples] + middles)
-    spacing = float(np.max(np.linalg.norm(chords, axis=1))) if len(chords) else 0.0
-    return _manifold(samples, 1, closed, spacing, time, stability_tol, coordinates, False, speed,
-                     speed_tol)
+    with threadpool_limits(1):  # many small dense solves: threads only contend
+        if float(np.max(np.abs(F0))) <= tol and null_space(J0, null_tol).shape[1] == 1:
+            exact = find_manifold(
+                fun, x0, time=time, tol=tol, null_tol=null_tol, step=step, bound=bound,
+                max_points=max_points, max_iter=max_iter, stability_tol=stability_tol,
+                coordinates=coordinates,
+            )
+            if exact is not None:
+                return exact
+        rule = _Rule(None, None, speed_tol, min_first=0.0, min_step=1.0 / 64.0)
+        t0 = _tangent(J0, np.ones(len(x0)), None)
+        curve = _curve(fun, x0, t0, h0, rule, bound, max_points, max_iter)
+        samples, closed = curve if curve is not None else ([(x0, F0, J0)], False)
+        P = np.array([x for x, _, _ in samples])
+        chords = _gaps(P, closed) if len(P) > 1 else np.zeros((0, len(x0)))
+        middles = [fun(x + 0.5 * c)[0] for x, c in zip(P[: len(chords)], chords, strict=True)]
+        speed = max(float(np.max(np.abs(F))) for F in [s[1] for s in samples] + middles)
+        spacing = float(np.max(np.linalg.norm(chords, axis=1))) if len(chords) else 0.0
+        return _manifold(samples, 1, closed, spacing, time, stability_tol, coordinates, False,
+                         speed, speed_tol)
