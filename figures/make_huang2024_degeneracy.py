@@ -9,9 +9,11 @@ the number of bits. For each number of bits, between every pair of seeds:
 - weights: permutation-invariant distance of W_hh (``permutation_invariant_distance``, FAQ
   heuristic), relative to the same distance between the seeds' initial weights.
 
-Run: python figures/make_huang2024_degeneracy.py   (writes figures/out/huang2024_degeneracy.png)
+Run: python figures/make_huang2024_degeneracy.py [--data DIR]
+     (writes figures/out/huang2024_degeneracy.png)
 """
 
+import argparse
 from pathlib import Path
 
 import matplotlib
@@ -21,9 +23,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from lowrank.metrics import pairwise_dsa, permutation_invariant_distance  # noqa: E402
+from lowrank.turner2023 import add_data_argument, require_data_dir  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = (ROOT / ".." / "shared" / "data" / "turner2023").resolve()
 OUT = ROOT / "figures" / "out"
 BITS = [2, 3, 4, 5, 6]
 TRIALS, STEPS, PULSE = 8, 200, 5
@@ -64,10 +66,14 @@ def weight_distances(W: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_data_argument(parser)
+    args = parser.parse_args()
+    folder = require_data_dir(parser, args)
     OUT.mkdir(parents=True, exist_ok=True)
     dynamics, weights = [], []
     for bits in BITS:
-        data = np.load(DATA / f"flipflopparallel_{bits}bits_200_vanilla_100.npz")
+        data = np.load(folder / f"flipflopparallel_{bits}bits_200_vanilla_100.npz")
         W = data["final.rnn.weight_hh_l0"].astype(np.float64)[:10]
         W_in = data["final.rnn.weight_ih_l0"].astype(np.float64)[:10]
         W0 = data["initial.rnn.weight_hh_l0"].astype(np.float64)[:10]

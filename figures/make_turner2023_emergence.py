@@ -6,9 +6,11 @@ discrete time, N = 100, seeds 0-2): the number of eigenvalues of W outside the u
 training, and at 8 checkpoints the number of stable fixed points predicted by a four-population
 mean-field theory of the (projected, rank-2) loadings against the number found in the network.
 
-Run: python figures/make_turner2023_emergence.py   (writes figures/out/turner2023_emergence.png/.json)
+Run: python figures/make_turner2023_emergence.py [--data DIR]
+     (writes figures/out/turner2023_emergence.png/.json)
 """
 
+import argparse
 from pathlib import Path
 
 import matplotlib
@@ -20,19 +22,18 @@ import lowrank  # noqa: E402
 from lowrank.demo import _spread  # noqa: E402
 from lowrank.io import write_json  # noqa: E402
 from lowrank.plotting import save_figure  # noqa: E402
+from lowrank.turner2023 import add_data_argument, require_data_dir  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = (ROOT / ".." / "shared" / "data" / "turner2023").resolve()
 OUT = ROOT / "figures" / "out"
 SEEDS = (0, 1, 2)
 
 
-def runs():
-    """(label, kind, TrainingRun): the authors' rank-2 runs, then ours."""
+def runs(data: Path):
+    """(label, kind, TrainingRun): the authors' rank-2 runs (in the folder ``data``), then ours."""
     for name in ("i100", "i101"):
-        path = DATA / f"checkpoints_flipflopparallel_2bits_200_rank2_100_{name}.npz"
-        if path.exists():
-            yield f"Turner & Barak {name}", "rank 2", lowrank.load_turner2023(path)
+        path = data / f"checkpoints_flipflopparallel_2bits_200_rank2_100_{name}.npz"
+        yield f"Turner & Barak {name}", "rank 2", lowrank.load_turner2023(path)
     task = lowrank.tasks.flipflop(bits=2)
     for rank, kind in ((2, "rank 2"), (None, "full rank")):
         for seed in SEEDS:
@@ -41,9 +42,13 @@ def runs():
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_data_argument(parser)
+    args = parser.parse_args()
+    data = require_data_dir(parser, args)
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex="col")
     record = []
-    for label, kind, run in runs():
+    for label, kind, run in runs(data):
         col = 0 if kind == "rank 2" else 1
         report = lowrank.emergence(run, rank=2, populations=4, checkpoints=_spread(len(run.checkpoints), 8))
         table = report.table()

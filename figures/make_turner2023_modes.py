@@ -11,7 +11,7 @@ With ``--sweep DIR`` (the folder of ``lowrank sweep figures/sweeps/turner2023_mo
 networks we trained ourselves are drawn as well (dashed, open markers): the same measures from the
 sweep's report (``lowrank.sweep.sweep_report``).
 
-Run: python figures/make_turner2023_modes.py [--sweep DIR]
+Run: python figures/make_turner2023_modes.py [--sweep DIR] [--data DIR]
      (writes figures/out/turner2023_modes.png)
 """
 
@@ -25,9 +25,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from lowrank.metrics import shared_attractors, unstable_eigenvalue_count  # noqa: E402
+from lowrank.turner2023 import add_data_argument, require_data_dir  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = (ROOT / ".." / "shared" / "data" / "turner2023").resolve()
 OUT = ROOT / "figures" / "out"
 BITS = [2, 3, 4, 5, 6]
 MODES = {
@@ -37,8 +37,8 @@ MODES = {
 }
 
 
-def measure(mode: str, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    data = np.load(DATA / MODES[mode][0].format(b=bits))
+def measure(data_folder: Path, mode: str, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    data = np.load(data_folder / MODES[mode][0].format(b=bits))
     W_hh = data["final.rnn.weight_hh_l0"].astype(np.float64)
     W_ih = data["final.rnn.weight_ih_l0"].astype(np.float64)
     counts, ends = [], []
@@ -66,13 +66,15 @@ def overlay_sweep(folder: str, ax_eig, ax_end) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", help="results folder of the turner2023_modes sweep")
+    add_data_argument(parser)
     args = parser.parse_args()
+    data = require_data_dir(parser, args)
     OUT.mkdir(parents=True, exist_ok=True)
     fig, (ax_eig, ax_end) = plt.subplots(1, 2, figsize=(9, 3.6))
     if args.sweep:
         overlay_sweep(args.sweep, ax_eig, ax_end)
     for k, (mode, (_, published)) in enumerate(MODES.items()):
-        stats = [measure(mode, b) for b in BITS]
+        stats = [measure(data, mode, b) for b in BITS]
         counts = [s[0] for s in stats]
         ends = [s[1] for s in stats]
         color = f"C{k}"

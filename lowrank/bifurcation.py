@@ -111,6 +111,21 @@ class Branch:
     origin: str = "discovery"
     time: str = "continuous"
 
+    def __repr__(self) -> str:
+        """A summary (samples, range, stability counts), not the states."""
+        counts = dict(zip(*np.unique(self.stability, return_counts=True), strict=True))
+        classes = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("stable", "unstable", "marginal"))
+        span = (
+            f"{np.min(self.parameter):.4g}..{np.max(self.parameter):.4g}"
+            if len(self.parameter)
+            else "empty"
+        )
+        return (
+            f"Branch({len(self.states)} samples, parameter {span}, "
+            f"{'chaotic' if self.chaotic else 'static'}, {classes}, "
+            f"manifold_dimension={self.manifold_dimension}, origin={self.origin!r})"
+        )
+
     @property
     def kappa(self) -> np.ndarray:
         """(n, R) latent variables."""
@@ -194,6 +209,16 @@ class BifurcationEvent:
     branch: int
     kernel_dimension: int = 1
 
+    def __repr__(self) -> str:
+        kappa = np.asarray(self.kappa, dtype=float).ravel()
+        shown = np.array2string(kappa[:4], precision=4, separator=", ")
+        if kappa.size > 4:
+            shown = shown[:-1] + ", ...]"
+        return (
+            f"BifurcationEvent({self.kind!r}, parameter={self.parameter:.6g}, "
+            f"branch={self.branch}, kernel_dimension={self.kernel_dimension}, kappa={shown})"
+        )
+
     @property
     def kappa(self) -> np.ndarray:
         return self.state.kappa
@@ -220,6 +245,24 @@ class BifurcationDiagram:
     branches: list
     events: list
     unresolved: list = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        """A summary (range, branches, events by kind, unresolved), not the states."""
+        values = np.asarray(self.values, dtype=float)
+        span = f"{values.min():.4g}..{values.max():.4g}" if values.size else "empty"
+        events = []
+        for kind in EVENT_KINDS:
+            at = [f"{e.parameter:.4g}" for e in self.events_of(kind)]
+            if at:
+                more = f", ... ({len(at)} in all)" if len(at) > 5 else ""
+                events.append(f"{kind} at {', '.join(at[:5])}{more}")
+        unresolved = ", ".join(sorted({u.kind for u in self.unresolved}))
+        return (
+            f"BifurcationDiagram({self.parameter_name} in {span}, "
+            f"{len(self.branches)} branches, {len(self.events)} events"
+            f"{': ' + '; '.join(events) if events else ''}, "
+            f"unresolved={len(self.unresolved)}{' (' + unresolved + ')' if unresolved else ''})"
+        )
 
     def events_of(self, kind: str) -> list:
         """The events of one kind, sorted by parameter."""

@@ -80,7 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     pitch.add_argument("--seed", type=int, default=0)
     report = sub.add_parser("emergence", help="emergence report of a saved run")
-    report.add_argument("run", help="a TrainingRun .npz, or a Turner & Barak 2023 checkpoints file")
+    report.add_argument(
+        "run",
+        help="a TrainingRun .npz, or a Turner & Barak 2023 checkpoints file (a bare file name "
+        "is also looked up in the LOWRANK_DATA folder)",
+    )
     report.add_argument("--out", default="figures/out", help=out_help)
     report.add_argument(
         "--rank", type=_count, default=None, help="projection rank of full-rank models"
@@ -179,9 +183,12 @@ def _emergence(args) -> None:
     from .io import write_json
     from .plotting import save_figure
     from .training import load_run
-    from .turner2023 import load_turner2023
+    from .turner2023 import data_dir, load_turner2023
 
     path = Path(args.run)
+    folder = data_dir()
+    if not path.is_file() and path.name == str(path) and folder and (folder / path.name).is_file():
+        path = folder / path.name  # a bare Turner & Barak file name: read it from LOWRANK_DATA
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {str(path)!r}")
     run = (

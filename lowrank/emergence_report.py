@@ -1,7 +1,8 @@
 """Predicted against observed attractors over training: ``emergence`` and ``EmergenceReport``.
 
 For every checkpoint of a training run (Turner & Barak 2023 record one at each improvement of the
-loss):
+loss), whether a ``TrainingRun`` of lowrank or a list of checkpoints of a network trained with the
+user's own torch code (``emergence``):
 
 - the outlier eigenvalues of W, those beyond the stability boundary of the linearisation at the
   origin (|lambda| > 1 for maps, Re lambda > 1 for flows); Turner & Barak report that they cross
@@ -22,13 +23,16 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ._checks import ConvergenceWarning, as_int, choose
+from ._repr import compact_repr
+from .dynamics.systems import own_time
 from .fixedpoints import Dynamics, find_fixed_points
 from .loadings import GaussianLoadings, MixtureLoadings
 from .projection import svd_factors
@@ -38,7 +42,10 @@ __all__ = ["CheckpointAnalysis", "EmergenceReport", "emergence"]
 
 @dataclass
 class CheckpointAnalysis:
-    """Everything ``emergence`` found at one checkpoint (kappa arrays are (points, R))."""
+    """Everything ``emergence`` found at one checkpoint (kappa arrays are (points, R);
+    ``observed_x`` holds the observed fixed points themselves, (points, N))."""
+
+    __repr__ = compact_repr
 
     checkpoint: int
     epoch: int
@@ -53,6 +60,7 @@ class CheckpointAnalysis:
     distances: np.ndarray = field(default_factory=lambda: np.zeros(0))
     fit_converged: bool = True
     observed_converged: bool = True
+    observed_x: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     def row(self) -> dict:
         """The table row: checkpoint, loss, outliers, predicted/observed stable counts, match."""
@@ -80,6 +88,8 @@ class EmergenceReport:
     ``spectra`` holds the leading eigenvalues of W at every checkpoint of the run (cheap, so always
     all of them, for exact crossings); ``analyses`` the full comparison at the analysed checkpoints.
     """
+
+    __repr__ = compact_repr
 
     analyses: list[CheckpointAnalysis]
     time: str
@@ -274,7 +284,55 @@ def analyse_checkpoint(
         "fit_converged": report is None or report.converged,
         "fit_residual": 0.0 if report is None else report.residual,
         "observed_converged": observed.converged,
+        "observed_x": observed.x,
     }
+
+
+class _Point(NamedTuple):
+    """One checkpoint in the form ``emergence`` analyses (that of ``TrainingRun.checkpoints``)."""
+
+    epoch: int
+    loss: float
+    weights: dict
+
+
+_RUN_FORMS = (
+    "run must be a TrainingRun with checkpoints, or a non-empty list of checkpoints "
+    '{"epoch": int, "loss": float (optional), "state_dict": weights} or pairs '
+    "(epoch, state_dict)"
+)
+
+
+def _user_checkpoints(run, time) -> tuple[list[_Point], str]:
+    """A user's list of checkpoints (``emergence``) as lowrank weights, and its time convention."""
+    points, weights = [], []
+    for k, item in enumerate(run):
+        if isinstance(item, Mapping) and "state_dict" in item and "epoch" in item:
+            epoch, loss, state = item["epoch"], item.get("loss", np.nan), item["state_dict"]
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            (epoch, state), loss = item, np.nan
+        else:
+            raise TypeError(f"{_RUN_FORMS}; run[{k}] is a {type(item).__name__}")
+        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral):
+            raise TypeError(f"run[{k}]'s epoch must be an int, got {epoch!r}")
+        if isinstance(loss, bool) or not isinstance(loss, numbers.Real):
+            raise TypeError(f"run[{k}]'s loss must be a real number, got {type(loss).__name__}")
+        points.append((int(epoch), float(loss)))
+        weights.append(state)
+    if time is None:
+        time = own_time(weights[0])
+    if time is None:
+        raise ValueError(
+            "time must be given ('continuous' or 'discrete') for checkpoints of lowrank weights"
+        )
+    out = []
+    for k, ((epoch, loss), state) in enumerate(zip(points, weights, strict=True)):
+        system = Dynamics.from_object(state, time, name=f"run[{k}]'s state_dict")
+        w = {"weight_rec": system.W, "weight_in": system.W_in, "bias": system.bias}
+        if system.factors is not None:  # a rank-R model keeps its own m, n
+            w["m"], w["n"] = system.factors
+        out.append(_Point(epoch, loss, w))
+    return out, time
 
 
 def emergence(
@@ -285,13 +343,22 @@ def emergence(
     n_starts: int = 64,
     seed=0,
     progress: bool = False,
+    time: str | None = None,
 ) -> EmergenceReport:
     """Compare mean-field predicted with observed attractors at every checkpoint of a training run.
 
     Parameters
     ----------
-    run : TrainingRun
-        A run from ``lowrank.train`` / ``lowrank.load_run`` / ``lowrank.load_turner2023``.
+    run : TrainingRun or list of checkpoints
+        A run from ``lowrank.train`` / ``lowrank.load_run`` / ``lowrank.load_turner2023``, or the
+        checkpoints of a network trained with one's own code, in order, each either a dict
+        ``{"epoch": int, "loss": float, "state_dict": weights}`` (``loss`` optional) or a pair
+        ``(epoch, weights)``, where ``weights`` is anything ``lowrank.dynamics.as_system`` reads:
+        a ``torch.nn.RNN`` state dict (``weight_hh_l0``, ... under at most one prefix such as
+        ``rnn.``, a map h' = tanh(W_hh h + W_ih u + b_ih + b_hh)), a torch module, a dict of
+        lowrank's weights. Save them with e.g.
+        ``{"epoch": e, "loss": loss, "state_dict": copy.deepcopy(model.state_dict())}``
+        (a state dict shares the module's tensors: copy it). A missing loss is NaN.
     rank : int, optional
         Rank of the projection for full-rank models (default: at the singular-value gap); rank-R
         models use their own m, n.
@@ -308,6 +375,9 @@ def emergence(
         Seeds the fixed-point finders and the mixture fits.
     progress : bool
         Show a tqdm progress bar.
+    time : {"continuous", "discrete"}, optional
+        The time convention: a TrainingRun's own, and that of torch weights ("discrete"); needed
+        only for a list of lowrank weight dicts. Must agree with the run's own.
 
     Returns
     -------
@@ -320,18 +390,27 @@ def emergence(
         the fixed-point finder found no fixed point there; the table records both
         (``fit_converged``, ``observed_converged``).
     """
-    if not hasattr(run, "checkpoints") or not hasattr(run, "config") or not run.checkpoints:
-        raise TypeError(f"run must be a TrainingRun with checkpoints, got {type(run).__name__}")
-    time = choose(run.config["model"]["time"], "time", ("continuous", "discrete"))
+    if time is not None:
+        time = choose(time, "time", ("continuous", "discrete"))
+    if hasattr(run, "checkpoints") and hasattr(run, "config") and run.checkpoints:
+        own = choose(run.config["model"]["time"], "run's time", ("continuous", "discrete"))
+        if time is not None and time != own:
+            raise ValueError(f"time={time!r} contradicts the run's own time convention {own!r}")
+        time, points = own, run.checkpoints
+        N = int(run.config["model"]["n_hidden"])
+    elif isinstance(run, (list, tuple)) and run:
+        points, time = _user_checkpoints(run, time)
+        N = points[0].weights["weight_rec"].shape[0]
+    else:
+        raise TypeError(f"{_RUN_FORMS}, got {type(run).__name__}")
     if not (isinstance(populations, str) and populations == "bic"):
         if isinstance(populations, str) or not isinstance(populations, numbers.Integral):
             raise TypeError(f"populations must be a positive int or 'bic', got {populations!r}")
         populations = as_int(populations, "populations", minimum=1)
     if rank is not None:
-        N = int(run.config["model"]["n_hidden"])
         rank = as_int(rank, "rank", minimum=1, maximum=N)
     n_starts = as_int(n_starts, "n_starts", minimum=1)
-    last = len(run.checkpoints) - 1
+    last = len(points) - 1
     if checkpoints is None:
         indices = range(last + 1)
     elif isinstance(checkpoints, (str, bytes)) or not isinstance(checkpoints, Iterable):
@@ -350,11 +429,11 @@ def emergence(
         indices = tqdm(list(indices), desc="emergence", unit="checkpoint")
     spectra = [
         _leading_eigenvalues(Dynamics.from_weights(p.weights, time).W, time, 8)
-        for p in run.checkpoints
+        for p in points
     ]
     analyses, R = [], 0
     for i in indices:
-        point = run.checkpoints[i]
+        point = points[i]
         found = analyse_checkpoint(point.weights, time, rank, populations, n_starts, seed)
         R = found.pop("rank")
         residual = found.pop("fit_residual")

@@ -39,6 +39,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ._checks import as_array, as_bool, as_float, as_int, as_rng
+from ._repr import compact_repr
 from .dynamics import (
     STABILITY_TOL,
     SolverReport,
@@ -113,6 +114,8 @@ class FixedPoints:
     on_manifold : ndarray (P,) int
         Index in ``manifolds`` of the family each point lies on, -1 for an isolated point.
     """
+
+    __repr__ = compact_repr
 
     x: np.ndarray
     kappa: np.ndarray
@@ -351,8 +354,10 @@ def find_fixed_points(
 
     Parameters
     ----------
-    model_or_network : LowRankNetwork, lowrank.RNN, dict of weights, tuple or ndarray (N, N)
-        The network (``lowrank.dynamics.as_system``). A bare weight matrix W needs ``time``.
+    model_or_network : LowRankNetwork, lowrank.RNN, torch.nn.RNN, dict, tuple or ndarray (N, N)
+        The network (``lowrank.dynamics.as_system``): also a torch ``nn.RNN`` / ``nn.RNNCell``
+        (tanh, one layer), a module holding one, or its state dict (a map,
+        h' = tanh(W_hh h + W_ih u + b_ih + b_hh)). A bare weight matrix W needs ``time``.
     inputs : array_like (K,), optional
         A constant input u under which fixed points are sought (zero if omitted).
     n_starts : int

@@ -40,6 +40,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ._checks import ConvergenceWarning, as_array, as_float, as_int, as_rng, choose, step_count
+from ._repr import compact_repr
 from .dynamics.steppers import FLOW_METHODS, stepper
 from .dynamics.systems import System, as_system
 
@@ -72,6 +73,8 @@ class LyapunovSpectrum:
     time : str
         "continuous" or "discrete".
     """
+
+    __repr__ = compact_repr
 
     exponents: np.ndarray
     times: np.ndarray
@@ -158,8 +161,8 @@ def lyapunov_spectrum(
     ----------
     network_or_model : LowRankNetwork, ndarray (N, N), lowrank.RNN, lowrank.MeanField, ...
         The dynamics (see the module docstring), as ``lowrank.dynamics.as_system`` reads them
-        (also a dict of weights or a tuple (W, W_in[, b])). A weight matrix J means no inputs
-        and no bias.
+        (also a dict of weights or a tuple (W, W_in[, b]), a torch ``nn.RNN`` / ``nn.RNNCell``
+        or its state dict, a map). A weight matrix J means no inputs and no bias.
     t_max : float
         Averaging time (flows, in units of tau) or number of steps (maps).
     dt : float

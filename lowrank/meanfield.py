@@ -20,8 +20,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
@@ -39,14 +37,21 @@ from ._checks import (
 from .dynamics import (
     STABILITY_TOL,
     SolverReport,
-    Stability,
     classify,
     sort_eigenvalues,
     unique_points,
     warn_report,
 )
-from .dynamics.manifold import Manifold, find_manifold
-from .dynamics.solve import NewtonResult, newton
+from .dynamics.manifold import find_manifold
+from .dynamics.solve import NewtonResult, RootSearch, newton
+from .dynamics.steppers import stepper
+from .meanfield_results import (
+    FixedPoint,
+    LatentFixedPoints,
+    LatentTrajectory,
+    StationaryState,
+    StationaryStates,
+)
 from .symbolic import CompiledEquations, X, as_nonlinearity, compile_equations, parameter_vector
 
 __all__ = [
@@ -60,281 +65,6 @@ __all__ = [
 
 #: two solutions closer than this (absolute and relative, max-norm) are one (``unique_points``)
 SAME_ATOL = SAME_RTOL = 1e-5
-
-
-def _settle_stability(point) -> None:
-    """Make ``stability``, ``stable`` and ``marginal`` of a solution agree (``stability`` wins)."""
-    if point.stability is None:
-        point.stability = (
-            "stable" if point.stable else ("marginal" if point.marginal else "unstable")
-        )
-    point.stability = Stability(point.stability).value
-    point.stable = point.stability == "stable"
-    point.marginal = point.stability == "marginal"
-
-
-@dataclass
-class FixedPoint:
-    """A fixed point of the latent dynamics (g = 0).
-
-    Attributes
-    ----------
-    kappa : ndarray (R,)
-    eigenvalues : ndarray (R,) complex
-        Of the Jacobian of the flow (-1 + dG/dkappa) or of the map (dG/dkappa), least stable first
-        (largest real part for the flow, largest modulus for the map).
-    stable : bool
-        Strictly stable: largest growth rate (Re lambda for flows, |lambda| - 1 for maps) below
-        -``stability_tol``.
-    residual : float
-        max |velocity| at ``kappa``.
-    iterations : int
-        Newton iterations of the start that found it.
-    multiplicity : int
-        Number of starts whose (undeflated) Newton iteration converged to it; 0 for a point found
-        only by deflation or as the mirror image of another under a symmetry of the equations.
-    stability : str
-        "stable", "unstable" or "marginal" (:func:`lowrank.dynamics.stability.classify`): marginal
-        when the largest growth rate is within ``stability_tol`` of 0 (a pitchfork point, a point of
-        a continuous attractor), where the linearisation cannot decide.
-    marginal : bool
-        ``stability == "marginal"``.
-    stability_tol : float
-        The tolerance of the classification.
-    """
-
-    kappa: np.ndarray
-    eigenvalues: np.ndarray
-    stable: bool
-    residual: float
-    iterations: int
-    multiplicity: int = 1
-    stability: str | None = None
-    marginal: bool = False
-    stability_tol: float = STABILITY_TOL
-
-    def __post_init__(self) -> None:
-        _settle_stability(self)
-
-
-@dataclass
-class StationaryState:
-    """A static or chaotic solution of the mean-field theory with a random bulk.
-
-    Attributes
-    ----------
-    kappa : ndarray (R,)
-    mu : ndarray (P,)
-        Mean input of each population, mu_p = mu_{m,p}.kappa + mu_{I,p}.u.
-    delta0 : ndarray (P,)
-        Total variance Delta_0 of each population's input (structure plus bulk).
-    delta_inf : ndarray (P,)
-        Its long-time autocovariance; equal to ``delta0`` for a static state.
-    chaotic : bool
-    stable : bool
-        Strictly stable (``stability == "stable"``). Static state: every outlier strictly inside
-        the stability region and bulk radius strictly below 1 (both by more than
-        ``stability_tol``). Chaotic state: the latent variables are strictly stable to slow
-        perturbations (the Schur complement of the residual Jacobian that eliminates the
-        variances; an adiabatic criterion).
-    eigenvalues : ndarray complex
-        Static: the R + 1 outlier eigenvalues of the linearised dynamics, -1 + eig(dF/d(kappa, D))
-        for flows (eig(dF) for maps); R of them when g = 0. Chaotic: the R eigenvalues of the
-        reduced latent dynamics described above.
-    bulk_radius : float
-        g sqrt(sum_p alpha_p [phi'^2]_p): radius of the bulk of J diag(phi'(x*)); the static state
-        turns chaotic when it exceeds 1 (NaN for chaotic states).
-    residual : float
-    iterations : int
-    unknowns : ndarray
-        The solver's unknowns: (kappa, D) for static states, (kappa, D_0, log(D_0 - D_inf)) for
-        chaotic ones (D the bulk part of the variance).
-    stability : str
-        "stable", "unstable" or "marginal" (:func:`lowrank.dynamics.stability.classify`). For a
-        static state the bulk counts as one more eigenvalue, -1 + bulk_radius for flows and
-        bulk_radius for maps: a bulk radius within ``stability_tol`` of 1 is marginal.
-    marginal : bool
-        ``stability == "marginal"``.
-    stability_tol : float
-        The tolerance of the classification.
-    """
-
-    kappa: np.ndarray
-    mu: np.ndarray
-    delta0: np.ndarray
-    delta_inf: np.ndarray
-    chaotic: bool
-    stable: bool
-    eigenvalues: np.ndarray
-    bulk_radius: float
-    residual: float
-    iterations: int
-    unknowns: np.ndarray = field(repr=False, default=None)
-    stability: str | None = None
-    marginal: bool = False
-    stability_tol: float = STABILITY_TOL
-
-    def __post_init__(self) -> None:
-        _settle_stability(self)
-
-
-@dataclass
-class _Collection(Sequence):
-    """Solutions from ``n_starts`` Newton starts, with array views of their main fields.
-
-    ``n_failed`` starts did not converge; ``failed_residual`` is the smallest residual they reached;
-    ``report`` says how the search ended and ``complete`` whether nothing is known to be missing.
-    """
-
-    points: list
-    n_starts: int
-    n_failed: int
-    failed_residual: float = np.inf
-    report: SolverReport | None = None
-    stability_tol: float = STABILITY_TOL
-
-    @property
-    def complete(self) -> bool:
-        """Every start converged or was accounted for (``report.success``): when False, some
-        solutions may be missing (a ConvergenceWarning said so)."""
-        return self.report is None or bool(self.report.success)
-
-    def __len__(self) -> int:
-        return len(self.points)
-
-    def __getitem__(self, index):
-        return self.points[index]
-
-    def __iter__(self) -> Iterator:
-        return iter(self.points)
-
-    @property
-    def kappa(self) -> np.ndarray:
-        """(n, R) array of the solutions' kappa."""
-        return np.array([p.kappa for p in self.points]).reshape(len(self.points), -1)
-
-    @property
-    def stable(self) -> np.ndarray:
-        """(n,) bool: strictly stable (``stability == "stable"``)."""
-        return np.array([p.stable for p in self.points], dtype=bool)
-
-    @property
-    def marginal(self) -> np.ndarray:
-        """(n,) bool: ``stability == "marginal"``."""
-        return np.array([p.marginal for p in self.points], dtype=bool)
-
-    @property
-    def stability(self) -> np.ndarray:
-        """(n,) str: "stable", "unstable" or "marginal"."""
-        return np.array([p.stability for p in self.points], dtype="<U8")
-
-    @property
-    def residual(self) -> np.ndarray:
-        """(n,) array of the solutions' residuals (each <= the solver's tolerance)."""
-        return np.array([p.residual for p in self.points], dtype=float)
-
-
-@dataclass
-class LatentFixedPoints(_Collection):
-    """All fixed points found by ``MeanField.fixed_points``.
-
-    Attributes
-    ----------
-    points : list of FixedPoint
-        The isolated fixed points, sorted by |kappa|, then by kappa. Points of a continuous
-        attractor are not listed here: they belong to ``manifolds``.
-    n_starts : int
-        Number of Newton starts.
-    n_failed : int
-        Starts whose Newton iteration did not converge (each makes the result possibly incomplete
-        and ``complete`` False).
-    failed_residual : float
-        Smallest residual reached by a start that did not converge (inf if none failed).
-    report : SolverReport
-        How the search ended (``success``, ``message``, ``nit``, ``nfev``, ...).
-    stability_tol : float
-        Tolerance of the stable / unstable / marginal classification.
-    manifolds : list of Manifold
-        Continuous families of fixed points (a ring attractor: ``dimension`` 1, ``closed``), each
-        reported once with samples, centre, radius and transverse stability
-        (:mod:`lowrank.dynamics.manifold`).
-    """
-
-    manifolds: list[Manifold] = field(default_factory=list)
-
-    @property
-    def eigenvalues(self) -> np.ndarray:
-        return np.array([p.eigenvalues for p in self.points])
-
-    @property
-    def n_attractors(self) -> int:
-        """Number of attractors: strictly stable isolated points plus transversally stable
-        manifolds, each manifold counted once (a ring attractor is one attractor)."""
-        return int(np.count_nonzero(self.stable)) + sum(m.stable for m in self.manifolds)
-
-
-@dataclass
-class StationaryStates(_Collection):
-    """All static and chaotic solutions found by ``MeanField.stationary_states``.
-
-    Attributes
-    ----------
-    points : list of StationaryState
-        Static states first, then chaotic ones, each sorted by |kappa|.
-    n_starts, n_failed : int
-        Newton starts (static and chaotic), and those whose Newton iteration did not converge.
-        A chaotic start whose gap D_0 - D_inf collapses (it runs onto a static state: below the
-        onset of chaos there is no chaotic state to find) has not failed.
-    failed_residual : float
-        Smallest residual reached by a start that did not converge (inf if none failed).
-    report : SolverReport
-        How the search ended.
-    stability_tol : float
-        Tolerance of the stable / unstable / marginal classification.
-    """
-
-    @property
-    def chaotic(self) -> np.ndarray:
-        return np.array([p.chaotic for p in self.points], dtype=bool)
-
-    @property
-    def delta0(self) -> np.ndarray:
-        return np.array([p.delta0 for p in self.points]).reshape(len(self.points), -1)
-
-    @property
-    def delta_inf(self) -> np.ndarray:
-        return np.array([p.delta_inf for p in self.points]).reshape(len(self.points), -1)
-
-    @property
-    def mu(self) -> np.ndarray:
-        return np.array([p.mu for p in self.points]).reshape(len(self.points), -1)
-
-
-@dataclass
-class LatentTrajectory:
-    """Latent trajectories of :meth:`MeanField.simulate`.
-
-    Continuous time: the state is x(t) = m.v(t) + I.w(t) (+ a part orthogonal to span(m, I)
-    that decays as e^{-t} and is taken to be 0), and kappa(t) = G(v(t), w(t)) = <n phi(m.v + I.w)>
-    (Beiran et al. 2021, Neural Comput. 33:1572; Dubreuil et al. 2022, Nat. Neurosci. 25:783).
-    Discrete time: v = kappa, the map's state, and w = u, the input applied at each step.
-
-    Attributes
-    ----------
-    t : ndarray (T,)
-        Times (flow) or step numbers (map).
-    kappa : ndarray (batch, T, R)
-        Latent variables kappa_r = <n_r phi(x)>.
-    v : ndarray (batch, T, R)
-        Coordinates of the state along m (equal to kappa at fixed points and for the map).
-    w : ndarray (batch, T, K)
-        Coordinates of the state along I: the low-pass filtered inputs (flow) or the inputs (map).
-    """
-
-    t: np.ndarray
-    kappa: np.ndarray
-    v: np.ndarray | None = None
-    w: np.ndarray | None = None
 
 
 class MeanField:
@@ -569,13 +299,12 @@ class MeanField:
         eq = self._equations("latent")
         R = self.rank
 
-        def G(y):  # y = (v, w) -> kappa
-            return eq.value(y[:R], y[R:], self.theta)[0]
+        def G(v, w):  # kappa = <n phi(m.v + I.w)>
+            return eq.value(v, w, self.theta)[0]
 
-        def f(y, u, kappa=None):  # (dv/dt, dw/dt)
-            kappa = G(y) if kappa is None else kappa
-            return np.concatenate([kappa - y[:R], u - y[R:]])
-
+        # flow: d(v, w)/dt = -(v, w) + (G(v, w), u) with u held within the step; map: the same
+        # target gives (v, w)' = (G(v, w), u_next)
+        step = stepper(lambda y, u: (G(*y), u), self.time, "rk4", dt)
         bound_v = 1e6 * (1.0 + self.kappa_scale() + np.max(np.abs(start), axis=1))
         bound_w = 1e6 * (
             1.0 + np.max(np.abs(u_seq), initial=0.0) + np.max(np.abs(w_start), axis=1, initial=0.0)
@@ -585,30 +314,20 @@ class MeanField:
         diverged = []
         with np.errstate(over="ignore", invalid="ignore"):
             for b in range(batch):
-                y = np.concatenate([start[b], w_start[b] if self._is_flow else u_seq[0]])
+                v, w = start[b], w_start[b] if self._is_flow else u_seq[0]
                 for s in range(n_steps + 1):
                     if not (
-                        np.all(np.isfinite(y))
-                        and np.max(np.abs(y[:R])) <= bound_v[b]
-                        and np.max(np.abs(y[R:]), initial=0.0) <= bound_w[b]
+                        np.all(np.isfinite(v))
+                        and np.all(np.isfinite(w))
+                        and np.max(np.abs(v)) <= bound_v[b]
+                        and np.max(np.abs(w), initial=0.0) <= bound_w[b]
                     ):
                         diverged.append((b, s * dt))
                         break
-                    state[b, s] = y
-                    if not self._is_flow:
-                        kappa[b, s] = y[:R]
-                        if s < n_steps:
-                            y = np.concatenate([G(y), u_seq[s + 1]])
-                        continue
-                    kappa[b, s] = G(y)
-                    if s == n_steps:
-                        break
-                    u = u_seq[s]
-                    f1 = f(y, u, kappa[b, s])
-                    f2 = f(y + 0.5 * dt * f1, u)
-                    f3 = f(y + 0.5 * dt * f2, u)
-                    f4 = f(y + dt * f3, u)
-                    y = y + dt / 6.0 * (f1 + 2.0 * f2 + 2.0 * f3 + f4)
+                    state[b, s, :R], state[b, s, R:] = v, w
+                    kappa[b, s] = G(v, w) if self._is_flow else v
+                    if s < n_steps:
+                        v, w = step((v, w), u_seq[s] if self._is_flow else u_seq[s + 1])
         if diverged:
             where = ", ".join(f"trial {b} at t = {t:g}" for b, t in diverged[:5])
             warnings.warn(
@@ -742,15 +461,15 @@ class MeanField:
         stalls (at a minimum of |velocity| that is not a root, the ghost of a saddle-node) follows
         the flow by pseudo-transient continuation (Kelley & Keyes 1998) before it counts as
         failed. A start that converged is retried with Newton deflated by every solution known so
-        far, while that finds new ones (``_Search``). When the equations are symmetric under a
-        sign flip of kappa (checked numerically, e.g. kappa -> -kappa for an odd phi without
-        inputs) the mirror image of every solution is added (after Newton from it). Solutions
-        within 1e-5 (1 + max |kappa|) of each other in every coordinate are one. A solution whose
-        Jacobian has null directions tangent to a family of solutions starts a manifold (a ring
-        attractor), traced once by pseudo-arclength continuation
-        (:func:`lowrank.dynamics.manifold.find_manifold`): its points are not listed among the
-        isolated ones. ``complete`` means that no start failed, not that every solution was
-        found: a solution that no start reaches stays unknown.
+        far, while that finds new ones (:class:`lowrank.dynamics.solve.RootSearch`). When the
+        equations are symmetric under a sign flip of kappa (checked numerically, e.g.
+        kappa -> -kappa for an odd phi without inputs) the mirror image of every solution is added
+        (after Newton from it). Solutions within 1e-5 (1 + max |kappa|) of each other in every
+        coordinate are one. A solution whose Jacobian has null directions tangent to a family of
+        solutions starts a manifold (a ring attractor), traced once by pseudo-arclength
+        continuation (:func:`lowrank.dynamics.manifold.find_manifold`): its points are not listed
+        among the isolated ones. ``complete`` means that no start failed, not that every solution
+        was found: a solution that no start reaches stays unknown.
 
         Parameters
         ----------
@@ -791,11 +510,21 @@ class MeanField:
         stability_tol = as_float(stability_tol, "stability_tol", minimum=0.0)
         fun = self.residual_function("latent", u)
         starts = list(self._starts(n_starts, seed))
-        search = _Search(fun, tol, max_iter, manifold=(self.time, stability_tol))
+        search = RootSearch(
+            fun,
+            tol,
+            max_iter,
+            atol=SAME_ATOL,
+            rtol=SAME_RTOL,
+            manifold=lambda res: find_manifold(
+                fun, res.x, time=self.time, tol=tol, stability_tol=stability_tol
+            ),
+        )
         search.run(starts)
         search.mirror(self._symmetries(fun, self._symmetry_samples(starts)))
         points = [
-            self._make_fixed_point(r, c, stability_tol) for r, c in zip(search.found, search.counts)
+            self._make_fixed_point(r, c, stability_tol)
+            for r, c in zip(search.found, search.counts, strict=True)
         ]
         points.sort(key=_by_kappa)
         report = _report("fixed_points", [search], tol, max_iter)
@@ -1070,7 +799,14 @@ class MeanField:
             for d in ((0.0,) if self.g == 0 else (0.05 * g2, 0.5 * g2))
             for k in kappa_starts
         ]
-        static_search = _Search(static_fun, tol, max_iter, accept=lambda r: r.x[-1] >= -1e-12)
+        static_search = RootSearch(
+            static_fun,
+            tol,
+            max_iter,
+            accept=lambda r: r.x[-1] >= -1e-12,
+            atol=SAME_ATOL,
+            rtol=SAME_RTOL,
+        )
         static_search.run(static_starts)
         static_search.mirror(self._symmetries(static_fun, self._symmetry_samples(static_starts)))
         static = [self._make_static(r, stability_tol) for r in static_search.found]
@@ -1078,10 +814,12 @@ class MeanField:
         if self.g > 0 and self._is_flow:
             chaotic_fun = self.residual_function("chaotic", u)
             chaotic_starts, flips = self._chaotic_starts(static, kappa_starts, chaotic_fun)
-            chaotic_search = _Search(
+            chaotic_search = RootSearch(
                 chaotic_fun,
                 tol,
                 max(1, max_iter // 2),
+                atol=SAME_ATOL,
+                rtol=SAME_RTOL,
                 accept=self._chaotic_admissible,
                 collapsed=self._collapsed,
                 signature=self._chaotic_signature,
@@ -1103,200 +841,8 @@ class MeanField:
 #: gaps D_0 - D_inf of the chaotic starts, as fractions of D_0
 CHAOTIC_GAPS = (0.9, 0.5)
 
-#: most solutions a search keeps looking for (deflation stops there)
-MAX_SOLUTIONS = 1000
 
-#: most deflated attempts from one start
-MAX_DEFLATIONS = 8
-
-#: deflation stops for the remaining starts after this many attempts in a row found nothing new
-DEFLATION_PATIENCE = 8
-
-
-def _pseudo_transient(fun, x0: np.ndarray, tol: float, max_iter: int) -> NewtonResult:
-    """Pseudo-transient continuation, then Newton: a root of F reached along the flow dx/dt = F.
-
-    Implicit Euler steps (I / dt - J) dx = F with the step grown by switched evolution relaxation,
-    dt <- dt |F_old| / |F_new| (Kelley & Keyes 1998, SIAM J. Numer. Anal. 35:508), and kept below
-    1 / (2 max Re eig J) where J has growing directions, until
-    |F| < 1e-3 (1 + |x|) or ``max_iter`` steps, then ``newton`` from there. It follows the flow
-    past the minima of |F| that are not roots (the ghost of a saddle-node) where Newton's line
-    search stalls, and reaches an attracting root of the flow. Returns the final Newton result,
-    with the iterations and evaluations of both stages.
-    """
-    x = np.array(x0, dtype=float)
-    F, J, _ = fun(x)
-    nfev, it, dt = 1, 0, 0.5
-    r = float(np.max(np.abs(F)))
-    eye = np.eye(x.size)
-    for it in range(1, max_iter + 1):
-        if not np.isfinite(r) or r < 1e-3 * (1.0 + float(np.max(np.abs(x)))):
-            break
-        # a step longer than 1 / (largest growth rate of J) would cross an unstable direction of
-        # the flow and turn into a Newton step towards a minimum of |F|
-        growth = float(np.max(np.linalg.eigvals(J).real))
-        step = min(dt, 0.5 / growth) if growth > 0 else dt
-        try:
-            dx = np.linalg.solve(eye / step - J, F)
-        except np.linalg.LinAlgError:
-            break
-        F_new, J_new, _ = fun(x + dx)
-        nfev += 1
-        r_new = float(np.max(np.abs(F_new)))
-        if not np.isfinite(r_new):
-            dt *= 0.25
-            continue
-        x, F, J = x + dx, F_new, J_new
-        dt = min(max(dt * r / max(r_new, 1e-300), 1e-3), 1e12)
-        r = r_new
-    res = newton(fun, x, tol=tol, max_iter=max_iter)
-    res.iterations += it
-    res.nfev += nfev
-    return res
-
-
-class _Search:
-    """Multi-start deflated Newton on one residual that keeps every converged solution.
-
-    From each start: plain Newton, whose outcome decides whether the start failed and adds to the
-    multiplicity of the solution it reaches. A start has not failed when it converged, when it
-    ended on a root that ``accept`` refuses (a residual <= tol at a singular Jacobian), or when
-    ``collapsed(result, start)`` accounts for it. With ``transient``, a start whose Newton
-    iteration stalls otherwise is continued along the flow dy/dt = F(y) (``_pseudo_transient``),
-    which passes the minima of |F| that are not roots; only if that fails too has the start
-    failed (for residuals that are velocities: the latent and static systems).
-
-    A start that converged is then retried with Newton deflated by every point known so far
-    (Farrell, Birkisson & Funke 2015), while that finds new points (at most ``MAX_DEFLATIONS``
-    times), until ``patience`` deflated attempts in a row have found nothing new (the known
-    solutions are then taken to be all that deflation reaches from these starts). Converged points
-    that ``accept`` refuses (negative variances, a collapsed gap) are deflated but not reported.
-    With ``manifold`` = (time, stability_tol), a new solution with null directions tangent to a
-    family of solutions becomes a ``Manifold``, and later solutions on it are not listed again.
-    """
-
-    def __init__(
-        self,
-        fun,
-        tol,
-        max_iter,
-        *,
-        accept=None,
-        collapsed=None,
-        signature=None,
-        manifold=None,
-        transient=True,
-        patience=DEFLATION_PATIENCE,
-    ):
-        self.fun, self.tol, self.max_iter, self.transient = fun, tol, max_iter, transient
-        self.patience, self.idle = patience, 0
-        self.accept = accept or (lambda res: True)
-        self.collapsed = collapsed or (lambda res, start: False)
-        self.signature = signature or (lambda x: x)
-        self.manifold = manifold
-        self.found: list[NewtonResult] = []
-        self.counts: list[int] = []
-        self.refused: list[np.ndarray] = []
-        self.manifolds: list[Manifold] = []
-        self.n_starts = self.n_failed = self.nit = self.nfev = 0
-        self.failed_residual = np.inf
-
-    def _newton(self, y0: np.ndarray, roots=None) -> NewtonResult:
-        res = newton(self.fun, y0, tol=self.tol, max_iter=self.max_iter, roots=roots)
-        self.nit += res.iterations
-        self.nfev += res.nfev
-        return res
-
-    def index(self, x: np.ndarray) -> int:
-        """Index of the known solution that ``x`` equals (``unique_points``), else -1."""
-        if not self.found:
-            return -1
-        sig = self.signature(x)
-        if not np.all(np.isfinite(sig)):
-            return -1
-        rows = np.array([self.signature(r.x) for r in self.found] + [sig])
-        _, labels, _ = unique_points(rows, atol=SAME_ATOL, rtol=SAME_RTOL)
-        hits = np.flatnonzero(labels[:-1] == labels[-1])
-        return int(hits[0]) if hits.size else -1
-
-    def on_manifold(self, x: np.ndarray) -> bool:
-        return any(m.contains(x) for m in self.manifolds)
-
-    def add(self, res: NewtonResult, from_start: bool) -> bool:
-        """Record a converged result; True when it is a new solution (or a new manifold)."""
-        if not self.accept(res):
-            self.refused.append(res.x.copy())
-            return False
-        if self.on_manifold(res.x):
-            return False
-        i = self.index(res.x)
-        if i >= 0:
-            self.counts[i] += int(from_start)
-            return False
-        if self.manifold is not None:
-            time, stability_tol = self.manifold
-            found = find_manifold(
-                self.fun, res.x, time=time, tol=self.tol, stability_tol=stability_tol
-            )
-            if found is not None:
-                self.manifolds.append(found)
-                keep = [i for i, r in enumerate(self.found) if not found.contains(r.x)]
-                self.found = [self.found[i] for i in keep]
-                self.counts = [self.counts[i] for i in keep]
-                return True
-        self.found.append(res)
-        self.counts.append(int(from_start))
-        return True
-
-    def _refused_root(self, res: NewtonResult) -> bool:
-        """A root (residual <= tol, at a singular Jacobian) that ``accept`` refuses."""
-        return res.residual <= self.tol and not self.accept(res)
-
-    def run(self, starts) -> None:
-        """Plain, then deflated Newton from every start."""
-        for y0 in starts:
-            self.n_starts += 1
-            res = self._newton(y0)
-            accounted = self._refused_root(res) or self.collapsed(res, y0)
-            if not (res.converged or accounted) and self.transient:
-                res = _pseudo_transient(self.fun, y0, self.tol, self.max_iter)
-                self.nit += res.iterations
-                self.nfev += res.nfev
-                accounted = self._refused_root(res) or self.collapsed(res, y0)
-            if not res.converged:
-                if self._refused_root(res):
-                    self.refused.append(res.x.copy())
-                elif not accounted:
-                    self.n_failed += 1
-                    self.failed_residual = min(self.failed_residual, res.residual)
-                continue
-            self.add(res, True)
-            for _ in range(MAX_DEFLATIONS):
-                if self.idle >= self.patience or len(self.found) >= MAX_SOLUTIONS:
-                    break
-                known = np.array([r.x for r in self.found] + self.refused)
-                res = self._newton(y0, roots=known)
-                if not (res.converged and (self.add(res, False) or not self.accept(res))):
-                    self.idle += 1
-                    break
-                self.idle = 0
-
-    def mirror(self, flips: list[np.ndarray]) -> None:
-        """Add the mirror image s y of every solution y under each symmetry flip s (Newton from
-        it), and of one point of every manifold (which traces the mirrored manifold if new)."""
-        queue = [r.x for r in self.found] + [m.points[0] for m in self.manifolds]
-        while queue and flips:
-            x = queue.pop()
-            for s in flips:
-                y = s * x
-                if self.index(y) >= 0 or self.on_manifold(y):
-                    continue
-                res = self._newton(y)
-                if res.converged and self.add(res, False):
-                    queue.append(res.x)
-
-
-def _report(what: str, searches: list[_Search], tol: float, max_iter: int) -> SolverReport:
+def _report(what: str, searches: list[RootSearch], tol: float, max_iter: int) -> SolverReport:
     """One SolverReport for the starts of several searches."""
     n_starts = sum(s.n_starts for s in searches)
     n_failed = sum(s.n_failed for s in searches)

@@ -20,6 +20,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ._checks import as_array, as_int, choose
+from ._repr import compact_repr
+from .dynamics.systems import Dynamics, System, own_time
 from .loadings import GaussianLoadings, MixtureLoadings
 from .network import LowRankNetwork
 
@@ -86,6 +88,8 @@ class Projection:
         Time convention of the network the weights come from.
     """
 
+    __repr__ = compact_repr
+
     network: LowRankNetwork
     loadings: GaussianLoadings | MixtureLoadings
     singular_values: np.ndarray
@@ -109,7 +113,7 @@ def project(
     reference=None,
     inputs=None,
     bias=None,
-    time: str = "discrete",
+    time: str | None = None,
     mixture: bool = True,
     seed=0,
 ) -> Projection:
@@ -117,8 +121,11 @@ def project(
 
     Parameters
     ----------
-    weights : array_like (N, N)
-        Recurrent weights W.
+    weights : array_like (N, N), lowrank.RNN, torch.nn.RNN or dict
+        Recurrent weights W, or a network holding them as ``lowrank.dynamics.as_system`` reads
+        it: a ``lowrank.RNN``, a torch ``nn.RNN`` / ``nn.RNNCell`` (or a module holding one), a
+        state dict of torch's or lowrank's layout. A network's input weights and bias are then
+        used unless ``inputs`` / ``bias`` are given (a torch RNN's bias is b_ih + b_hh).
     rank : int, optional
         R; chosen at the largest singular-value gap (``choose_rank``) if omitted.
     reference : array_like (N, N), optional
@@ -128,13 +135,22 @@ def project(
         Input weights; they join each neuron's row of loadings.
     bias : array_like (N,), optional
         Constant input of each neuron.
-    time : {"discrete", "continuous"}
-        Time convention of the network the weights come from (for ``meanfield()``).
+    time : {"discrete", "continuous"}, optional
+        Time convention of the network the weights come from (for ``meanfield()``): a network's
+        own (a torch RNN is "discrete"), else "discrete".
     mixture : bool
         Let the BIC choose between one Gaussian and a mixture of populations (else one Gaussian).
     seed : int
         Seed of the mixture fit.
     """
+    if isinstance(weights, (dict, System)) or callable(getattr(weights, "named_modules", None)):
+        # a network (a torch module, a lowrank.RNN, a state dict): read W, W_in and b from it
+        source = Dynamics.from_object(weights, time or own_time(weights) or "discrete", "weights")
+        weights, time = source.W, source.time
+        if inputs is None and source.n_inputs:
+            inputs = source.W_in
+        if bias is None and np.any(source.bias):
+            bias = source.bias
     W = as_array(weights, "weights", ndim=2)
     N = W.shape[0]
     if W.shape != (N, N):
@@ -143,7 +159,7 @@ def project(
         raise ValueError(
             f"weights must be at least 2 x 2 to fit the law of the loadings, got {W.shape}"
         )
-    time = choose(time, "time", ("discrete", "continuous"))
+    time = choose("discrete" if time is None else time, "time", ("discrete", "continuous"))
     target = W
     bulk = None
     if reference is not None:

@@ -2,9 +2,10 @@
 
 Mean-field theory needs these averages of the nonlinearity and its derivatives (docs/theory,
 sections theory-meanfield and theory-bulk; this rule: theory-quadrature). A fixed Gauss-Hermite
-rule fails for large Delta: in the variable z the integrand of [phi'] is a spike of width ~1/sqrt(Delta), and the poles of tanh at x = i pi (k + 1/2) sit at a
-distance ~1/sqrt(Delta) from the real z axis, so the rule's convergence rate collapses
-(200 nodes give [phi'](0, 127) = 0.0497 instead of 0.0706).
+rule fails for large Delta: in the variable z the integrand of [phi'] is a spike of width
+~1/sqrt(Delta), and the poles of tanh at x = i pi (k + 1/2) sit at a distance ~1/sqrt(Delta)
+from the real z axis, so the rule's convergence rate collapses (200 nodes give
+[phi'](0, 127) = 0.0497 instead of 0.0706).
 
 The rule here is composite Gauss-Legendre in the variable x = mu + sqrt(Delta) z on the interval
 |z| <= Z_MAX, with breakpoints taken from two grids:

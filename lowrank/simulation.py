@@ -67,6 +67,17 @@ class Trajectory:
     time: str
     diverged: np.ndarray | None = None
 
+    def __repr__(self) -> str:
+        """A summary (batch, steps, sizes, divergences), not the arrays."""
+        batch, neurons = np.shape(self.x_final)
+        span = f"{self.t[0]:.4g}..{self.t[-1]:.4g}" if len(self.t) else "empty"
+        n_diverged = 0 if self.diverged is None else int(np.count_nonzero(self.diverged))
+        states = "x recorded" if self.x is not None else "x not recorded"
+        return (
+            f"Trajectory({self.time}, batch={batch}, N={neurons}, R={np.shape(self.kappa)[-1]}, "
+            f"T={len(self.t)} recorded (t={span}), {states}, diverged={n_diverged}/{batch})"
+        )
+
 
 def _input_array(inputs, network: LowRankNetwork, batch: int, n_steps: int) -> np.ndarray:
     """Return u as (1 | batch, 1 | n_steps, K)."""

@@ -46,6 +46,10 @@ class Checkpoint:
     loss: float
     weights: dict[str, np.ndarray]
 
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k}{tuple(np.shape(v))}" for k, v in self.weights.items())
+        return f"Checkpoint(epoch={self.epoch}, loss={self.loss:.3g}, weights: {shapes})"
+
 
 @dataclasses.dataclass
 class TrainingRun:
@@ -71,6 +75,23 @@ class TrainingRun:
     config: dict
     optimizer: dict
     elapsed: float = 0.0
+
+    def __repr__(self) -> str:
+        """A summary (sizes, losses, convergence), not the arrays: ``print(run)`` stays short."""
+        training = self.config.get("training", {})
+        model = self.config.get("model", {})
+        task = self.config.get("task", {})
+        name = task.get("task", "?") + (f" ({task['mode']})" if "mode" in task else "")
+        rank = model.get("rank")
+        first = self.losses[0] if self.epochs else float("nan")
+        last = self.losses[-1] if self.epochs else float("nan")
+        return (
+            f"TrainingRun(task={name!r}, N={model.get('n_hidden', '?')}, "
+            f"rank={'full' if rank is None else rank}, epochs={self.epochs}"
+            f"/{training.get('max_epochs', '?')}, loss {first:.3g} -> {last:.3g} "
+            f"(target {training.get('target_loss')}), converged={self.converged}, "
+            f"checkpoints={len(self.checkpoints)}, elapsed={self.elapsed:.1f} s)"
+        )
 
     @property
     def epochs(self) -> int:
@@ -456,6 +477,9 @@ def _train(
             bar.update()
             if diverged:
                 break
+        if bar.n < bar.total:  # stopped early: the bar ends full at the epochs really run
+            bar.total = bar.n
+            bar.refresh()
     if points[-1].epoch != len(losses):
         points.append(Checkpoint(len(losses), losses[-1], model.weights()))
     config = {"model": model.config(), "task": task.to_dict(), "training": s}

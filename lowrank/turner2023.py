@@ -26,7 +26,10 @@ from ._checks import as_int
 from .tasks import flipflop, multitask
 from .training import Checkpoint, TrainingRun
 
-__all__ = ["load_turner2023"]
+__all__ = ["DATA_ENV", "data_dir", "load_turner2023", "missing_data_message"]
+
+DATA_ENV = "LOWRANK_DATA"
+_REPOSITORY_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "turner2023"
 
 _VANILLA = {
     "weight_rec": "rnn.weight_hh_l0",
@@ -65,6 +68,69 @@ def _weights(arrays: dict, names: dict, index, prefix: str = "") -> dict[str, np
         scale = np.float32(np.sqrt(w["m"].shape[0]))
         w["m"], w["n"] = w["m"] * scale, w["n"] * scale
     return w
+
+
+def data_dir(path: str | os.PathLike | None = None) -> Path | None:
+    """The folder of the Turner & Barak (2023) network files, or None when there is none.
+
+    The one place lowrank looks for external data: ``path`` when given (a script's ``--data``),
+    else the environment variable ``LOWRANK_DATA``, else ``../shared/data/turner2023`` next to a
+    source checkout of the repository. ``path`` and ``LOWRANK_DATA`` name the folder of the files
+    or a data folder with a ``turner2023`` subfolder; one that names no folder gives None (it is
+    not silently replaced by the checkout's copy).
+
+    Parameters
+    ----------
+    path : str or PathLike, optional
+        A folder given explicitly; overrides ``LOWRANK_DATA``.
+
+    Returns
+    -------
+    Path or None
+        The folder (absolute); ``missing_data_message`` is the one line to show a user for None.
+    """
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    value = str(path) if path is not None else os.environ.get(DATA_ENV, "").strip()
+    if value:
+        root = Path(value).expanduser()
+        for folder in (root / "turner2023", root):
+            if folder.is_dir():
+                return folder.resolve()
+        return None
+    return _REPOSITORY_DATA if _REPOSITORY_DATA.is_dir() else None
+
+
+def missing_data_message(path: str | os.PathLike | None = None) -> str:
+    """One line saying why ``data_dir(path)`` found no data and how to provide it."""
+    value = os.environ.get(DATA_ENV, "").strip()
+    if path is not None:
+        where = f"{str(path)!r} is not a folder"
+    elif value:
+        where = f"{DATA_ENV}={value!r} is not a folder"
+    else:
+        where = f"{DATA_ENV} is not set and {str(_REPOSITORY_DATA)!r} does not exist"
+    return (
+        f"Turner & Barak (2023) networks not found ({where}): convert the authors' published "
+        f"checkpoints to npz (README.md, 'Data') and set {DATA_ENV} to their folder"
+    )
+
+
+def add_data_argument(parser) -> None:
+    """Add the ``--data DIR`` option every script that reads the Turner & Barak files takes."""
+    parser.add_argument(
+        "--data",
+        help=f"folder of the Turner & Barak (2023) files (default: ${DATA_ENV}; README.md, Data)",
+    )
+
+
+def require_data_dir(parser, args) -> Path:
+    """The data folder named by ``args.data`` (or found by ``data_dir``); else the parser exits
+    with status 2 and the one-line ``missing_data_message``."""
+    folder = data_dir(args.data)
+    if folder is None:
+        parser.exit(2, f"{parser.prog}: {missing_data_message(args.data)}\n")
+    return folder
 
 
 def load_turner2023(path, seed_index: int = 0) -> TrainingRun:

@@ -130,3 +130,67 @@ def test_solver_report_success_means_every_start():
         warn_report(part)
     assert len(caught) == 1 and issubclass(caught[0].category, ConvergenceWarning)
     assert "may be incomplete" in str(caught[0].message)
+
+
+def _cubic_flow():
+    # dx/dt = F(x) = -x^3 + x - 1/2: one real root (x* ~ -1.19, attracting); |F| has a local
+    # minimum 1/2 - 2 / (3 sqrt 3) > 0 at the maximum x = 1/sqrt(3) of F, where Newton stalls
+    coeffs = np.array([-1.0, 0.0, 1.0, -0.5])
+    return coeffs, _poly(coeffs)
+
+
+def test_root_search_pseudo_transient_passes_a_stalled_start():
+    from lowrank.dynamics.solve import RootSearch, pseudo_transient
+
+    coeffs, fun = _cubic_flow()
+    real = np.roots(coeffs)
+    root = real[np.abs(real.imag) < 1e-12].real
+    assert root.size == 1
+    start = [np.array([0.62])]
+    ghost = 0.5 - 2.0 / (3.0 * np.sqrt(3.0))
+    # plain Newton stalls at the minimum of |F|: the start fails, and says how far it got
+    plain = RootSearch(fun, tol=1e-12, transient=False).run(start)
+    assert not plain.found and plain.n_failed == 1
+    assert abs(plain.failed_residual - ghost) < 1e-6
+    # along the flow it reaches the one root
+    res = pseudo_transient(fun, start[0], tol=1e-12)
+    assert res.converged and abs(res.x[0] - root[0]) < 1e-10
+    search = RootSearch(fun, tol=1e-12).run(start)
+    assert search.n_failed == 0 and search.counts == [1]
+    np.testing.assert_allclose([r.x[0] for r in search.found], root, atol=1e-10)
+
+
+def _sorted_roots(results):
+    return np.array(sorted(tuple(np.round(r.x, 8)) for r in results))
+
+
+def _quartet(x):
+    # F = (x^2 - 1, y^2 - 4): the roots are (+-1, +-2)
+    return (np.array([x[0] ** 2 - 1.0, x[1] ** 2 - 4.0]), np.diag(2.0 * x), np.zeros(0))
+
+
+def test_root_search_deflation_finds_every_root_and_respects_patience_and_known_roots():
+    from lowrank.dynamics.solve import RootSearch
+
+    exact = np.array([[a, b] for a in (-1.0, 1.0) for b in (-2.0, 2.0)])
+    starts = [np.array([0.3, 0.7]), np.array([0.6, -0.4])]  # plain Newton: (1, 2) and (1, -2)
+    search = RootSearch(_quartet, tol=1e-12).run(starts)
+    np.testing.assert_allclose(_sorted_roots(search.found), exact, atol=1e-10)
+    assert search.n_failed == 0 and search.n_starts == 2
+    # the roots with x = -1 were found by deflation only (multiplicity 0)
+    assert sorted(c for r, c in zip(search.found, search.counts, strict=True)
+                  if r.x[0] < 0) == [0, 0]
+    # patience 0: no deflated attempt, only the roots plain Newton reaches
+    lazy = RootSearch(_quartet, tol=1e-12, patience=0).run(starts)
+    np.testing.assert_allclose(_sorted_roots(lazy.found), [[1, -2], [1, 2]],
+                               atol=1e-10)
+    # roots known beforehand are deflated and never reported, even when a start reaches one
+    rest = RootSearch(_quartet, tol=1e-12, roots=[[1.0, 2.0]]).run(starts)
+    np.testing.assert_allclose(_sorted_roots(rest.found),
+                               [[-1, -2], [-1, 2], [1, -2]], atol=1e-10)
+    # ``accept`` refuses x < 0: such roots are deflated but not reported, and no failure
+    right = RootSearch(_quartet, tol=1e-12, accept=lambda r: r.x[0] > 0)
+    right.run([np.array([-0.3, 0.7])])  # plain Newton reaches the refused root (-1, 2)
+    np.testing.assert_allclose(right.refused[0], [-1.0, 2.0], atol=1e-10)
+    assert right.found and right.n_failed == 0
+    assert all(abs(r.x[0] - 1.0) < 1e-10 and abs(abs(r.x[1]) - 2.0) < 1e-10 for r in right.found)

@@ -1,15 +1,15 @@
 """emergence: crossings and attractor counts against analytic cases and published results."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lowrank import GaussianLoadings, LowRankNetwork, emergence, load_turner2023
 from lowrank.training import Checkpoint, TrainingRun
+from lowrank.turner2023 import data_dir, missing_data_message
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "turner2023"
+DATA = data_dir()  # LOWRANK_DATA, else ../shared/data/turner2023 (README.md, Data)
 
 
 def planted_run(overlaps, N=200):
@@ -41,7 +41,7 @@ def test_planted_pitchfork_crossing_and_counts():
     assert set(table[0]) >= {"checkpoint", "loss", "outliers", "predicted_stable", "observed_stable", "match"}
 
 
-@pytest.mark.skipif(not DATA.exists(), reason="shared/data not present")
+@pytest.mark.skipif(DATA is None, reason=missing_data_message())
 @pytest.mark.parametrize("run_name, published", [("i100", [5, 20]), ("i101", [5, 25])])
 def test_turner2023_rank_two_crossings_and_final_attractors(run_name, published):
     """Turner & Barak (2023): the eigenvalues of n^T m leave the unit circle at checkpoints 5 and 20

@@ -1,7 +1,5 @@
 """find_fixed_points against analytic fixed points, the maps-vs-flows rule and real trained networks."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy.linalg import hadamard
@@ -9,8 +7,9 @@ from scipy.optimize import brentq
 
 from lowrank import LowRankNetwork
 from lowrank.fixedpoints import find_fixed_points
+from lowrank.turner2023 import data_dir, missing_data_message
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "turner2023"
+DATA = data_dir()  # LOWRANK_DATA, else ../shared/data/turner2023 (README.md, Data)
 
 
 def hopfield_rank_two(N=64, s=2.0):
@@ -66,7 +65,7 @@ def test_same_seed_same_points():
     assert np.array_equal(a.x, b.x)
 
 
-@pytest.mark.skipif(not DATA.exists(), reason="shared/data not present")
+@pytest.mark.skipif(DATA is None, reason=missing_data_message())
 @pytest.mark.parametrize(
     "name, bits_states",
     [("flipflopparallel_3bits_200_vanilla_100", 8),     # 2^3 memories (Sussillo & Barak 2013)
@@ -81,7 +80,7 @@ def test_trained_flip_flop_networks(name, bits_states):
     assert np.count_nonzero(fp.n_unstable >= 1) >= 1  # saddles between the memories
 
 
-@pytest.mark.skipif(not DATA.exists(), reason="shared/data not present")
+@pytest.mark.skipif(DATA is None, reason=missing_data_message())
 def test_three_bit_flip_flop_has_the_full_product_structure():
     """A 3-bit flip-flop is three independent bistable switches: each bit sits at -, + (stable) or at
     the saddle between them, so there are 3^3 = 27 fixed points with C(3, k) 2^(3-k) of them having

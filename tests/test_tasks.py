@@ -1,12 +1,11 @@
 """Tasks: targets of hand-computed trials, masks, the three multitask modes, seeds, errors."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from lowrank import RNN
 from lowrank import tasks as T
+from lowrank.turner2023 import data_dir, missing_data_message
 
 F, X = False, True  # readable masks
 
@@ -269,12 +268,14 @@ def test_bad_arguments_raise_clear_errors():
         T.from_dict("flipflop")
 
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "turner2023"
+DATA = data_dir()  # LOWRANK_DATA, else ../shared/data/turner2023 (README.md, Data)
 FF1 = [T.flipflop(1), T.flipflop(1)]
 
 
 def turner_barak_networks(name: str, n_out: int):
     """The first three networks of a file of Turner & Barak (2023) as lowrank RNNs."""
+    if DATA is None:
+        pytest.skip(missing_data_message())
     path = DATA / name
     if not path.exists():
         pytest.skip(f"{path} not available")

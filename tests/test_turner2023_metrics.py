@@ -4,18 +4,14 @@ Ground truth: the authors' published table of unstable eigenvalues (mean over se
 shared-attractor counts, copied in shared/data/turner2023/README.md.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from lowrank.metrics import shared_attractors, unstable_eigenvalue_count
+from lowrank.turner2023 import data_dir, missing_data_message
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "turner2023"
-DATA = DATA.resolve()
-pytestmark = pytest.mark.skipif(
-    not DATA.is_dir(), reason=f"Turner & Barak networks not found in {DATA}"
-)
+DATA = data_dir()  # LOWRANK_DATA, else ../shared/data/turner2023 (README.md, Data)
+pytestmark = pytest.mark.skipif(DATA is None, reason=missing_data_message())
 
 # mean number of eigenvalues of weight_hh outside the unit circle, as printed in the README
 PUBLISHED = {

@@ -9,8 +9,9 @@
     One convergence report (``SolverReport``, modelled on ``scipy.optimize.OptimizeResult``), so
     that ``success`` / ``converged`` mean one thing everywhere.
 ``solve``
-    Newton's method with a backtracking line search, and deflated Newton (Farrell, Birkisson &
-    Funke 2015) that finds further roots by removing the known ones.
+    Newton's method with a backtracking line search, deflated Newton (Farrell, Birkisson &
+    Funke 2015) that finds further roots by removing the known ones, pseudo-transient
+    continuation (Kelley & Keyes 1998), and ``RootSearch``, the multi-start search built on them.
 ``manifold``
     Continuous attractors as objects: exact families of solutions (rings, spheres, lines) traced
     by pseudo-arclength continuation, and slow manifolds of finite networks at a stated speed.
@@ -27,7 +28,7 @@ network-side solvers build on it.
 from .dedup import unique_points
 from .manifold import Manifold, find_manifold, find_slow_manifold
 from .result import SolverReport, warn_report
-from .solve import NewtonResult, deflated_newton, newton
+from .solve import NewtonResult, RootSearch, deflated_newton, newton, pseudo_transient
 from .stability import (
     STABILITY_TOL,
     Stability,
@@ -50,6 +51,8 @@ __all__ = [
     "NewtonResult",
     "newton",
     "deflated_newton",
+    "pseudo_transient",
+    "RootSearch",
     "System",
     "Dynamics",
     "LatentDynamics",

@@ -1,6 +1,8 @@
 """Newton's method for square systems, plain or deflated, shared by every solver of lowrank.
 
 ``newton`` is a damped Newton iteration with a backtracking line search on max |F|.
+``pseudo_transient`` follows the flow dx/dt = F(x) past the minima of |F| where Newton stalls.
+``RootSearch`` (and its one-call form ``deflated_newton``) finds many roots from many starts.
 ``deflated_newton`` finds a root *other* than the known ones (Farrell, Birkisson & Funke 2015,
 SIAM J. Sci. Comput. 37:A2026): Newton is applied to the deflated residual
 
@@ -9,6 +11,10 @@ SIAM J. Sci. Comput. 37:A2026): Newton is applied to the deflated residual
 which keeps the roots of F other than the r_i and pushes the iteration away from the r_i. Its
 Newton step is the Newton step d of F rescaled, d_G = d / (1 - d . grad log M(x)), so no Jacobian of
 G is formed. Convergence is always judged on the undeflated residual F.
+
+Pseudo-transient continuation (Kelley & Keyes 1998, SIAM J. Numer. Anal. 35:508) takes implicit
+Euler steps of dx/dt = F(x) with a growing step, so that it ends on an attracting root of the flow
+and then hands over to Newton.
 """
 
 from __future__ import annotations
@@ -18,7 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["NewtonResult", "newton", "deflated_newton"]
+from .dedup import unique_points
+
+__all__ = ["NewtonResult", "newton", "pseudo_transient", "RootSearch", "deflated_newton"]
+
+Fun = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -139,8 +149,279 @@ def newton(
     return NewtonResult(x, f, J, extra, r, it, False, nfev)
 
 
+def pseudo_transient(
+    fun: Fun, x0: np.ndarray, tol: float = 1e-10, max_iter: int = 60
+) -> NewtonResult:
+    """Pseudo-transient continuation, then Newton: a root of F reached along the flow dx/dt = F.
+
+    Implicit Euler steps (I / dt - J) dx = F with the step grown by switched evolution relaxation,
+    dt <- dt |F_old| / |F_new| (Kelley & Keyes 1998, SIAM J. Numer. Anal. 35:508), and kept below
+    1 / (2 max Re eig J) where J has growing directions, until |F| < 1e-3 (1 + |x|) or
+    ``max_iter`` steps, then ``newton`` from there. It follows the flow past the minima of |F| that
+    are not roots (the ghost of a saddle-node), where Newton's line search stalls, and reaches an
+    attracting root of the flow dx/dt = F.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x) -> (F, dF/dx, extra)``.
+    x0 : ndarray
+    tol, max_iter : float, int
+        Tolerance of the final Newton iteration; at most ``max_iter`` pseudo-time steps and as many
+        Newton iterations.
+
+    Returns
+    -------
+    NewtonResult
+        The final Newton result, with the iterations and evaluations of both stages.
+    """
+    x = np.array(x0, dtype=float)
+    F, J, _ = fun(x)
+    nfev, it, dt = 1, 0, 0.5
+    r = _norm(F)
+    eye = np.eye(x.size)
+    while it < max_iter:
+        it += 1
+        if not np.isfinite(r) or r < 1e-3 * (1.0 + _norm(x)):
+            break
+        # a step longer than 1 / (largest growth rate of J) would cross an unstable direction of
+        # the flow and turn into a Newton step towards a minimum of |F|
+        growth = float(np.max(np.linalg.eigvals(J).real))
+        step = min(dt, 0.5 / growth) if growth > 0 else dt
+        try:
+            dx = np.linalg.solve(eye / step - J, F)
+        except np.linalg.LinAlgError:
+            break
+        F_new, J_new, _ = fun(x + dx)
+        nfev += 1
+        r_new = _norm(F_new)
+        if not np.isfinite(r_new):
+            dt *= 0.25
+            continue
+        x, F, J = x + dx, F_new, J_new
+        dt = min(max(dt * r / max(r_new, 1e-300), 1e-3), 1e12)
+        r = r_new
+    res = newton(fun, x, tol=tol, max_iter=max_iter)
+    res.iterations += it
+    res.nfev += nfev
+    return res
+
+
+class RootSearch:
+    """Multi-start deflated Newton on one residual that keeps every converged root.
+
+    From each start: plain Newton, whose outcome decides whether the start failed and adds to the
+    multiplicity (``counts``) of the root it reaches. A start has not failed when it converged,
+    when it ended on a root that ``accept`` refuses (a residual <= tol at a singular Jacobian), or
+    when ``collapsed(result, start)`` accounts for it. With ``transient``, a start whose Newton
+    iteration stalls otherwise is continued along the flow dx/dt = F(x) (``pseudo_transient``,
+    Kelley & Keyes 1998), which passes the minima of |F| that are not roots; only if that fails
+    too has the start failed (meant for residuals that are velocities, F = dx/dt).
+
+    A start that converged is then retried with Newton deflated by every root known so far
+    (Farrell, Birkisson & Funke 2015, SIAM J. Sci. Comput. 37:A2026, algorithm 1 with several
+    initial guesses), while that finds new roots (at most ``max_deflations`` times), until
+    ``patience`` deflated attempts in a row have found nothing new (the known roots are then taken
+    to be all that deflation reaches from these starts) or ``max_roots`` are known. Converged
+    points that ``accept`` refuses are deflated but not reported.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x) -> (F, dF/dx, extra)``.
+    tol, max_iter : float, int
+        As in ``newton`` (and ``pseudo_transient``).
+    accept : callable, optional
+        ``accept(result) -> bool`` for converged results (e.g. nonnegative variances).
+    collapsed : callable, optional
+        ``collapsed(result, start) -> bool``: a start that did not converge but is accounted for.
+    signature : callable, optional
+        Coordinates in which two roots are compared (default: x itself).
+    atol, rtol : float
+        Two roots whose signatures differ by at most atol + rtol * scale in every coordinate are
+        one (``unique_points``).
+    same : callable, optional
+        ``same(x, y) -> bool``, replacing the comparison above.
+    manifold : callable, optional
+        ``manifold(result) -> family or None``, called on every new root: a family (an object with
+        ``contains(x)``, ``points`` and ``residual``, e.g. ``lowrank.dynamics.manifold.Manifold``)
+        replaces the roots it contains, and later roots on it are not listed again.
+    transient : bool
+        Continue stalled starts by ``pseudo_transient``.
+    patience, max_deflations, max_roots : int or float
+        Stopping rules of the deflation (above).
+    roots : sequence of ndarray, optional
+        Roots known beforehand: deflated from the start, never reported.
+    power, shift : float
+        Of the deflation operator (``newton``).
+
+    Attributes
+    ----------
+    found : list of NewtonResult
+        The roots, in the order found.
+    counts : list of int
+        Starts whose plain Newton iteration reached each root.
+    manifolds : list
+        Families found by ``manifold``.
+    failed : list of NewtonResult
+        The final result of every start that failed.
+    n_starts, nit, nfev : int
+        Starts run, Newton iterations and evaluations of ``fun`` spent.
+    """
+
+    def __init__(
+        self,
+        fun: Fun,
+        tol: float = 1e-10,
+        max_iter: int = 60,
+        *,
+        accept: Callable[[NewtonResult], bool] | None = None,
+        collapsed: Callable[[NewtonResult, np.ndarray], bool] | None = None,
+        signature: Callable[[np.ndarray], np.ndarray] | None = None,
+        atol: float = 1e-5,
+        rtol: float = 1e-5,
+        same: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+        manifold: Callable[[NewtonResult], object] | None = None,
+        transient: bool = True,
+        patience: float = 8,
+        max_deflations: int = 8,
+        max_roots: int = 1000,
+        roots: Sequence[np.ndarray] | None = None,
+        power: float = 2.0,
+        shift: float = 1.0,
+    ):
+        self.fun, self.tol, self.max_iter, self.transient = fun, tol, max_iter, transient
+        self.patience, self.idle = patience, 0
+        self.max_deflations, self.max_roots = int(max_deflations), int(max_roots)
+        self.accept = accept or (lambda res: True)
+        self.collapsed = collapsed or (lambda res, start: False)
+        self.signature = signature or (lambda x: x)
+        self.atol, self.rtol, self.same = atol, rtol, same
+        self.manifold = manifold
+        self.power, self.shift = power, shift
+        self.given = [np.asarray(r, dtype=float) for r in (roots if roots is not None else [])]
+        self.found: list[NewtonResult] = []
+        self.counts: list[int] = []
+        self.refused: list[np.ndarray] = []
+        self.manifolds: list = []
+        self.failed: list[NewtonResult] = []
+        self.n_starts = self.nit = self.nfev = 0
+
+    @property
+    def n_failed(self) -> int:
+        """Number of starts that failed."""
+        return len(self.failed)
+
+    @property
+    def failed_residual(self) -> float:
+        """Smallest residual reached by a failed start (inf when none failed)."""
+        return min((r.residual for r in self.failed), default=np.inf)
+
+    def _newton(self, x0: np.ndarray, roots=None) -> NewtonResult:
+        res = newton(self.fun, x0, tol=self.tol, max_iter=self.max_iter, roots=roots,
+                     power=self.power, shift=self.shift)
+        self.nit += res.iterations
+        self.nfev += res.nfev
+        return res
+
+    def _match(self, x: np.ndarray, known: list[np.ndarray]) -> int:
+        """Index of the point of ``known`` that ``x`` equals, else -1."""
+        if not known:
+            return -1
+        if self.same is not None:
+            return next((i for i, k in enumerate(known) if self.same(x, k)), -1)
+        sig = self.signature(x)
+        if not np.all(np.isfinite(sig)):
+            return -1
+        rows = np.array([self.signature(k) for k in known] + [sig])
+        _, labels, _ = unique_points(rows, atol=self.atol, rtol=self.rtol)
+        hits = np.flatnonzero(labels[:-1] == labels[-1])
+        return int(hits[0]) if hits.size else -1
+
+    def index(self, x: np.ndarray) -> int:
+        """Index of the found root that ``x`` equals, else -1."""
+        return self._match(x, [r.x for r in self.found])
+
+    def on_manifold(self, x: np.ndarray) -> bool:
+        """Whether ``x`` lies on a family found so far."""
+        return any(m.contains(x) for m in self.manifolds)
+
+    def add(self, res: NewtonResult, from_start: bool) -> bool:
+        """Record a converged result; True when it is a new root (or a new family)."""
+        if not self.accept(res):
+            self.refused.append(res.x.copy())
+            return False
+        if self.on_manifold(res.x) or self._match(res.x, self.given) >= 0:
+            return False
+        i = self.index(res.x)
+        if i >= 0:
+            self.counts[i] += int(from_start)
+            return False
+        if self.manifold is not None:
+            family = self.manifold(res)
+            if family is not None:
+                self.manifolds.append(family)
+                keep = [i for i, r in enumerate(self.found) if not family.contains(r.x)]
+                self.found = [self.found[i] for i in keep]
+                self.counts = [self.counts[i] for i in keep]
+                return True
+        self.found.append(res)
+        self.counts.append(int(from_start))
+        return True
+
+    def _refused_root(self, res: NewtonResult) -> bool:
+        """A root (residual <= tol, at a singular Jacobian) that ``accept`` refuses."""
+        return res.residual <= self.tol and not self.accept(res)
+
+    def run(self, starts: Sequence[np.ndarray]) -> RootSearch:
+        """Plain, then deflated Newton from every start; returns self."""
+        for x0 in starts:
+            self.n_starts += 1
+            res = self._newton(x0)
+            accounted = self._refused_root(res) or self.collapsed(res, x0)
+            if not (res.converged or accounted) and self.transient:
+                res = pseudo_transient(self.fun, x0, self.tol, self.max_iter)
+                self.nit += res.iterations
+                self.nfev += res.nfev
+                accounted = self._refused_root(res) or self.collapsed(res, x0)
+            if not res.converged:
+                if self._refused_root(res):
+                    self.refused.append(res.x.copy())
+                elif not accounted:
+                    self.failed.append(res)
+                continue
+            self.add(res, True)
+            for _ in range(self.max_deflations):
+                if (self.idle >= self.patience
+                        or len(self.found) + len(self.given) >= self.max_roots):
+                    break
+                known = np.array([r.x for r in self.found] + self.refused + self.given)
+                res = self._newton(x0, roots=known)
+                if not (res.converged and (self.add(res, False) or not self.accept(res))):
+                    self.idle += 1
+                    break
+                self.idle = 0
+        return self
+
+    def mirror(self, flips: Sequence[np.ndarray]) -> RootSearch:
+        """Add the image s x of every root x under each symmetry s (elementwise signs, F(s x) =
+        s F(x)), after Newton from it, and of one point of every family (which traces the
+        mirrored family if new); returns self."""
+        queue = [r.x for r in self.found] + [m.points[0] for m in self.manifolds]
+        while queue and flips:
+            x = queue.pop()
+            for s in flips:
+                y = s * x
+                if self.index(y) >= 0 or self.on_manifold(y):
+                    continue
+                res = self._newton(y)
+                if res.converged and self.add(res, False):
+                    queue.append(res.x)
+        return self
+
+
 def deflated_newton(
-    fun: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]],
+    fun: Fun,
     starts: Sequence[np.ndarray],
     tol: float = 1e-10,
     max_iter: int = 60,
@@ -151,13 +432,11 @@ def deflated_newton(
     power: float = 2.0,
     shift: float = 1.0,
 ) -> tuple[list[NewtonResult], list[NewtonResult]]:
-    """Find many roots of F from several starts by deflation.
+    """Find many roots of F from several starts by deflation: ``RootSearch`` in one call.
 
-    From each start, Newton is run on F deflated by every root found so far; each new root is
-    added to the deflation set and the same start is tried again, until it fails (Farrell et al.
-    2015, algorithm 1, with several initial guesses). A converged iterate that is not admissible
-    (``accept`` false) or repeats a known root (``same``) ends that start without counting as a
-    failure of the search.
+    From each start plain Newton, then Newton deflated by every root known so far, retried while
+    it finds new roots (Farrell et al. 2015, algorithm 1 with several initial guesses), with no
+    pseudo-transient continuation and no patience rule.
 
     Parameters
     ----------
@@ -171,50 +450,24 @@ def deflated_newton(
     accept : callable, optional
         ``accept(result) -> bool`` for converged results (e.g. nonnegative variances).
     same : callable, optional
-        ``same(x, y) -> bool``; default: max |x - y| <= 1e-6 (1 + max |x|).
+        ``same(x, y) -> bool``; default: max |x - y| <= 1e-6 (1 + max |x|) over the roots.
     max_roots : int
         Stop once this many roots are known.
+    power, shift : float
+        Of the deflation operator.
 
     Returns
     -------
     found : list of NewtonResult
         The new roots, in the order found.
     failed : list of NewtonResult
-        One per start whose *first* (undeflated by its own roots) attempt did not converge;
-        later deflated attempts that fail are the normal end of a start.
+        One per start whose plain Newton iteration did not converge (and did not end on a root
+        that ``accept`` refuses).
     """
-    if same is None:
-
-        def same(a, b):
-            return bool(np.max(np.abs(a - b)) <= 1e-6 * (1.0 + np.max(np.abs(a))))
-
-    known = [np.asarray(r, dtype=float) for r in (roots or [])]
-    found: list[NewtonResult] = []
-    failed: list[NewtonResult] = []
-    for start in starts:
-        first = True
-        while len(known) < max_roots:
-            res = newton(fun, start, tol=tol, max_iter=max_iter, roots=known or None,
-                         power=power, shift=shift)
-            if not res.converged:
-                if first and not known:
-                    failed.append(res)
-                elif first:
-                    # the undeflated attempt decides whether the start itself failed
-                    plain = newton(fun, start, tol=tol, max_iter=max_iter)
-                    if not plain.converged:
-                        failed.append(plain)
-                    elif not any(same(plain.x, k) for k in known) and (
-                        accept is None or accept(plain)
-                    ):
-                        known.append(plain.x)
-                        found.append(plain)
-                        first = False
-                        continue
-                break
-            first = False
-            if (accept is not None and not accept(res)) or any(same(res.x, k) for k in known):
-                break
-            known.append(res.x)
-            found.append(res)
-    return found, failed
+    search = RootSearch(
+        fun, tol, max_iter, accept=accept, same=same, atol=1e-6, rtol=1e-6, transient=False,
+        patience=np.inf, max_deflations=max_roots, max_roots=max_roots, roots=roots,
+        power=power, shift=shift,
+    )
+    search.run(starts)
+    return search.found, search.failed

@@ -10,9 +10,10 @@ dF/dx. With ``s`` the largest growth rate and ``tol`` the tolerance:
                            overlap 1), or a neutral direction along a continuous attractor (every
                            point of a ring has eigenvalue 0 for a flow, 1 for a map).
 
-``stable`` therefore means *strictly* stable (Re lambda < 0 beyond round-off), never "stable up to a
-margin". The default tolerance ``STABILITY_TOL`` is 1e-8: eigenvalues computed from a Newton solution
-converged to a residual of 1e-10 carry errors of that order (larger for defective eigenvalues).
+``stable`` therefore means *strictly* stable (Re lambda < 0 beyond round-off), never "stable up to
+a margin". The default tolerance ``STABILITY_TOL`` is 1e-8: eigenvalues computed from a Newton
+solution converged to a residual of 1e-10 carry errors of that order (larger for defective
+eigenvalues).
 """
 
 from __future__ import annotations

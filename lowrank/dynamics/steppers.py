@@ -10,7 +10,9 @@ For a flow, one step of length dt is
     exp_euler  e^{-dt} x + (1 - e^{-dt}) G(x)                       (order 1, exact leak)
     rk4        classical Runge-Kutta on F(x) = G(x) - x             (order 4)
 
-and for a map it is x' = G(x). The state may be an array of any shape (a batch of states) or a tuple
+and for a map it is x' = G(x). A target may take extra arguments held fixed within a step, such as
+the input u_k of step k of a driven system, G(x, u_k): ``step(x, u_k)`` passes them to every stage.
+The state may be an array of any shape (a batch of states) or a tuple
 of arrays evolving together, each with its own leak: the tangent vectors of a Lyapunov computation,
 (x, V) with d(x, V)/dt = -(x, V) + (G(x), DG(x) V), follow the same formulas, so the tangent map is
 the exact derivative of the numerical step. The numba kernels of ``lowrank.simulate`` (noise per
@@ -38,14 +40,15 @@ def _leafwise(fun, *states):
 
 
 def stepper(
-    target: Callable[[State], State], time: str, method: str = "rk4", dt: float = 1.0
-) -> Callable[[State], State]:
+    target: Callable[..., State], time: str, method: str = "rk4", dt: float = 1.0
+) -> Callable[..., State]:
     """One step of a flow dx/dt = -x + G(x) or of a map x' = G(x).
 
     Parameters
     ----------
     target : callable
-        G, from a state (array or tuple of arrays) to a state of the same structure.
+        G, from a state (array or tuple of arrays), and any extra arguments held within the step,
+        to a state of the same structure.
     time : {"continuous", "discrete"}
     method : {"euler", "exp_euler", "rk4"}
         Integrator of a flow (module docstring); ignored for maps.
@@ -55,7 +58,7 @@ def stepper(
     Returns
     -------
     callable
-        ``step(x) -> x'``.
+        ``step(x, *args) -> x'``, with ``args`` passed to ``target`` at every stage.
     """
     if time == "discrete":
         return target
@@ -66,28 +69,28 @@ def stepper(
     dt = float(dt)
     if method == "euler":
 
-        def step(x):
-            return _leafwise(lambda s, g: s + dt * (g - s), x, target(x))
+        def step(x, *args):
+            return _leafwise(lambda s, g: s + dt * (g - s), x, target(x, *args))
 
     elif method == "exp_euler":
         decay = np.exp(-dt)
 
-        def step(x):
-            return _leafwise(lambda s, g: decay * s + (1.0 - decay) * g, x, target(x))
+        def step(x, *args):
+            return _leafwise(lambda s, g: decay * s + (1.0 - decay) * g, x, target(x, *args))
 
     else:
 
-        def field(x):
-            return _leafwise(lambda g, s: g - s, target(x), x)
+        def field(x, args):
+            return _leafwise(lambda g, s: g - s, target(x, *args), x)
 
         def ahead(x, k, h):
             return _leafwise(lambda s, d: s + h * d, x, k)
 
-        def step(x):
-            k1 = field(x)
-            k2 = field(ahead(x, k1, 0.5 * dt))
-            k3 = field(ahead(x, k2, 0.5 * dt))
-            k4 = field(ahead(x, k3, dt))
+        def step(x, *args):
+            k1 = field(x, args)
+            k2 = field(ahead(x, k1, 0.5 * dt), args)
+            k3 = field(ahead(x, k2, 0.5 * dt), args)
+            k4 = field(ahead(x, k3, dt), args)
             return _leafwise(
                 lambda s, a, b, c, d: s + dt / 6.0 * (a + 2.0 * b + 2.0 * c + d),
                 x, k1, k2, k3, k4,

@@ -22,11 +22,22 @@ flow, dG/dh for a map) with ``lowrank.dynamics.stability.classify``.
 ``as_system`` accepts a ``LowRankNetwork``, a ``lowrank.RNN`` (duck-typed: ``weights()``,
 ``time``, ``recurrent_weights``), a dict of weights as in ``RNN.weights()`` or a checkpoint, a
 tuple (W, W_in[, b]), a bare square weight matrix W (with an explicit ``time``), or a MeanField
-(duck-typed: ``latent_map``, ``jacobian``, ``time``). It never imports torch.
+(duck-typed: ``latent_map``, ``jacobian``, ``time``). It also reads networks trained with plain
+torch code: a ``torch.nn.RNN`` (tanh, one layer, one direction; ``batch_first`` only changes the
+layout of the inputs) or ``torch.nn.RNNCell``, a module holding exactly one of them, and their
+state dicts (``weight_hh_l0``, ``weight_ih_l0``, ``bias_hh_l0``, ``bias_ih_l0``, or the cell's
+``weight_hh``, ...; under one prefix such as ``rnn.``). Their update
+
+    h' = tanh(W_ih u + b_ih + W_hh h + b_hh)
+
+is the map above with W = W_hh, W_in = W_ih and b = b_ih + b_hh (time="discrete"). Torch objects
+are recognised by duck typing (a class from a ``torch`` module, attribute names) and their tensors
+read with ``detach().cpu()``: this module never imports torch.
 """
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 
@@ -37,7 +48,7 @@ from ..network import LowRankNetwork
 from .stability import STABILITY_TOL, classify, sort_eigenvalues
 from .steppers import run, stepper
 
-__all__ = ["System", "Dynamics", "LatentDynamics", "as_system", "TIMES"]
+__all__ = ["System", "Dynamics", "LatentDynamics", "as_system", "own_time", "TIMES"]
 
 TIMES = ("continuous", "discrete")
 
@@ -368,6 +379,128 @@ class LatentDynamics(System):
         return np.asarray(X, dtype=float)
 
 
+#: torch recurrent layers a module may hold; only the tanh RNN and RNNCell are read
+_TORCH_RECURRENT = ("RNN", "RNNCell", "LSTM", "LSTMCell", "GRU", "GRUCell")
+#: keys (after the prefix) that hold the recurrent weights, torch's and lowrank's own
+_ANCHOR = re.compile(r"^(?P<prefix>(?:.*\.)?)(?:weight_hh(?:_l\d+)?|weight_rec|m)$")
+
+
+def _is_torch(obj) -> bool:
+    """Whether ``obj`` is an instance of a torch class (or of a subclass of one)."""
+    return any(k.__module__.startswith("torch") for k in type(obj).__mro__)
+
+
+def _torch_layer(module, name: str):
+    """The one recurrent layer of a torch module (itself or a submodule) and its name in errors,
+    or (None, name) when it holds none. Refuses anything but a one-layer unidirectional tanh
+    ``nn.RNN`` or a tanh ``nn.RNNCell``, naming the attribute at fault."""
+    layers = [
+        (path, m)
+        for path, m in module.named_modules()
+        if type(m).__module__.startswith("torch") and type(m).__name__ in _TORCH_RECURRENT
+    ]
+    if not layers:
+        return None, name
+    if len(layers) > 1:
+        paths = ", ".join(path or "(the module itself)" for path, _ in layers)
+        raise ValueError(
+            f"{name} holds {len(layers)} recurrent layers ({paths}); pass the one to analyse"
+        )
+    path, layer = layers[0]
+    where = f"{name}.{path}" if path else name
+    kind = type(layer).__name__
+    if kind not in ("RNN", "RNNCell"):
+        raise ValueError(
+            f"{where} is a torch.nn.{kind}: only torch.nn.RNN and torch.nn.RNNCell (tanh) are "
+            "supported"
+        )
+    if layer.nonlinearity != "tanh":
+        raise ValueError(
+            f"{where}.nonlinearity must be 'tanh' (the dynamics analysed are tanh networks), "
+            f"got {layer.nonlinearity!r}"
+        )
+    if kind == "RNN" and layer.num_layers != 1:
+        raise ValueError(f"{where}.num_layers must be 1, got {layer.num_layers}")
+    if kind == "RNN" and layer.bidirectional:
+        raise ValueError(
+            f"{where}.bidirectional must be False: a bidirectional RNN is not a dynamical system"
+        )
+    return layer, where
+
+
+def _state_weights(weights: dict, name: str) -> tuple[dict, str | None]:
+    """A state dict read as lowrank weights (``Dynamics.from_weights``) and its own time
+    convention: "discrete" for torch's layout, None for lowrank's own (``weight_rec`` or m, n).
+
+    The recurrent weights may sit under one prefix ending in '.' (``rnn.weight_hh_l0``); other
+    entries (a readout, ...) are ignored."""
+    prefixes = sorted({
+        match["prefix"] for match in map(_ANCHOR.match, map(str, weights)) if match is not None
+    })
+    if len(prefixes) > 1:
+        raise ValueError(
+            f"{name} holds recurrent weights under several prefixes {prefixes}; pass the state "
+            "dict of one layer"
+        )
+    if not prefixes:  # nothing recognised: from_weights names the keys it needs
+        return weights, None
+    prefix = prefixes[0]
+    w = {
+        str(k)[len(prefix):]: v
+        for k, v in weights.items()
+        if str(k).startswith(prefix) and "." not in str(k)[len(prefix):]
+    }
+    if any(re.search(r"_l[1-9]\d*$", k) for k in w):
+        raise ValueError(
+            f"{name} holds the weights of several layers (keys ending in _l1, ...): only "
+            "one-layer RNNs (num_layers=1) are supported"
+        )
+    if any(k.endswith("_reverse") for k in w):
+        raise ValueError(
+            f"{name} holds the weights of a bidirectional RNN (keys ending in _reverse): only "
+            "unidirectional RNNs are supported"
+        )
+    if not any(k in w for k in ("weight_hh_l0", "weight_hh")):  # lowrank's own keys
+        return w, None
+    suffix = "_l0" if "weight_hh_l0" in w else ""
+    W = as_array(w[f"weight_hh{suffix}"], f"{name}[{prefix + 'weight_hh' + suffix!r}]", ndim=2)
+    N = W.shape[0]
+    out = {"weight_rec": W, "weight_in": w.get(f"weight_ih{suffix}", np.zeros((N, 0)))}
+    biases = [
+        as_array(w[key], f"{name}[{prefix + key!r}]", shape=(N,))
+        for key in (f"bias_ih{suffix}", f"bias_hh{suffix}")
+        if key in w
+    ]
+    out["bias"] = sum(biases, np.zeros(N))
+    return out, "discrete"
+
+
+def _read_weights(obj, name: str) -> tuple[dict, str | None] | None:
+    """Weights and own time convention of a torch module or a state dict; None for any other
+    object."""
+    if isinstance(obj, dict):
+        return _state_weights(obj, name)
+    if _is_torch(obj) and callable(getattr(obj, "named_modules", None)):
+        layer, where = _torch_layer(obj, name)
+        return _state_weights((obj if layer is None else layer).state_dict(), where)
+    return None
+
+
+def own_time(obj) -> str | None:
+    """The time convention a system carries itself, or None when it must be given.
+
+    A ``System``, a ``lowrank.RNN`` or a ``MeanField`` carry their own; a torch ``nn.RNN`` /
+    ``nn.RNNCell`` (and torch's state-dict layout) is a map, "discrete"; arrays, tuples, a
+    ``LowRankNetwork`` and dicts of lowrank's own weights carry none.
+    """
+    if isinstance(obj, System):
+        return obj.time
+    if hasattr(obj, "time") and (hasattr(obj, "recurrent_weights") or hasattr(obj, "latent_map")):
+        return choose(obj.time, "time", TIMES)
+    found = _read_weights(obj, "obj")
+    return None if found is None else found[1]
+
+
 def _time(time, owner: str, own: str) -> None:
     """Check that an explicit ``time`` agrees with the owner's own convention."""
     if time is not None and choose(time, "time", TIMES) != own:
@@ -392,7 +525,7 @@ def as_system(
 
     Parameters
     ----------
-    obj : System, LowRankNetwork, lowrank.RNN, MeanField, dict, tuple or ndarray
+    obj : System, LowRankNetwork, lowrank.RNN, MeanField, torch.nn.RNN, dict, tuple or ndarray
         - a ``System`` (returned as it is, bound to ``inputs`` when given);
         - a ``LowRankNetwork``: W = m n^T / N (+ g chi), W_in = its inputs, b = its bias,
           readout n; the factors (m, n) are kept when there is no bulk;
@@ -400,10 +533,18 @@ def as_system(
           its own time convention;
         - a ``lowrank.MeanField`` (anything with ``latent_map``, ``jacobian`` and ``time``; g = 0):
           its closed latent dynamics;
-        - a dict of weights as in ``RNN.weights()`` (``Dynamics.from_weights``), a tuple
-          (W, W_in[, b]) or a square matrix W (no inputs, no bias): these need ``time``.
+        - a ``torch.nn.RNN`` (tanh, ``num_layers=1``, not bidirectional), a ``torch.nn.RNNCell``
+          (tanh), or a torch module holding exactly one of them: the map
+          h' = tanh(W_hh h + W_ih u + b_ih + b_hh), time "discrete" (module docstring);
+        - a state dict of torch's layout (``weight_hh_l0``, ``weight_ih_l0``, ``bias_ih_l0``,
+          ``bias_hh_l0``, or the cell's names without ``_l0``; a missing bias is zero), possibly
+          under one prefix ending in '.' such as ``rnn.`` (other entries are ignored): the same
+          map, "discrete" (the nonlinearity is taken to be tanh);
+        - a dict of lowrank's weights as in ``RNN.weights()`` (``Dynamics.from_weights``; also
+          under one prefix), a tuple (W, W_in[, b]) or a square matrix W (no inputs, no bias):
+          these need ``time``.
     time : {"continuous", "discrete"}, optional
-        The time convention; must agree with the model's or MeanField's own.
+        The time convention; must agree with the model's, MeanField's or torch network's own.
     inputs : array_like (K,), optional
         A constant input u bound to the system (zero when omitted).
     default_time : str or None
@@ -429,8 +570,14 @@ def as_system(
         time = _required_time(default_time if time is None else time, "a LowRankNetwork")
         factors = None if obj.has_bulk else (obj.m, obj.n)
         system = Dynamics(obj.dense(), obj.inputs, obj.bias, time, obj.n, factors)
-    elif isinstance(obj, dict):
-        system = Dynamics.from_weights(obj, _required_time(time, "a dict of weights"))
+    elif (found := _read_weights(obj, name)) is not None:
+        weights, own = found
+        if own is None:
+            time = _required_time(time, f"{name} given as a dict of weights")
+        else:
+            _time(time, "torch RNN", own)
+            time = own
+        system = Dynamics.from_weights(weights, time)
     elif isinstance(obj, tuple):
         if len(obj) not in (2, 3):
             raise ValueError(
@@ -452,7 +599,8 @@ def as_system(
         system = Dynamics(W, np.zeros((N, 0)), np.zeros(N), time, np.zeros((N, 0)))
     else:
         raise TypeError(
-            f"{name} must be a LowRankNetwork, a lowrank.RNN, a lowrank.MeanField, a dict of "
-            f"weights, a tuple (W, W_in[, b]) or a square numpy array, got {type(obj).__name__}"
+            f"{name} must be a LowRankNetwork, a lowrank.RNN, a lowrank.MeanField, a torch "
+            "nn.RNN or nn.RNNCell, a dict of weights (state dict), a tuple (W, W_in[, b]) or a "
+            f"square numpy array, got {type(obj).__name__}"
         )
     return system if inputs is None else system.bind(inputs)

@@ -16,6 +16,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .._checks import ConvergenceWarning, as_array, as_float, as_int
+from .._repr import compact_repr
 from ..dynamics.dedup import unique_points
 from ..dynamics.steppers import run, stepper
 from ..dynamics.systems import Dynamics
@@ -44,6 +45,8 @@ class SharedAttractors:
         Whether each run ended at rest (change per step below 1e-6 RMS).
     """
 
+    __repr__ = compact_repr
+
     end_states: np.ndarray
     labels: np.ndarray
     n_end_states: int
@@ -67,8 +70,9 @@ def probe_end_states(
 
     Parameters
     ----------
-    model : LowRankNetwork, lowrank.RNN, dict of weights or tuple (W, W_in[, b])
-        The network (``lowrank.dynamics.as_system``).
+    model : LowRankNetwork, lowrank.RNN, torch.nn.RNN, dict of weights or tuple (W, W_in[, b])
+        The network (``lowrank.dynamics.as_system``; also a torch ``nn.RNN`` / ``nn.RNNCell`` or
+        its state dict, maps with b = b_ih + b_hh).
     inputs : array_like (batch, K)
         Pulse of each probe.
     time : {"continuous", "discrete"}, optional
@@ -122,14 +126,14 @@ def shared_attractors(
 
     Parameters
     ----------
-    model : LowRankNetwork, lowrank.RNN, dict of weights or tuple (W, W_in[, b])
-        The network (``lowrank.dynamics.as_system``); for the authors' torch networks,
-        ``(weight_hh_l0, weight_ih_l0)`` with ``time="discrete"``.
+    model : LowRankNetwork, lowrank.RNN, torch.nn.RNN, dict of weights or tuple (W, W_in[, b])
+        The network (``lowrank.dynamics.as_system``); a torch ``nn.RNN`` / ``nn.RNNCell``, a
+        module holding one, or its state dict (e.g. the authors' torch networks) directly.
     tasks : int or array_like (tasks, K)
         An int T means tasks 0..T-1 are input channels 0..T-1 (flip-flop bits); an array gives each
         task's input direction.
     time : {"continuous", "discrete"}, optional
-        Required for a tuple of arrays.
+        Required for a tuple of arrays or a dict of lowrank's weights.
     amplitude : float
         Probe amplitude: the pulses are +amplitude and -amplitude times the task's direction.
     pulse_steps, free_steps, dt :

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import as_float, as_int
+from .._repr import compact_repr
 
 __all__ = ["OODVariability", "ood_variability"]
 
@@ -31,6 +32,8 @@ class OODVariability:
     cv : float
         Coefficient of variation std / mean (0 when the mean is 0).
     """
+
+    __repr__ = compact_repr
 
     errors: np.ndarray
     mean: float

@@ -31,6 +31,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .._checks import ConvergenceWarning, as_array, as_float, as_int, choose
+from .._repr import compact_repr
 from .procrustes import ProcrustesResult, orthogonal_similarity
 
 __all__ = ["PairwiseDSA", "delay_embedding", "dmd_matrix", "dsa_distance", "pairwise_dsa"]
@@ -253,6 +254,8 @@ class PairwiseDSA:
     certified : ndarray (n, n) of bool
         Whether each distance is within ``tol`` of its lower bound (a proven global minimum).
     """
+
+    __repr__ = compact_repr
 
     distances: np.ndarray
     grad_norm: np.ndarray

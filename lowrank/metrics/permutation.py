@@ -24,6 +24,7 @@ import numpy as np
 from scipy.optimize import quadratic_assignment
 
 from .._checks import ConvergenceWarning, as_array, as_int, as_rng, choose
+from .._repr import compact_repr
 
 __all__ = ["PermutationDistance", "permutation_invariant_distance"]
 
@@ -50,6 +51,8 @@ class PermutationDistance:
     iterations : int
         Frank-Wolfe iterations of the best start (0 for the exact search).
     """
+
+    __repr__ = compact_repr
 
     distance: float
     permutation: np.ndarray

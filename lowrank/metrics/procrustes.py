@@ -52,6 +52,7 @@ from scipy.stats import ortho_group
 from threadpoolctl import threadpool_limits
 
 from .._checks import ConvergenceWarning, as_array, as_float, as_int, as_rng
+from .._repr import compact_repr
 from ..dynamics.result import SolverReport
 
 __all__ = ["ProcrustesResult", "orthogonal_similarity"]
@@ -97,6 +98,8 @@ class ProcrustesResult:
         3 the best start hit ``maxiter``; ``residual`` = ``grad_norm``; ``n_starts`` local
         searches made, ``n_failed`` of them not stationary.
     """
+
+    __repr__ = compact_repr
 
     angular: float
     euclidean: float

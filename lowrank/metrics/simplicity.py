@@ -28,6 +28,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .._checks import as_array, as_float, as_int, choose
+from .._repr import compact_repr
 from ..dynamics.systems import Dynamics
 from ..network import LowRankNetwork
 
@@ -48,6 +49,8 @@ class UnstableModes:
         All eigenvalues of W, least stable first.
     """
 
+    __repr__ = compact_repr
+
     count: int
     soft: float
     eigenvalues: np.ndarray
@@ -55,8 +58,12 @@ class UnstableModes:
 
 def _weights(W, time: str) -> np.ndarray:
     """The recurrent matrix of any network ``lowrank.dynamics.as_system`` reads (a square array,
-    a LowRankNetwork, a lowrank.RNN, a dict of weights, a tuple (W, W_in[, b]))."""
-    if not isinstance(W, (LowRankNetwork, dict, tuple)) and not hasattr(W, "weights"):
+    a LowRankNetwork, a lowrank.RNN, a torch nn.RNN / nn.RNNCell, a dict of weights or a state
+    dict, a tuple (W, W_in[, b]))."""
+    is_module = callable(getattr(W, "named_modules", None))  # a torch module, duck-typed
+    if not isinstance(W, (LowRankNetwork, dict, tuple)) and not hasattr(W, "weights") and (
+        not is_module
+    ):
         W = as_array(W, "W", ndim=2)  # array_like: a nested list, a torch tensor
     return Dynamics.from_object(W, time, name="W").W
 
@@ -72,9 +79,10 @@ def unstable_eigenvalue_count(W, time: str, *, width: float = 0.05) -> UnstableM
 
     Parameters
     ----------
-    W : array_like (N, N), LowRankNetwork, lowrank.RNN, dict of weights or tuple (W, W_in[, b])
-        Recurrent weights (for the authors' torch networks, ``rnn.weight_hh_l0``); a model must
-        use the convention ``time``.
+    W : array_like (N, N), LowRankNetwork, lowrank.RNN, torch.nn.RNN, dict or tuple (W, W_in[, b])
+        Recurrent weights, or a network holding them (``lowrank.dynamics.as_system``: also a
+        torch ``nn.RNN`` / ``nn.RNNCell`` or its state dict, which are maps); a model must use
+        the convention ``time``.
     time : {"continuous", "discrete"}
         The time convention deciding the stability criterion.
     width : float
@@ -177,6 +185,8 @@ class Separability:
         the units of the states: > 0 when the tasks are separated (the gap to the boundary), < 0
         when they are not; minimum over probe values.
     """
+
+    __repr__ = compact_repr
 
     accuracy: float
     margin: float

@@ -177,6 +177,15 @@ class SweepResults:
     ran: int
     damaged: dict = dataclasses.field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        """A summary (task counts), not the records."""
+        missing = sum(r is None for r in self.records)
+        return (
+            f"SweepResults({self.spec.name!r}, folder={str(self.folder)!r}, "
+            f"{len(self.records)} tasks: {self.done} done, {len(self.failed)} failed, "
+            f"{missing} not run; ran {self.ran} now, {len(self.damaged)} damaged and recomputed)"
+        )
+
     @property
     def done(self) -> int:
         return sum(r is not None and r["status"] == "done" for r in self.records)

@@ -60,6 +60,15 @@ class SweepReport:
     scalars: list
     failed: list
 
+    def __repr__(self) -> str:
+        """A summary (groups, counts, scalars); ``format_table()`` gives the statistics."""
+        done = sum(g.get("n_done", 0) for g in self.groups)
+        scalars = ", ".join(self.scalars[:8]) + (", ..." if len(self.scalars) > 8 else "")
+        return (
+            f"SweepReport(folder={str(self.folder)!r}, {len(self.groups)} groups varying "
+            f"{self.varied}, {done} tasks done, {len(self.failed)} failed, scalars: {scalars})"
+        )
+
     def to_json(self) -> dict:
         return {
             "varied": self.varied,
