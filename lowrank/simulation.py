@@ -264,6 +264,10 @@ def simulate(
     )
     common = (nT_scaled, np.ascontiguousarray(network.inputs), network.bias, u, linear)
     if network.has_bulk:
+        # numba's np.dot calls scipy's BLAS, loaded on first use: load it before limiting its
+        # threads, or the first call of a process runs it multi-threaded (other last bits)
+        import scipy.linalg.cython_blas  # noqa: F401
+
         blocks = integrate.row_blocks(network.dense())
         with threadpool_limits(1, user_api="blas"):  # bit for bit whatever the BLAS threads
             integrate.run_dense(args[0], blocks, *common, *args[1:])

@@ -5,7 +5,8 @@ Discrete time:              h' = phi(J h + I u + b + sigma xi)
 with phi = tanh, or the identity (``linear``: linear networks have closed-form solutions, used to
 test the integrators' orders).
 
-Two kernels share the same stepping rules:
+Two kernels share the stepping rules (``_record``, ``_rk4_stage``, ``_advance``, written once
+for one trial) and differ only in how they evaluate the field:
 - ``run_lowrank``: J = m n^T / N, applied as m (n^T phi / N) in O(N R) per step; parallel over
   trials.
 - ``run_dense``: any J (a random bulk g chi plus structure), applied to the whole batch at once
@@ -75,17 +76,23 @@ def _activate(x, linear, out):
 
 
 @njit(**_JIT)
-def _lowrank_field(mT, nT_scaled, x, drive, linear, p, kappa, out):
-    """out = -x + m kappa(x) + drive, with kappa(x) = n^T phi(x) / N stored in ``kappa``."""
-    N = x.shape[0]
-    _activate(x, linear, p)
-    _project(nT_scaled, p, kappa)
-    for i in range(N):
-        out[i] = drive[i] - x[i]
+def _add_latent(mT, kappa, out):
+    """out += m kappa (the low-rank part of J phi, or of J h for the map)."""
+    N = out.shape[0]
     for r in range(mT.shape[0]):
         kr = kappa[r]
         for i in range(N):
             out[i] += mT[r, i] * kr
+
+
+@njit(**_JIT)
+def _lowrank_field(mT, nT_scaled, x, drive, linear, p, kappa, out):
+    """out = -x + m kappa(x) + drive, with kappa(x) = n^T phi(x) / N stored in ``kappa``."""
+    _activate(x, linear, p)
+    _project(nT_scaled, p, kappa)
+    for i in range(x.shape[0]):
+        out[i] = drive[i] - x[i]
+    _add_latent(mT, kappa, out)
 
 
 @njit(**_JIT)
@@ -118,6 +125,68 @@ def _add_noise(x, scale, key, counter0):
         x[i] += scale * normal(key, counter0 + np.uint64(i))
 
 
+# The stepping rules, written once for one trial and shared by both kernels. A kernel evaluates
+# the field (flows) or the latent readout (map) at the current state, calls ``_record``, then for
+# RK4 evaluates the field at each ``_rk4_stage`` point, and finally calls ``_advance``.
+
+
+@njit(**_JIT)
+def _record(step, record_every, x, kappa, x_out, kappa_out, top):
+    """Store kappa (and x, unless x_out is (0, N)) at the recorded steps; return the new peak."""
+    if step % record_every != 0:
+        return top
+    row = step // record_every
+    for r in range(kappa.shape[0]):
+        kappa_out[row, r] = kappa[r]
+    if x_out.shape[0] > 0:
+        for i in range(x.shape[0]):
+            x_out[row, i] = x[i]
+    return _peak(x, top)
+
+
+@njit(**_JIT)
+def _rk4_stage(stage, x, f, dt, acc, xs):
+    """RK4 stage ``stage`` (0, 1, 2) with f = k_{stage+1}: acc gathers k1 + 2 k2 + 2 k3.
+
+    xs becomes the point of the next field evaluation, x + dt/2 k1, x + dt/2 k2, x + dt k3.
+    """
+    h = dt if stage == 2 else 0.5 * dt
+    for i in range(x.shape[0]):
+        if stage == 0:
+            acc[i] = f[i]
+        else:
+            acc[i] += 2.0 * f[i]
+        xs[i] = x[i] + h * f[i]
+
+
+@njit(**_JIT)
+def _advance(method, x, f, acc, dt, decay, noise_scale, key, step, linear):
+    """One step of ``method`` from x, in place, with its noise (stream ``key``, draws step N..).
+
+    Flows: f is the field at x (Euler, exponential Euler) or k4 (RK4, with acc = k1 + 2 k2 + 2 k3).
+    Map: f is the pre-activation J h + I u + b; x becomes phi(f + noise) (f is overwritten).
+    """
+    N = x.shape[0]
+    counter0 = np.uint64(step) * np.uint64(N)
+    if method == MAP:
+        if noise_scale > 0.0:
+            _add_noise(f, noise_scale, key, counter0)
+        _activate(f, linear, x)
+        return
+    if method == EULER:
+        for i in range(N):
+            x[i] += dt * f[i]
+    elif method == EXP_EULER:
+        for i in range(N):
+            # x' = e^{-dt} x + (1 - e^{-dt}) (J phi(x) + drive), with f = J phi + drive - x
+            x[i] += (1.0 - decay) * f[i]
+    else:  # RK4
+        for i in range(N):
+            x[i] += dt / 6.0 * (acc[i] + f[i])
+    if noise_scale > 0.0:
+        _add_noise(x, noise_scale, key, counter0)
+
+
 @njit(parallel=True, **_JIT)
 def run_lowrank(
     x0,
@@ -146,7 +215,6 @@ def run_lowrank(
     """
     B, N = x0.shape
     R = mT.shape[0]
-    record_x = x_out.shape[1] > 0
     decay = math.exp(-dt)
     noise_scale = _noise_scale(method, noise, dt)
     for b in prange(B):
@@ -158,61 +226,27 @@ def run_lowrank(
         acc = np.empty(N)
         xs = np.empty(N)
         kappa_s = np.empty(R)
-        key = keys[b]
+        x_rows, kappa_rows, key = x_out[b], kappa_out[b], keys[b]
         top = 0.0
         for step in range(n_steps + 1):
             if step == 0 or u.shape[1] > 1:
                 _drive(inputs, bias, u, b, step, drive)
-            # latent readout of the current state (and, for Euler-type steps, the field)
             if method == MAP:
                 _project(nT_scaled, x, kappa)
             else:
                 _lowrank_field(mT, nT_scaled, x, drive, linear, p, kappa, f)
-            if step % record_every == 0:
-                row = step // record_every
-                for r in range(R):
-                    kappa_out[b, row, r] = kappa[r]
-                if record_x:
-                    for i in range(N):
-                        x_out[b, row, i] = x[i]
-                top = _peak(x, top)
+            top = _record(step, record_every, x, kappa, x_rows, kappa_rows, top)
             if step == n_steps:
                 break
-            if method == EULER:
-                for i in range(N):
-                    x[i] += dt * f[i]
-            elif method == EXP_EULER:
-                for i in range(N):
-                    # x' = e^{-dt} x + (1 - e^{-dt}) (J phi(x) + drive), with f = J phi + drive - x
-                    x[i] = x[i] + (1.0 - decay) * f[i]
-            elif method == RK4:
-                for i in range(N):
-                    acc[i] = f[i]
-                    xs[i] = x[i] + 0.5 * dt * f[i]
-                _lowrank_field(mT, nT_scaled, xs, drive, linear, p, kappa_s, f)
-                for i in range(N):
-                    acc[i] += 2.0 * f[i]
-                    xs[i] = x[i] + 0.5 * dt * f[i]
-                _lowrank_field(mT, nT_scaled, xs, drive, linear, p, kappa_s, f)
-                for i in range(N):
-                    acc[i] += 2.0 * f[i]
-                    xs[i] = x[i] + dt * f[i]
-                _lowrank_field(mT, nT_scaled, xs, drive, linear, p, kappa_s, f)
-                for i in range(N):
-                    x[i] += dt / 6.0 * (acc[i] + f[i])
-            else:  # MAP: h' = tanh(m kappa + drive + noise)
+            if method == RK4:
+                for stage in range(3):
+                    _rk4_stage(stage, x, f, dt, acc, xs)
+                    _lowrank_field(mT, nT_scaled, xs, drive, linear, p, kappa_s, f)
+            elif method == MAP:  # pre-activation m kappa + drive
                 for i in range(N):
                     f[i] = drive[i]
-                for r in range(R):
-                    kr = kappa[r]
-                    for i in range(N):
-                        f[i] += mT[r, i] * kr
-                if noise_scale > 0.0:
-                    _add_noise(f, noise_scale, key, np.uint64(step) * np.uint64(N))
-                _activate(f, linear, x)
-                continue
-            if noise_scale > 0.0:
-                _add_noise(x, noise_scale, key, np.uint64(step) * np.uint64(N))
+                _add_latent(mT, kappa, f)
+            _advance(method, x, f, acc, dt, decay, noise_scale, key, step, linear)
         for i in range(N):
             x_final[b, i] = x[i]
         peak[b] = _peak(x, top)
@@ -287,7 +321,6 @@ def run_dense(
     see run_lowrank."""
     B, N = x0.shape
     R = nT_scaled.shape[0]
-    record_x = x_out.shape[1] > 0
     decay = math.exp(-dt)
     noise_scale = _noise_scale(method, noise, dt)
     X = x0.copy()
@@ -304,57 +337,23 @@ def run_dense(
                 _project(nT_scaled, X[b], K[b])
         else:
             _dense_field(Jb, nT_scaled, inputs, bias, u, linear, step, X, P, K, tmp, F)
-        if step % record_every == 0:
-            row = step // record_every
-            for b in range(B):
-                for r in range(R):
-                    kappa_out[b, row, r] = K[b, r]
-                if record_x:
-                    for i in range(N):
-                        x_out[b, row, i] = X[b, i]
-                peak[b] = _peak(X[b], peak[b])
+        for b in range(B):
+            peak[b] = _record(step, record_every, X[b], K[b], x_out[b], kappa_out[b], peak[b])
         if step == n_steps:
             break
-        if method == EULER:
-            for b in range(B):
-                for i in range(N):
-                    X[b, i] += dt * F[b, i]
-        elif method == EXP_EULER:
-            for b in range(B):
-                for i in range(N):
-                    X[b, i] += (1.0 - decay) * F[b, i]
-        elif method == RK4:
-            for b in range(B):
-                for i in range(N):
-                    acc[b, i] = F[b, i]
-                    XS[b, i] = X[b, i] + 0.5 * dt * F[b, i]
-            _dense_field(Jb, nT_scaled, inputs, bias, u, linear, step, XS, P, KS, tmp, F)
-            for b in range(B):
-                for i in range(N):
-                    acc[b, i] += 2.0 * F[b, i]
-                    XS[b, i] = X[b, i] + 0.5 * dt * F[b, i]
-            _dense_field(Jb, nT_scaled, inputs, bias, u, linear, step, XS, P, KS, tmp, F)
-            for b in range(B):
-                for i in range(N):
-                    acc[b, i] += 2.0 * F[b, i]
-                    XS[b, i] = X[b, i] + dt * F[b, i]
-            _dense_field(Jb, nT_scaled, inputs, bias, u, linear, step, XS, P, KS, tmp, F)
-            for b in range(B):
-                for i in range(N):
-                    X[b, i] += dt / 6.0 * (acc[b, i] + F[b, i])
-        else:  # MAP
+        if method == RK4:
+            for stage in range(3):
+                for b in range(B):
+                    _rk4_stage(stage, X[b], F[b], dt, acc[b], XS[b])
+                _dense_field(Jb, nT_scaled, inputs, bias, u, linear, step, XS, P, KS, tmp, F)
+        elif method == MAP:  # pre-activation J h + drive
             _dense_product(Jb, X, tmp, F)
             for b in range(B):
                 _drive(inputs, bias, u, b, step, P[b])
                 for i in range(N):
                     F[b, i] += P[b, i]
-                if noise_scale > 0.0:
-                    _add_noise(F[b], noise_scale, keys[b], np.uint64(step) * np.uint64(N))
-                _activate(F[b], linear, X[b])
-            continue
-        if noise_scale > 0.0:
-            for b in range(B):
-                _add_noise(X[b], noise_scale, keys[b], np.uint64(step) * np.uint64(N))
+        for b in range(B):
+            _advance(method, X[b], F[b], acc[b], dt, decay, noise_scale, keys[b], step, linear)
     for b in range(B):
         for i in range(N):
             x_final[b, i] = X[b, i]
