@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from lowrank.dynamics import unique_points
 from lowrank.fixedpoints import Dynamics, find_fixed_points
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "turner2023"
+from lowrank.turner2023 import add_data_argument, require_data_dir
 
 
 def adam_fixed_points(W: np.ndarray, starts: np.ndarray, q_tol=1e-12, max_iter=20000):
@@ -74,8 +72,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--starts", type=int, default=256)
     parser.add_argument("--networks", type=int, default=3)
+    add_data_argument(parser)
     args = parser.parse_args()
-    weights = np.load(DATA / "flipflopparallel_3bits_200_vanilla_100.npz")["final.rnn.weight_hh_l0"]
+    data = require_data_dir(parser, args)
+    weights = np.load(data / "flipflopparallel_3bits_200_vanilla_100.npz")["final.rnn.weight_hh_l0"]
     find_fixed_points(weights[0].astype(np.float64), time="discrete", seed=0, n_starts=8)  # warm-up
     print(f"3-bit flip-flop networks (Turner & Barak 2023, N = 100, discrete), {args.starts} starts, "
           f"torch threads {torch.get_num_threads()}")

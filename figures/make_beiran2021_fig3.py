@@ -2,8 +2,9 @@
 
 Three overlap matrices Sigma_nm (Sigma_mm = I, zero means): symmetric with eigenvalues 2.5 and 1.6
 (stable fixed points and saddles), 2 I (a ring attractor) and 2 I + 0.6 R_90 (a limit cycle).
-Streamlines of the mean-field flow, fixed points from ``MeanField.fixed_points`` (filled: stable,
-open: unstable), and latent trajectories of finite networks (N = 2000, whitened loadings) in black.
+Grey streamlines of the mean-field flow, fixed points from ``MeanField.fixed_points`` (filled:
+stable, open: unstable), and latent trajectories of finite networks (N = 2000, whitened loadings,
+25 tau from three starts) in black; a legend below the panels names every mark.
 
 Run: python figures/make_beiran2021_fig3.py   (writes figures/out/beiran2021_fig3.png)
 """
@@ -15,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 from lowrank import GaussianLoadings, LowRankNetwork, MeanField, simulate  # noqa: E402
 
@@ -40,7 +42,7 @@ def portrait(ax, title: str, S: np.ndarray) -> None:
     for i, k2 in enumerate(grid):
         for j, k1 in enumerate(grid):
             U[i, j], V[i, j] = mf.velocity([k1, k2])
-    ax.streamplot(grid, grid, U, V, color=np.hypot(U, V), cmap="Greys", density=0.9, linewidth=0.6)
+    ax.streamplot(grid, grid, U, V, color="0.65", density=0.9, linewidth=0.6, arrowsize=0.8)
     if title != "limit cycle":
         found = mf.fixed_points(n_starts=40)
         for p in found:
@@ -58,17 +60,26 @@ def portrait(ax, title: str, S: np.ndarray) -> None:
     for k in traj.kappa:
         ax.plot(k[:, 0], k[:, 1], color="k", lw=0.8)
     ax.set_title(title, fontsize=9)
-    ax.set_xlabel("kappa_1")
+    ax.set_xlabel(r"$\kappa_1$")
     ax.set_aspect("equal")
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.8))
-    for ax, (title, S) in zip(axes, CASES.items()):
+    fig, axes = plt.subplots(1, 3, figsize=(11, 4.3))
+    for ax, (title, S) in zip(axes, CASES.items(), strict=True):
         portrait(ax, title, S)
-    axes[0].set_ylabel("kappa_2")
-    fig.tight_layout()
+    axes[0].set_ylabel(r"$\kappa_2$")
+    red = {"color": "C3", "ls": "none", "ms": 6}
+    handles = [
+        Line2D([], [], color="0.65", lw=0.8, label="mean-field flow"),
+        Line2D([], [], marker="o", mfc="C3", label="stable fixed point", **red),
+        Line2D([], [], marker="o", mfc="w", label="unstable fixed point", **red),
+        Line2D([], [], color="C3", lw=2, label="ring of fixed points / limit cycle"),
+        Line2D([], [], color="k", lw=0.8, label=r"network N = 2000, $0 \leq t \leq 25\,\tau$"),
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=5, frameon=False, fontsize=8)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     path = OUT / "beiran2021_fig3.png"
     fig.savefig(path, dpi=150)
     print(f"wrote {path}")

@@ -269,7 +269,8 @@ class BifurcationDiagram:
         return sorted((e for e in self.events if e.kind == kind), key=lambda e: e.parameter)
 
     def plot(self, ax=None, observable: str = "kappa", component: int = 0):
-        """Draw the diagram: stable branches solid, unstable dashed, chaotic in red, events marked.
+        """Draw the diagram: stable branches solid, unstable dashed, chaotic in red, events marked;
+        the legend names every line style and marker used.
 
         Parameters
         ----------
@@ -295,6 +296,14 @@ class BifurcationDiagram:
             for i in range(len(y) - 1):
                 style = "-" if stable[i] and stable[i + 1] else "--"
                 ax.plot(branch.parameter[i : i + 2], y[i : i + 2], style, color=color, lw=1.5)
+        styles = {  # (chaotic, stable segment) of every segment drawn, for the legend
+            (b.chaotic, bool(b.stable[i] and b.stable[i + 1]))
+            for b in self.branches
+            for i in range(len(b.parameter) - 1)
+        }
+        for chaotic, stable in sorted(styles):
+            state = f"{'chaotic' if chaotic else 'static'}, {'stable' if stable else 'unstable'}"
+            ax.plot([], [], "-" if stable else "--", color="C3" if chaotic else "C0", label=state)
         markers = {"fold": "s", "branch_point": "o", "hopf": "D", "chaos_onset": "*"}
         for kind in EVENT_KINDS:
             events = self.events_of(kind)
@@ -311,9 +320,13 @@ class BifurcationDiagram:
                     linestyle="none",
                 )
         ax.set_xlabel(self.parameter_name)
-        ax.set_ylabel(f"{observable}[{component}]")
-        if self.events:
-            ax.legend(frameon=False, fontsize=8)
+        if observable == "kappa":
+            ax.set_ylabel(rf"$\kappa_{{{component + 1}}}$")
+        else:
+            several = any(np.shape(b.delta0)[-1] > 1 for b in self.branches)
+            ax.set_ylabel(r"$\Delta_0$" + (f" (population {component + 1})" if several else ""))
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(frameon=False, fontsize=7)
         return ax
 
 

@@ -139,61 +139,63 @@ class EmergenceReport:
         return "\n".join(lines)
 
     def plot(self, portraits: int = 3):
-        """Figure: outlier eigenvalues against the stability boundary (coloured by checkpoint),
-        stable-point counts over training, and kappa-plane portraits at a few checkpoints."""
+        """Figure: outlier eigenvalues against the stability boundary (coloured by checkpoint,
+        with a colour bar), stable-point counts over training, and kappa-plane portraits at a few
+        checkpoints (shared limits, at least +-1.1 so that a checkpoint whose points all sit at the
+        origin still shows a readable plane)."""
         import matplotlib.pyplot as plt
+        from matplotlib.colors import Normalize
 
         from .plotting import plot_spectrum
 
         picks = np.unique(np.linspace(0, len(self.analyses) - 1, portraits).round().astype(int))
-        fig, axes = plt.subplots(1, 2 + len(picks), figsize=(4 * (2 + len(picks)), 3.8))
-        colours = plt.cm.viridis(np.linspace(0, 1, len(self.spectra)))
-        for values, colour in zip(self.spectra, colours, strict=True):
-            plot_spectrum(values, ax=axes[0], time=self.time, color=colour, s=6)
-        axes[0].set_title("top eigenvalues of W over training")
+        fig, axes = plt.subplots(1, 2 + len(picks), figsize=(4 * (2 + len(picks)), 4.2))
+        norm = Normalize(0, max(len(self.spectra) - 1, 1))
+        for k, values in enumerate(self.spectra):
+            plot_spectrum(values, ax=axes[0], time=self.time, color=plt.cm.viridis(norm(k)), s=6)
+        mappable = plt.cm.ScalarMappable(norm=norm, cmap="viridis")
+        cax = axes[0].inset_axes([1.04, 0.0, 0.05, 1.0])  # a child axes: fig.axes stays one a panel
+        fig.colorbar(mappable, cax=cax, label="checkpoint")
+        boundary = "unit circle" if self.time == "discrete" else r"Re $\lambda$ = 1"
+        axes[0].set_title(f"top eigenvalues of W ({boundary})", fontsize=9)
         ckpt = [a.checkpoint for a in self.analyses]
         counts = self.outlier_counts()
-        axes[1].step(range(len(counts)), counts, where="post", label="outliers")
-        axes[1].plot(
-            ckpt,
-            [a.predicted_stable.sum() for a in self.analyses],
-            "o-",
-            ms=3,
-            label="predicted stable",
-        )
-        axes[1].plot(
-            ckpt,
-            [a.observed_stable.sum() for a in self.analyses],
-            "s--",
-            ms=3,
-            label="observed stable",
-        )
-        axes[1].set_xlabel("checkpoint")
+        axes[1].step(range(len(counts)), counts, where="post", lw=2.5, alpha=0.5,
+                     label="outlier eigenvalues")
+        axes[1].plot(ckpt, [a.predicted_stable.sum() for a in self.analyses], "x-", ms=7,
+                     zorder=3, label="predicted stable points")
+        axes[1].plot(ckpt, [a.observed_stable.sum() for a in self.analyses], "o--", ms=7,
+                     mfc="none", zorder=2, label="observed stable points")
+        axes[1].set_xlabel("checkpoint (training progress)")
+        axes[1].set_ylabel("count")
         axes[1].legend(frameon=False, fontsize=8)
-        axes[1].set_title("sequential emergence")
+        axes[1].set_title("sequential emergence", fontsize=9)
+        extent = [np.abs(k).max() for a in self.analyses
+                  for k in (a.observed_kappa, a.predicted_kappa) if k.size]
+        half = 1.1 * max(1.0, max(extent, default=0.0))
+        styles = (("observed", "o", "C0", 40), ("predicted", "x", "C3", 60))
         for ax, k in zip(axes[2:], picks, strict=True):
             a = self.analyses[k]
-            for kappa, stable, marker, name in (
-                (a.observed_kappa, a.observed_stable, "o", "observed"),
-                (a.predicted_kappa, a.predicted_stable, "x", "predicted"),
+            for (name, marker, colour, size), kappa, stable in zip(
+                styles,
+                (a.observed_kappa, a.predicted_kappa),
+                (a.observed_stable, a.predicted_stable),
+                strict=True,
             ):
-                if kappa.shape[1] >= 2:
-                    ax.scatter(
-                        kappa[stable, 0], kappa[stable, 1], marker=marker, label=f"{name} stable"
-                    )
-                    ax.scatter(
-                        kappa[~stable, 0],
-                        kappa[~stable, 1],
-                        marker=marker,
-                        alpha=0.35,
-                        label=f"{name} unstable",
-                    )
-                elif kappa.shape[1] == 1:
-                    ax.scatter(kappa[:, 0], np.zeros(len(kappa)), marker=marker, label=name)
+                if kappa.ndim != 2 or kappa.shape[1] == 0:
+                    continue
+                y = kappa[:, 1] if kappa.shape[1] >= 2 else np.zeros(len(kappa))
+                fill = {"facecolors": "none", "edgecolors": colour} if marker == "o" else {}
+                for chosen, alpha, what in ((stable, 1.0, "stable"), (~stable, 0.35, "unstable")):
+                    ax.scatter(kappa[chosen, 0], y[chosen], marker=marker, s=size, alpha=alpha,
+                               color=colour, label=f"{name} {what}", **fill)
+            ax.set_xlim(-half, half)
+            ax.set_ylim(-half, half)
+            ax.set_aspect("equal")
             ax.set_xlabel(r"$\kappa_1$")
             ax.set_ylabel(r"$\kappa_2$")
-            ax.set_title(f"checkpoint {a.checkpoint}")
-        axes[2].legend(frameon=False, fontsize=7)
+            ax.set_title(f"checkpoint {a.checkpoint}", fontsize=9)
+        axes[2].legend(frameon=False, fontsize=7, loc="upper left")
         fig.tight_layout()
         return fig
 
