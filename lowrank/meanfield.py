@@ -26,7 +26,7 @@ import sympy as sp
 
 from ._checks import (
     MAX_STEPS,
-    ConvergenceWarning,
+    DivergenceWarning,
     as_array,
     as_float,
     as_int,
@@ -257,7 +257,7 @@ class MeanField:
 
         Warns
         -----
-        ConvergenceWarning
+        DivergenceWarning
             When a trial diverges: a non-finite state, |v| > 1e6 (1 + kappa_scale() + |v0|) or
             |w| > 1e6 (1 + max |u| + |w0|) (e.g. RK4 with dt > 2.78 is unstable on the leak).
             That trial's entries from the step that left the bound on are NaN.
@@ -335,7 +335,7 @@ class MeanField:
                 "became non-finite or left |v| <= 1e6 (1 + kappa_scale + |v0|), "
                 "|w| <= 1e6 (1 + max|u| + |w0|); their later entries are NaN. "
                 "Lower dt (RK4 needs dt < 2.78) or check the dynamics.",
-                ConvergenceWarning,
+                DivergenceWarning,
                 stacklevel=2,
             )
         t = np.arange(n_steps + 1) * dt

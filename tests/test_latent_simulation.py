@@ -19,7 +19,7 @@ import pytest
 import sympy as sp
 from scipy.integrate import solve_ivp
 
-from lowrank import ConvergenceWarning, GaussianLoadings, LowRankNetwork, MeanField, simulate
+from lowrank import DivergenceWarning, GaussianLoadings, LowRankNetwork, MeanField, simulate
 
 N = 4000
 FINITE_N = 0.02  # relative to max |kappa|
@@ -179,7 +179,7 @@ def test_initial_state_arguments():
 def test_divergence_warns():
     """RK4 is unstable on the leak for dt > 2.78: the run warns and marks the rest NaN."""
     mf = MeanField(RANK_ONE)
-    with pytest.warns(ConvergenceWarning, match="diverged"):
+    with pytest.warns(DivergenceWarning, match="diverged"):
         latent = mf.simulate([0.3], t_max=200.0, dt=10.0)
     assert np.isnan(latent.kappa[0, -1]).all() and np.isfinite(latent.kappa[0, 0]).all()
     with warnings.catch_warnings():
