@@ -1,18 +1,21 @@
 """Mean-field latent dynamics of low-rank networks: fixed points, stability and (D)MFT with a bulk.
 
-For a network whose neurons' loadings (m, n, I) follow a Gaussian or a mixture of Gaussians,
-the latent variables kappa_r = <n_r phi(x)> obey, in the limit N -> infinity and without a
-random bulk (Beiran et al. 2021, Neural Comput. 33:1572; THEORY.md section 2)
+For a network whose neurons' loadings (m, n, I) follow a Gaussian or a mixture of Gaussians, in
+the limit N -> infinity and without a random bulk (Beiran et al. 2021, Neural Comput. 33:1572;
+docs/theory, sections theory-meanfield and theory-latent-dynamics), the latent variables
+kappa_r = <n_r phi(x)> are kappa = G(v, w) with
 
-    continuous time:  dkappa/dt = -kappa + G(kappa, u),
-    discrete time:    kappa_{t+1} = G(kappa_t, u),
+    continuous time:  dv/dt = -v + G(v, w),  dw/dt = -w + u   (x = m v + I w),
+    discrete time:    kappa_{t+1} = G(kappa_t, u_t),
     G_r = sum_p alpha_p ( mu_{n_r,p} [phi]_p
-                          + (Sigma_{n_r m,p} kappa + Sigma_{n_r I,p} u) [phi']_p ).
+                          + (Sigma_{n_r m,p} kappa + Sigma_{n_r I,p} u) [phi']_p ),
 
-With a random bulk g chi (Mastrogiuseppe & Ostojic 2018, Neuron 99:609; THEORY.md section 3)
-the latent variables are no longer a closed dynamical system; ``stationary_states`` returns the
-static and chaotic solutions of the (dynamic) mean-field theory instead. The equations are
-derived and compiled by :mod:`lowrank.symbolic`.
+so that fixed points solve kappa = G(kappa, u) in both conventions (v = kappa, w = u there).
+
+With a random bulk g chi (Mastrogiuseppe & Ostojic 2018, Neuron 99:609; docs/theory, section
+theory-bulk) the latent variables are no longer a closed dynamical system; ``stationary_states``
+returns the static and chaotic solutions of the (dynamic) mean-field theory instead. The
+equations are derived and compiled by :mod:`lowrank.symbolic`.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ class MeanField:
 
     Examples
     --------
-    The pitchfork of a rank-one network with overlap 2 (THEORY.md section 5):
+    The pitchfork of a rank-one network with overlap 2 (docs/theory, section theory-reference):
 
     >>> from lowrank import GaussianLoadings
     >>> mf = MeanField(GaussianLoadings([0, 0], [[1, 2], [2, 5]], rank=1))

@@ -20,7 +20,7 @@ SPEED_TOL = 0.2  # above the ring's barrier speed (max|R| ~ 0.15 at N = 200), we
 
 def mean_field_ring_radius():
     """Rank two, Sigma_nm = 2 I, m ~ N(0, I): kappa = 2 <phi'(x)> kappa with x = m . kappa, so
-    the ring radius r solves 1 = 2 E[sech^2(r z)], z ~ N(0, 1) (1.337109 in THEORY.md)."""
+    the ring radius r solves 1 = 2 E[sech^2(r z)], z ~ N(0, 1) (1.337109; docs/theory, section theory-reference)."""
 
     def excess(r):
         def sech2_density(z):
