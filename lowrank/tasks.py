@@ -46,6 +46,7 @@ __all__ = [
     "path_integration",
     "multitask",
     "from_dict",
+    "from_neurogym",
     "MAKERS",
     "maker",
 ]
@@ -672,6 +673,18 @@ def maker(name: str) -> Callable[..., Task]:
     return globals()[choose(name, "task maker", MAKERS)]
 
 
+def from_neurogym(env, steps: int = 100, **env_kwargs) -> Task:
+    """Wrap a neurogym environment (or its id) as a lowrank task: see ``lowrank._neurogym``.
+
+    Trials are concatenated into sequences of ``steps`` time steps, as neurogym's ``Dataset``
+    does; targets are the one-hot ground-truth actions, scored at every step. Needs neurogym
+    (``pip install -e ".[neurogym]"``).
+    """
+    from ._neurogym import from_neurogym as wrap
+
+    return wrap(env, steps, **env_kwargs)
+
+
 def from_dict(spec: dict) -> Task:
     """Rebuild a task from ``task.to_dict()`` (e.g. read back from a saved training run).
 
@@ -693,6 +706,13 @@ def from_dict(spec: dict) -> Task:
         if not isinstance(tasks, list):
             raise TypeError(f"spec['tasks'] must be a list of task dicts, got {tasks!r}")
         return MultiTask(tuple(from_dict(t) for t in tasks), spec["mode"])
+    if kind == "NeurogymTask":
+        if set(spec) != {"env_id", "env_kwargs", "steps"}:
+            raise ValueError(
+                "spec of a NeurogymTask must hold exactly 'env_id', 'env_kwargs' and 'steps', "
+                f"got {sorted(spec)}"
+            )
+        return from_neurogym(spec["env_id"], spec["steps"], **spec["env_kwargs"])
     cls = _CLASSES.get(kind)
     if cls is None:
         raise ValueError(
