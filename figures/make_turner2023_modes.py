@@ -73,9 +73,11 @@ def main() -> None:
     fig, (ax_eig, ax_end) = plt.subplots(1, 2, figsize=(9, 3.6))
     if args.sweep:
         overlay_sweep(args.sweep, ax_eig, ax_end)
+    sizes = []
     for k, (mode, (_, published)) in enumerate(MODES.items()):
         stats = [measure(data, mode, b) for b in BITS]
         counts = [s[0] for s in stats]
+        sizes += counts
         ends = [s[1] for s in stats]
         color = f"C{k}"
         ax_eig.errorbar(
@@ -87,7 +89,7 @@ def main() -> None:
             capsize=3,
             label=mode,
         )
-        ax_eig.plot(BITS, published, "x", color=color, ms=9)
+        ax_eig.plot(BITS, published, "x", color="k", ms=7, mew=1.5, zorder=5)
         ax_end.errorbar(
             BITS,
             [e.mean() for e in ends],
@@ -104,13 +106,25 @@ def main() -> None:
             "end states:",
             [round(float(e.mean()), 2) for e in ends],
         )
+    seeds = sorted({len(c) for c in sizes})
     ax_eig.set(
-        xlabel="bits",
-        ylabel="eigenvalues with |lambda| > 1",
-        title="unstable eigenvalues (x: published)",
+        xlabel="bits (flip-flop channels)",
+        ylabel=r"eigenvalues of $W_{hh}$ with $|\lambda| > 1$",
+        title="unstable eigenvalues",
     )
-    ax_end.set(xlabel="bits", ylabel="distinct end states", title="end states of +-1 probes")
-    ax_eig.legend(frameon=False, fontsize=7, loc="upper left")
+    ax_end.set(
+        xlabel="bits (flip-flop channels)",
+        ylabel="distinct end states",
+        title=r"end states of $\pm 1$ probes",
+    )
+    ax_eig.plot([], [], "x", color="k", ms=7, mew=1.5, label="published mean (Turner & Barak)")
+    for ax in (ax_eig, ax_end):
+        ax.legend(frameon=False, fontsize=7, loc="upper left")
+    fig.suptitle(
+        "Turner & Barak 2023 networks (N = 100, discrete time): mean $\\pm$ s.d. over "
+        f"{seeds[0]}-{seeds[-1]} seeds per mode and size",
+        fontsize=9,
+    )
     for ax in (ax_eig, ax_end):
         ax.set_xticks(BITS)
     fig.tight_layout()
