@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import as_int, as_rng
-from .tasks import Task, Trials, _MAX_VALUES
+from .tasks import _MAX_VALUES, Task, Trials
 
 __all__ = ["NeurogymTask", "from_neurogym"]
 

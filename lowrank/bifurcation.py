@@ -29,11 +29,17 @@ consecutive points, the events are located on their test functions (Kuznetsov 20
                   (Mastrogiuseppe & Ostojic 2018, Neuron 99:609).
 
 Each is located to 1e-10 in the arclength by Brent's method (bisection on the eigenvalue count
-for symmetric branch points). New branches start *at* each located branch point, along the null
-directions of [F_y, F_p] other than the tangent (both signs; Keller 1977); a symmetric branch
+for symmetric branch points), on points of the branch computed where the hyperplane normal to it
+(to the cubic Hermite interpolant between two continuation points) cuts it, so that Newton does
+not leave for a branch crossing this one; a fold or branch point is accepted only where F_y is
+singular (an eigenvalue below 1e-6 of its largest entry). New branches start *at* each located
+branch point, along the null directions of [F_y, F_p] other than the branch's own direction
+(both signs; Keller 1977): a pitchfork gives two side branches, one per sign. A symmetric branch
 point whose bifurcating solutions form a continuous family (a ring) gives one branch, a curve on
 that family, whose states are marginal (``Branch.manifold_dimension`` = 1). A state found by a
 multi-start solve that lies on a known branch (or on the ring of one) is not continued again.
+A branch that reaches an end of the parameter range is solved there, at that parameter (``build``
+may raise beyond it), so that a multi-start solve at the end finds its states known.
 
 A chaotic branch ends where it meets the static solutions (D_0 - D_inf -> 0, a chaos onset). Its
 equations in log(D_0 - D_inf) become singular there, so folds and branch points are not searched
@@ -367,6 +373,18 @@ def _natural(kind: str, y: np.ndarray) -> np.ndarray:
     return out
 
 
+def _between(kind: str, za: np.ndarray, zb: np.ndarray, p: float) -> np.ndarray:
+    """The point z = (y, p) at parameter p of the chord from za to zb in the natural unknowns
+    (``_natural``): on a chaotic branch D_0 - D_inf is interpolated, not its logarithm, which the
+    last steps to a chaos onset change by several units at once."""
+    f = (p - za[-1]) / (zb[-1] - za[-1])
+    ya, yb = _natural(kind, za[:-1]), _natural(kind, zb[:-1])
+    y = ya + f * (yb - ya)
+    if kind == "chaotic":
+        y[-1] = np.log(y[-1])
+    return np.append(y, p)
+
+
 def _null_space(matrix: np.ndarray, tol: float) -> np.ndarray:
     """Orthonormal basis (rows) of the numerical null space of an (n, n + k) matrix: the right
     singular vectors whose singular values are below ``tol`` times the largest, and the k
@@ -429,8 +447,8 @@ class _Switch:
 
 
 class _Segment:
-    """The arc of a branch between two consecutive points A and B, parametrised by
-    s = t_A . (z - z_A) in [0, h] (the corrector's own parametrisation)."""
+    """The arc of a branch between two consecutive points A and B, parametrised by s in [0, h],
+    h = t_A . (z_B - z_A), through the cubic Hermite interpolant of A and B (``cubic``)."""
 
     def __init__(self, cont: Continuation, curve: _Curve, a: _Point, b: _Point):
         self.cont, self.curve, self.a, self.b = cont, curve, a, b
@@ -439,18 +457,51 @@ class _Segment:
         self.failed = np.inf
 
     def at(self, s: float) -> _Point:
-        """The point of the branch at s (raises _Lost when Newton fails)."""
+        """The point of the branch at s: where the hyperplane normal to the cubic through A and
+        B (Hermite, with their tangents) at s, through its point there, cuts the branch. Near a
+        branch point a branch crossing this one meets that hyperplane far from the point sought
+        (unlike t_A . (z - z_A) = s, which it cuts right beside it). Newton starts from the
+        points already computed on either side of s, and polishes to round-off. Raises _Lost
+        when Newton fails or ends further from the cubic than B is from A."""
         if s not in self.cache:
             a, b = self.a, self.b
-            guess = a.z + (s / self.h) * (b.z - a.z)
-            z, residual = self.cont._correct(self.curve.kind, guess, a.t, a.z + s * a.t)
+            anchor, normal = self.cubic(s)
+            known = [(v, q) for v, q in self.cache.items() if q is not None]
+            s0, z0 = max(((v, q.z) for v, q in known if v < s), key=lambda item: item[0])
+            s1, z1 = min(((v, q.z) for v, q in known if v > s), key=lambda item: item[0])
+            start = z0 + (s - s0) / (s1 - s0) * (z1 - z0)
+            start += (normal @ (anchor - start)) * normal
+            z, residual = self.cont._correct(self.curve.kind, start, normal, anchor, polish=True)
             point = None if z is None else self.cont._point(self.curve, z, a.t, False)
+            if point is not None and np.max(np.abs(point.z - anchor)) > np.max(np.abs(b.z - a.z)):
+                point = None  # another branch
             if point is None:
                 self.failed = min(self.failed, residual)
             self.cache[s] = point
         if self.cache[s] is None:
             raise _Lost
         return self.cache[s]
+
+    def cubic(self, s: float) -> tuple:
+        """(z, unit tangent) at s of the cubic Hermite interpolant of the branch between A and
+        B (dz/ds = t / (t_A . t) at both): the branch's direction there, which the tangent
+        computed at a point near a branch point (from the null space of [F_y, F_p], then
+        two-dimensional) does not give."""
+        a, b, h = self.a, self.b, self.h
+        u = s / h
+        d0, d1 = (q.t / (a.t @ q.t) for q in (a, b))
+        z = (
+            (2 * u**3 - 3 * u**2 + 1) * a.z
+            + (u**3 - 2 * u**2 + u) * h * d0
+            + (-2 * u**3 + 3 * u**2) * b.z
+            + (u**3 - u**2) * h * d1
+        )
+        slope = (
+            (6 * u**2 - 6 * u) * (a.z - b.z) / h
+            + (3 * u**2 - 4 * u + 1) * d0
+            + (3 * u**2 - 2 * u) * d1
+        )
+        return z, slope / np.linalg.norm(slope)
 
     def with_state(self, s: float) -> _Point:
         """The point at s if Newton at its parameter gives its state, else the nearest such
@@ -613,10 +664,14 @@ class Continuation:
         t: np.ndarray | None = None,
         anchor: np.ndarray | None = None,
         free_p: bool = True,
+        polish: bool = False,
     ):
         """Newton on F(y, p) = 0 from z0 = (y0, p0), with the constraint t . (z - anchor) = 0
         when t is given, for (y, p) (``free_p``) or for y at fixed p = p0. Least-squares steps, so
         that it also converges where the system is rank deficient (on a ring of solutions).
+        ``polish``: once within the tolerance, iterate on to round-off (the error of z is the
+        residual over the smallest singular value of the system, which vanishes at a branch
+        point: near one a residual of ``tol`` leaves z off the branch by ~tol / distance).
         Returns (z or None, residual reached); the residual is NaN outside the domain."""
         z = np.array(z0, dtype=float)
         Fp = None
@@ -639,7 +694,15 @@ class Continuation:
                 G = np.append(F, t @ (z - anchor))
                 A = np.vstack([A, t if free_p else t[:-1]])
             previous, residual = residual, float(np.max(np.abs(G)))
-            if residual <= self.tol and (it == 0 or last_step <= 1e-6 * (1 + np.max(np.abs(z)))):
+            scale = 1 + np.max(np.abs(z))
+            if polish:
+                if residual <= self.tol and (
+                    last_step <= 1e-14 * scale
+                    or residual > 0.5 * previous
+                    or it == self.corrector_iter
+                ):
+                    return z, residual
+            elif residual <= self.tol and (it == 0 or last_step <= 1e-6 * scale):
                 return z, residual
             if it >= 2 and residual <= _LOOSE and residual > 0.5 * previous:
                 return z, residual  # stalled at the round-off of the residual (as in newton)
@@ -723,6 +786,9 @@ class Continuation:
         """The next point from a, halving h until Newton converges without jumping:
         (point, step used, None) or (None, h, residual reached: NaN outside the domain)."""
         reached, domain = np.inf, True
+        end = self._landing(curve, a, h / self._metric(curve, a))
+        if end is not None:
+            return end, h, None
         while h >= self.h_min:
             length = h / self._metric(curve, a)
             predicted = a.z + length * a.t
@@ -743,6 +809,29 @@ class Continuation:
             h *= 0.5
         return None, h, (np.nan if domain else reached)
 
+    def _landing(self, curve: _Curve, a: _Point, length: float) -> _Point | None:
+        """The point of the branch at the end of the parameter range, when the step of this
+        length from a would leave the range there: solved at that parameter (the range's ends
+        are among the ``values``, and ``build`` may raise beyond them), accepted as a step is.
+        None where the step stays inside, or the branch turns before the end."""
+        if a.t[-1] == 0.0:
+            return None
+        end = self.hi if a.t[-1] > 0 else self.lo
+        reach = (end - a.p) / a.t[-1]
+        if not 0.0 < reach <= length:
+            return None
+        guess = a.z + reach * a.t
+        guess[-1] = end
+        z, _ = self._correct(curve.kind, guess, free_p=False)
+        if z is None or np.max(np.abs(z - guess)) > reach:
+            return None
+        b = self._point(curve, z, a.t)
+        return b if b is not None and b.t @ a.t >= 0.9 else None
+
+    def _leaving(self, a: _Point) -> bool:
+        """Whether a lies at an end of the parameter range with its tangent pointing out."""
+        return (a.p == self.hi and a.t[-1] > 0) or (a.p == self.lo and a.t[-1] < 0)
+
     def _follow(self, index: int, start: _Point, direction: np.ndarray) -> tuple[list, bool]:
         """Points after ``start`` along ``direction`` until the branch leaves the parameter range,
         closes, ends at the domain's edge or fails (then listed in ``unresolved``). Returns
@@ -753,6 +842,8 @@ class Continuation:
             t = direction / np.linalg.norm(direction)
         a = dataclasses.replace(start, t=t, tests=self._tests(start.state, start.Fy, start.DH, t))
         points: list[_Point] = []
+        if self._leaving(a):
+            return points, False
         h = self.h_max / 4
         for n in range(self.max_steps):
             b, h, failed = self._step(curve, a, h)
@@ -767,6 +858,8 @@ class Continuation:
             if not self.lo <= b.p <= self.hi:
                 return points, False
             points.append(b)
+            if self._leaving(b):
+                return points, False
             if n >= 3 and np.max(np.abs(b.z - start.z)) <= h and b.t @ start.t > 0:
                 return points, True  # back at the start: a closed branch
             if self._merging(curve, b, _GAP_END):
@@ -798,10 +891,12 @@ class Continuation:
             for test in ("branch_point",) * crossed + ("fold",) * turn:
                 try:
                     s = seg.locate(lambda q, test=test: q.tests[test], 0.0, seg.h)
-                    located = seg.with_state(s)
-                    break
+                    candidate = seg.with_state(s)
                 except (_Lost, ValueError, RuntimeError):
                     continue
+                if self._kernel_dimension(candidate):  # F_y is singular at folds and branch points
+                    located = candidate
+                    break
             if located is None:
                 lo, hi = sorted((a.p, b.p))
                 self.unresolved.append(Unresolved(kind, (lo, hi), index, seg.failed))
@@ -809,13 +904,13 @@ class Continuation:
             else:
                 if not crossed:
                     kind = self._fold_or_ring_onset(curve, located)
-                kernel = max(1, self._kernel_dimension(located))
+                kernel = self._kernel_dimension(located)
                 singular.append(s)
                 turns += [s] * turn
                 found.append((s, located))
                 self._record(kind, located, index, kernel)
                 if kind == "branch_point":
-                    self._queue(index, located, kernel)
+                    self._queue(index, located, kernel, seg.cubic(s)[1])
         for kind in ("hopf", "chaos_onset"):
             if not _changed(a.tests[kind], b.tests[kind]):
                 continue
@@ -855,7 +950,7 @@ class Continuation:
         singular.append(s)
         found.append((s, point))
         self._record("branch_point", point, index, kernel)
-        self._queue(index, point, kernel)
+        self._queue(index, point, kernel, seg.cubic(s)[1])
 
     def _crossings(self, seg: _Segment, cuts: list) -> list:
         """(s, point) where the branch crosses one of ``values`` (p monotonic between cuts)."""
@@ -869,8 +964,7 @@ class Continuation:
             for v in self.values:
                 if not min(pa, pb) < v < max(pa, pb):
                     continue
-                guess = za + (v - pa) / (pb - pa) * (zb - za)
-                guess[-1] = v
+                guess = _between(seg.curve.kind, za, zb, v)
                 z, _ = self._correct(seg.curve.kind, guess, free_p=False)
                 point = None if z is None else self._point(seg.curve, z, seg.a.t)
                 if point is not None:
@@ -891,11 +985,11 @@ class Continuation:
     def _record(self, kind: str, point: _Point, index: int, kernel: int) -> None:
         self.events.append(BifurcationEvent(kind, point.p, point.state, index, kernel))
 
-    def _queue(self, index: int, point: _Point, kernel: int) -> None:
-        """Remember a branch point: the null directions of [F_y, F_p] other than the tangent
-        (kernel + 1 of them, F_p lying in the range of F_y, with ``kernel`` = dim ker F_y)."""
+    def _queue(self, index: int, point: _Point, kernel: int, t: np.ndarray) -> None:
+        """Remember a branch point: the null directions of [F_y, F_p] other than the branch's
+        own direction t (kernel + 1 of them, F_p lying in the range of F_y, with ``kernel`` =
+        dim ker F_y)."""
         null = np.linalg.svd(point.DH)[2][-(kernel + 1) :]
-        t = point.t
         others = null.T - np.outer(t, t @ null.T)
         u, s, _ = np.linalg.svd(others, full_matrices=False)
         directions = u[:, s > 0.5].T
@@ -950,7 +1044,11 @@ class Continuation:
                                        reached)
                         )
                     continue
-                if not self.lo <= first.p <= self.hi or self._known(kind, first.z):
+                # known, or its state (solved again at its parameter, within 1e-3 of it) is
+                again = np.append(first.state.unknowns, first.p)
+                if not self.lo <= first.p <= self.hi or any(
+                    self._known(kind, z) for z in (first.z, again)
+                ):
                     continue
                 index = self._new_curve(kind, template, "branch_point")
                 curve = self._curves[index]
@@ -980,9 +1078,7 @@ class Continuation:
             if abs(z[-1] - p) <= 1e-12 * (1 + abs(p)):
                 out.append(z[:-1])
             elif i + 1 < len(zs) and min(z[-1], zs[i + 1][-1]) < p < max(z[-1], zs[i + 1][-1]):
-                nxt = zs[i + 1]
-                guess = z + (p - z[-1]) / (nxt[-1] - z[-1]) * (nxt - z)
-                guess[-1] = p
+                guess = _between(curve.kind, z, zs[i + 1], p)
                 corrected, _ = self._correct(curve.kind, guess, free_p=False)
                 if corrected is not None:
                     out.append(corrected[:-1])
@@ -1117,9 +1213,10 @@ def bifurcation_diagram(
     parameter : str
         Name of the parameter (axis label).
     values : array_like (n,)
-        Strictly monotonic parameter values. Their range [min, max] is the range continued;
-        multi-start solves run at some of them; every branch is sampled where it crosses them
-        (besides its own continuation steps, which go round folds).
+        Strictly monotonic parameter values. Their range [min, max] is the range continued
+        (``build`` may raise ValueError outside it); multi-start solves run at some of them;
+        every branch is sampled where it crosses them, the ends of the range included (besides
+        its own continuation steps, which go round folds).
     discover_every : int, optional
         Multi-start solves (``stationary_states``) run at every ``discover_every``-th value and at
         the last one (default: about 8 over the range).

@@ -6,7 +6,10 @@ degeneracy of task-trained RNNs:
 1. delay embedding: the Hankel matrix H with rows [x_{t+(d-1)k}, ..., x_{t+k}, x_t] (d = n_delays,
    k = delay_interval), one block of rows per trial;
 2. reduced-rank DMD with ridge (HAVOK): H = V S U^T, keep the first r columns of V (the
-   eigen-time-delay coordinates), and regress each row on the previous one within a trial,
+   eigen-time-delay coordinates; computed from the leading eigenpairs of the Gram matrix H^T H,
+   assembled from lagged products of the data, when H has many more rows than columns and the kept
+   singular values are well above rounding, else by the SVD of H), and regress each row on the
+   previous one within a trial,
 
        A = [(V_-^T V_- + lambda I)^{-1} V_-^T V_+]^T     (r x r);
 
@@ -28,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import eigh
 from threadpoolctl import threadpool_limits
 
 from .._checks import ConvergenceWarning, as_array, as_float, as_int, choose
@@ -37,6 +41,7 @@ from .procrustes import ProcrustesResult, orthogonal_similarity
 __all__ = ["PairwiseDSA", "delay_embedding", "dmd_matrix", "dsa_distance", "pairwise_dsa"]
 
 _SCORES = ("angular", "euclidean")
+_LAG_GRAM_DELAYS = 6  # above this many delays the Gram matrix is built from lagged products
 
 
 def _trials(X, name: str) -> np.ndarray:
@@ -108,6 +113,7 @@ def dmd_matrix(
 
 def _dmd(X, n_delays, rank, delay_interval, lamb, name: str) -> np.ndarray:
     """``dmd_matrix`` with errors naming the trajectory ``name``."""
+    X = _trials(X, name)
     H = _embed(X, n_delays, delay_interval, name)
     rank = as_int(rank, "rank", minimum=1)
     lamb = as_float(lamb, "lamb", minimum=0.0)
@@ -124,7 +130,13 @@ def _dmd(X, n_delays, rank, delay_interval, lamb, name: str) -> np.ndarray:
             "embedding: the DMD regression is underdetermined; lower rank or give lamb > 0"
         )
     with threadpool_limits(1):
-        V, S, _ = np.linalg.svd(H.reshape(n_trials * T, width), full_matrices=False)
+        return _regression(X, H, rank, n_delays, delay_interval, lamb, name)
+
+
+def _regression(X, H, rank, n_delays, delay_interval, lamb, name: str) -> np.ndarray:
+    """Steps 2-3 of ``_dmd`` (the HAVOK regression), under the caller's thread limit."""
+    n_trials, T, _ = H.shape
+    V, S = _leading_time_modes(X, H, rank, n_delays, delay_interval)
     if S[0] == 0:
         raise ValueError(f"{name} is zero everywhere: it has no dynamics to compare")
     if S[rank - 1] <= 1e-12 * S[0]:
@@ -133,9 +145,9 @@ def _dmd(X, n_delays, rank, delay_interval, lamb, name: str) -> np.ndarray:
             f"{S[rank - 1] / S[0]:.1e} of the "
             "largest; the data have lower rank and the extra coordinates are noise",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    V = V[:, :rank].reshape(n_trials, T, rank)
+    V = V.reshape(n_trials, T, rank)
     V_minus = V[:, :-1].reshape(-1, rank)
     V_plus = V[:, 1:].reshape(-1, rank)
     cross = V_minus.T @ V_plus  # |cross| <= sqrt(rank): V has orthonormal columns
@@ -154,6 +166,63 @@ def _dmd(X, n_delays, rank, delay_interval, lamb, name: str) -> np.ndarray:
         ) from exc
 
 
+def _hankel_gram(X: np.ndarray, n_delays: int, delay_interval: int) -> np.ndarray:
+    """H^T H of the delay embedding of X (trials, time, units) from lagged products of X.
+
+    Block (i, j), j >= i, of H^T H is sum_{u = s_j}^{s_j + T' - 1} x_{u + l} x_u^T with shifts
+    s_i = (d - 1 - i) k, lag l = s_i - s_j and T' rows per trial: a difference of two prefix sums
+    of the lag-l products. With the prefix sums taken only at the 2d points s_j, s_j + T', the
+    cost is O(d T N^2) per trial instead of the O(d^2 T N^2) of the product of H with itself.
+    """
+    N = X.shape[2]
+    span = (n_delays - 1) * delay_interval
+    rows = X.shape[1] - span
+    shifts = [span - i * delay_interval for i in range(n_delays)]
+    G = np.empty((n_delays * N, n_delays * N))
+    for m in range(n_delays):
+        lag = m * delay_interval
+        points = sorted({shifts[j] for j in range(m, n_delays)} | {s + rows for s in shifts[m:]})
+        prefix = {points[0]: np.zeros((N, N))}
+        for lo, hi in zip(points[:-1], points[1:], strict=True):
+            ahead = X[:, lo + lag : hi + lag].reshape(-1, N)
+            prefix[hi] = prefix[lo] + ahead.T @ X[:, lo:hi].reshape(-1, N)
+        for i in range(n_delays - m):
+            j = i + m
+            block = prefix[shifts[j] + rows] - prefix[shifts[j]]
+            G[i * N : (i + 1) * N, j * N : (j + 1) * N] = block
+            G[j * N : (j + 1) * N, i * N : (i + 1) * N] = block.T
+    return G
+
+
+def _leading_time_modes(X, H, rank, n_delays, delay_interval):
+    """The first ``rank`` left singular vectors V (rows x rank) and all singular values S of the
+    Hankel matrix H (trials, rows, width) flattened to (trials * rows, width).
+
+    With many more rows than columns, from the eigendecomposition of the Gram matrix H^T H = W
+    S^2 W^T (only its ``rank`` leading eigenpairs, LAPACK ``syevr``): V = H W S^{-1}. The Gram
+    matrix squares the condition number, so this route is taken only when the kept singular
+    values are above 1e-5 of the largest and the V it gives is orthonormal to 1e-9; otherwise,
+    and for short data, the SVD of H itself.
+    """
+    n_trials, T, width = H.shape
+    flat = H.reshape(n_trials * T, width)
+    if n_trials * T >= 2 * width:
+        if n_delays > _LAG_GRAM_DELAYS:
+            G = _hankel_gram(X, n_delays, delay_interval)
+        else:
+            G = flat.T @ flat
+        evals, W = eigh(G, subset_by_index=[width - rank, width - 1])
+        evals, W = evals[::-1], W[:, ::-1]
+        largest = float(evals[0])
+        if largest > 0 and evals[-1] > 1e-10 * largest:
+            S = np.sqrt(evals)
+            V = flat @ (W / S)
+            if np.abs(V.T @ V - np.eye(rank)).max() <= 1e-9:
+                return V, S
+    V, S, _ = np.linalg.svd(flat, full_matrices=False)
+    return V[:, :rank], S
+
+
 def dsa_distance(
     X,
     Y,
@@ -166,7 +235,7 @@ def dsa_distance(
     n_starts: int = 1,
     seed=0,
     gtol: float = 1e-6,
-    maxiter: int = 500,
+    maxiter: int = 5000,
     tol: float = 1e-6,
     max_starts: int = 20,
     full_output: bool = False,
@@ -275,7 +344,7 @@ def pairwise_dsa(
     n_starts: int = 1,
     seed=0,
     gtol: float = 1e-6,
-    maxiter: int = 500,
+    maxiter: int = 5000,
     tol: float = 1e-6,
     max_starts: int = 20,
     full_output: bool = False,

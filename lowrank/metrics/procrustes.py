@@ -19,10 +19,12 @@ The problem is not convex and has many local minima. Three things make the answe
    s(U_a D U_b^T) = sigma^T [(U_a^T a U_a) * (U_b^T b U_b)] sigma, found exactly over all 2^(n-1)
    sign patterns (sigma and -sigma give the same transform) for n <= 12, and by the sign of the
    Perron vector plus single-flip ascent from random patterns above.
-2. Local trust-region Newton searches from those, from the identity (and a reflection) and from
-   Haar-random starts on both components of O(n), det C = +1 and det C = -1 (for odd n, -C gives
-   the same transform as C and lies in the other component, so one component covers both), each
-   on the Cayley chart C = C_0 (I - S)^{-1} (I + S) over skew-symmetric S, re-centred when needed.
+2. Local searches from those, from the identity (and a reflection) and from Haar-random starts
+   on both components of O(n), det C = +1 and det C = -1 (for odd n, -C gives the same transform
+   as C and lies in the other component, so one component covers both): Riemannian L-BFGS with
+   the Cayley retraction C <- C (I - W/2)^{-1} (I + W/2), W skew-symmetric, and the closed-form
+   gradient skew(C^T G), G = a C b^T + a^T C b; all starts of a stage advance together
+   (vectorised). The structural starts run first, and nothing else runs when they are certified.
 3. A certificate: a lower bound on the global minimum. Writing S, K for the symmetric and
    antisymmetric parts, |a - C b C^T|^2 = |S_a - C S_b C^T|^2 + |K_a - C K_b C^T|^2, and
    Hoffman & Wielandt (1953) for the symmetric part and Mirsky (1960) for the antisymmetric part
@@ -47,7 +49,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.linalg import schur
 from scipy.stats import ortho_group
 from threadpoolctl import threadpool_limits
 
@@ -57,7 +59,12 @@ from ..dynamics.result import SolverReport
 
 __all__ = ["ProcrustesResult", "orthogonal_similarity"]
 
-_MAX_RECENTRES = 20
+_MEMORY = 10  # curvature pairs kept by L-BFGS
+_ARMIJO = 1e-4  # sufficient-decrease constant of the line search
+_MAX_BACKTRACKS = 40
+_FIRST_STEP = 0.1  # length of the first (gradient) step
+_PRECONDITIONER_FLOOR = 1e-2  # delta of the preconditioner, relative to its largest gap
+_PRECONDITION_FROM = 16  # n from which L-BFGS is preconditioned (fewer iterations above)
 _EXHAUSTIVE_SIGNS = 12  # enumerate all 2^(n-1) sign patterns up to this size
 _SIGN_SAMPLES = 32  # random sign patterns (then single-flip ascent) above it
 _SAME_START = 1e-8  # two starts closer than this (up to the sign of C) are one start
@@ -175,22 +182,19 @@ def _flip(n: int) -> np.ndarray:
     return D
 
 
-def _riemannian_grad(a: np.ndarray, b: np.ndarray, C: np.ndarray) -> np.ndarray:
-    """skew(C^T G) with G = a C b^T + a^T C b the Euclidean gradient of s(C)."""
-    M = C.T @ (a @ C @ b.T + a.T @ C @ b)
-    return 0.5 * (M - M.T)
-
-
 def _ascend_signs(W: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Single sign flips that increase sigma^T W sigma, best first, until none does."""
+    """Single sign flips that increase sigma^T W sigma, best first, for every row of sigma at
+    once, until none does."""
     sigma = sigma.copy()
-    for _ in range(4 * len(W)):
+    rows = np.arange(len(sigma))
+    for _ in range(4 * W.shape[0]):
         # change of sigma^T W sigma when sigma_i flips: -4 sigma_i sum_{j != i} W_ij sigma_j
-        gain = -4.0 * sigma * (W @ sigma - np.diag(W) * sigma)
-        i = int(np.argmax(gain))
-        if gain[i] <= 1e-15:
+        gain = -4.0 * sigma * (sigma @ W - np.diag(W) * sigma)
+        best = np.argmax(gain, axis=1)
+        up = gain[rows, best] > 1e-15
+        if not up.any():
             break
-        sigma[i] = -sigma[i]
+        sigma[rows[up], best[up]] *= -1.0
     return sigma
 
 
@@ -202,9 +206,10 @@ def _sign_candidates(W: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return np.hstack([np.ones((len(bits), 1)), 1.0 - 2.0 * bits])
     # W = D |W| D for similar matrices: the Perron vector of W has the signs of D
     perron = np.linalg.eigh(W)[1][:, -1]
-    seeds = [np.where(perron >= 0, 1.0, -1.0), np.ones(n)]
-    seeds += list(rng.choice([-1.0, 1.0], size=(_SIGN_SAMPLES, n)))
-    return np.array([_ascend_signs(W, s) for s in seeds])
+    seeds = np.vstack(
+        [np.where(perron >= 0, 1.0, -1.0), np.ones(n), rng.choice([-1.0, 1.0], (_SIGN_SAMPLES, n))]
+    )
+    return _ascend_signs(W, seeds)
 
 
 def _structural_starts(a, b, rng, components) -> list[np.ndarray]:
@@ -237,72 +242,157 @@ def _structural_starts(a, b, rng, components) -> list[np.ndarray]:
     return starts
 
 
-def _local_search(a, b, C0, gtol: float, maxiter: int):
-    """Maximise s(C) from C0 by a trust-region Newton method on the Cayley chart.
+def _skew_upper(M: np.ndarray, iu) -> np.ndarray:
+    """sqrt(2) times the strictly upper entries of skew(M) = (M - M^T)/2, for a batch (k, n, n).
 
-    C = C_c (2K - I), K = (I - S)^{-1}, S skew: dC = 2 C_c K dS K, so the gradient in S is the skew
-    part of M = 2 K^T C_c^T G K^T with G = a C b^T + a^T C b, and the Hessian-vector product is its
-    directional derivative. The chart is re-centred at the result until the Riemannian gradient is
-    below ``gtol`` (a chart cannot reach rotations by pi from its centre).
-    Returns (C, Riemannian gradient norm, iterations, function evaluations).
+    The map is an isometry from skew-symmetric matrices (Frobenius norm) to vectors; ``iu`` holds
+    the flat indices of the strictly upper and the mirrored lower entries.
     """
-    n = len(a)
-    iu = np.triu_indices(n, 1)
+    flat = M.reshape(len(M), -1)
+    return (flat[:, iu[0]] - flat[:, iu[1]]) / np.sqrt(2.0)
+
+
+def _evaluate(a: np.ndarray, b: np.ndarray, C: np.ndarray, iu):
+    """-s(C) and its left-trivialised gradient for a batch of C (k, n, n).
+
+    d/dt -s(C cay(t W)) at t = 0 is -<skew(C^T G), W> with G = a C b^T + a^T C b the Euclidean
+    gradient of s; the gradient is returned as a vector by ``_skew_upper``.
+    """
+    Q1 = np.matmul(np.matmul(a.T, C), b)
+    Q2 = np.matmul(np.matmul(a, C), b.T)
+    f = -np.einsum("kij,kij->k", Q1, C)
+    return f, -_skew_upper(np.matmul(np.swapaxes(C, 1, 2), Q1 + Q2), iu)
+
+
+def _cayley(p: np.ndarray, iu, n: int) -> np.ndarray:
+    """cay(W) = (I - W/2)^{-1} (I + W/2) for the skew W of each row of p (``_skew_upper`` form)."""
+    half = np.zeros((len(p), n * n))
+    half[:, iu[0]] = p / np.sqrt(8.0)
+    half[:, iu[1]] = -p / np.sqrt(8.0)
+    half = half.reshape(len(p), n, n)
     eye = np.eye(n)
+    return np.linalg.solve(eye - half, eye + half)
 
-    def skew(p):
-        S = np.zeros((n, n))
-        S[iu] = p
-        return S - S.T
 
-    C, iterations, evaluations = C0, 0, 0
-    for _ in range(_MAX_RECENTRES):
-        Cc = C
+def _dot(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    return np.einsum("km,km->k", X, Y)
 
-        cache = {}
 
-        def parts(p, Cc=Cc, cache=cache):
-            key = p.tobytes()
-            if key not in cache:  # the trust-region solver asks for many products at one point
-                cache.clear()
-                K = np.linalg.inv(eye - skew(p))
-                Cp = Cc @ (2.0 * K - eye)
-                cache[key] = K, Cp, a @ Cp @ b.T + a.T @ Cp @ b
-            return cache[key]
+def _preconditioner(b: np.ndarray, iu):
+    """Approximate inverse Hessian of -s(C cay(W)) near a minimum, as a map on ``_skew_upper``
+    vectors.
 
-        def fun(p):
-            _, Cp, _ = parts(p)
-            return -np.sum(a * (Cp @ b @ Cp.T))
+    Near a minimum C^T a C ~ b, and the Hessian quadratic form <[W, C^T a C], [W, b]> is close to
+    |[W, b]|^2. In the complex Schur basis Z of b (b = Z T Z^H, Z unitary) the commutator of
+    What = Z^H W Z with T has diagonal part What_ij (t_jj - t_ii), so the map
+    W -> Z [(Z^H W Z)_ij / (|t_ii - t_jj|^2 + delta)] Z^H, symmetric positive definite on real skew
+    matrices, approximates the inverse Hessian; delta = 1e-2 max |t_ii - t_jj|^2 bounds it where
+    eigenvalues of b (nearly) coincide (directions that commute with b cost nothing). It removes
+    most of the ill-conditioning that clustered DMD eigenvalues cause.
+    """
+    n = len(b)
+    T, Z = schur(b, output="complex")
+    lam = np.diag(T)
+    gaps = np.abs(lam[:, None] - lam[None, :]) ** 2
+    weight = 1.0 / (gaps + _PRECONDITIONER_FLOOR * gaps.max() + 1e-300)
+    Zh = Z.conj().T
 
-        def jac(p, Cc=Cc):
-            K, _, G = parts(p)
-            M = 2.0 * K.T @ Cc.T @ G @ K.T
-            return -(M - M.T)[iu]
+    def apply(v: np.ndarray) -> np.ndarray:
+        W = np.zeros((len(v), n * n))
+        W[:, iu[0]], W[:, iu[1]] = v, -v
+        R = (Z @ ((Zh @ W.reshape(len(v), n, n) @ Z) * weight) @ Zh).real
+        return R.reshape(len(v), -1)[:, iu[0]]
 
-        def hessp(p, v, Cc=Cc):
-            K, _, G = parts(p)
-            dK = K @ skew(v) @ K
-            dC = 2.0 * Cc @ dK
-            dG = a @ dC @ b.T + a.T @ dC @ b
-            CtG = Cc.T @ G
-            dM = 2.0 * (dK.T @ CtG @ K.T + K.T @ Cc.T @ dG @ K.T + K.T @ CtG @ dK.T)
-            return -(dM - dM.T)[iu]
+    return apply
 
-        res = minimize(
-            fun,
-            np.zeros(len(iu[0])),
-            jac=jac,
-            hessp=hessp,
-            method="trust-ncg",
-            options={"maxiter": max(maxiter - iterations, 1), "gtol": 0.1 * gtol},
-        )
-        iterations += res.nit
-        evaluations += res.nfev
-        C = parts(res.x)[1]
-        grad = float(np.linalg.norm(_riemannian_grad(a, b, C)))
-        if grad <= gtol or iterations >= maxiter:
+
+def _local_searches(a, b, C0: np.ndarray, gtol: float, maxiter: int):
+    """Maximise s(C) from each start C0[k] by Riemannian L-BFGS on O(n), all starts at once.
+
+    Limited-memory BFGS (Nocedal & Wright 2006, alg. 7.4) in the left-trivialised coordinates
+    C <- C cay(W), W skew (Absil, Mahony & Sepulchre 2008, ch. 4 and 8.1; the Cayley map is a
+    retraction that keeps C exactly orthogonal without expm), with an Armijo backtracking line
+    search; curvature pairs with s^T y <= 0 are skipped. The initial inverse Hessian of each
+    update is ``_preconditioner(b)`` for n >= 16 (measured: 2-5x fewer iterations at n = 20-50, more
+    at n = 8), else the identity; the first step has length ``_FIRST_STEP``.
+    A start stops when its Riemannian gradient |skew(C^T G)| is below ``gtol``, after ``maxiter``
+    iterations, or when the line search finds no decrease (then its gradient, above ``gtol``,
+    reports the failure).
+    Returns (C, Riemannian gradient norms, iterations, function evaluations), one entry per start.
+    """
+    k, n, _ = C0.shape
+    upper = np.triu_indices(n, 1)
+    iu = (upper[0] * n + upper[1], upper[1] * n + upper[0])  # flat indices
+    C = C0.copy()
+    precondition = _preconditioner(b, iu) if n >= _PRECONDITION_FROM else None
+    f, g = _evaluate(a, b, C, iu)
+    gnorm = np.linalg.norm(g, axis=1)
+    out_C, out_g = C.copy(), gnorm.copy()
+    nit, nfev = np.zeros(k, dtype=int), np.ones(k, dtype=int)
+    idx = np.arange(k)  # the starts still running
+    S = np.zeros((_MEMORY, k, g.shape[1]))
+    Y = np.zeros_like(S)
+    rho = np.zeros((_MEMORY, k))  # 0 marks an empty or skipped pair
+    first = g if precondition is None else precondition(g)
+    gamma = _FIRST_STEP / np.maximum(np.linalg.norm(first, axis=1), 1e-300)
+    head = 0
+    while True:
+        done = (gnorm <= gtol) | (nit[idx] >= maxiter)
+        if done.any():
+            out_C[idx[done]], out_g[idx[done]] = C[done], gnorm[done]
+            keep = ~done
+            idx, C, f, g, gnorm, gamma = (v[keep] for v in (idx, C, f, g, gnorm, gamma))
+            S, Y, rho = S[:, keep], Y[:, keep], rho[:, keep]
+        if len(idx) == 0:
             break
-    return C, grad, iterations, evaluations
+        # two-loop recursion: p = -H g
+        q = g.copy()
+        alpha = np.zeros((_MEMORY, len(idx)))
+        order = [(head - 1 - j) % _MEMORY for j in range(_MEMORY)]
+        for j in order:
+            alpha[j] = rho[j] * _dot(S[j], q)
+            q -= alpha[j][:, None] * Y[j]
+        r = gamma[:, None] * (q if precondition is None else precondition(q))
+        for j in reversed(order):
+            r += (alpha[j] - rho[j] * _dot(Y[j], r))[:, None] * S[j]
+        p = -r
+        slope = _dot(g, p)
+        uphill = slope >= 0
+        if uphill.any():  # forget the curvature pairs and take a gradient step
+            rho[:, uphill] = 0.0
+            p[uphill] = -gamma[uphill, None] * g[uphill]
+            slope[uphill] = _dot(g[uphill], p[uphill])
+        t = np.ones(len(idx))
+        todo = np.ones(len(idx), dtype=bool)
+        C_new, f_new, g_new = C.copy(), f.copy(), g.copy()
+        for _ in range(_MAX_BACKTRACKS):
+            sel = np.flatnonzero(todo)
+            C_try = np.matmul(C[sel], _cayley(t[sel, None] * p[sel], iu, n))
+            f_try, g_try = _evaluate(a, b, C_try, iu)
+            nfev[idx[sel]] += 1
+            # Armijo, with a rounding allowance of a few ulps of f
+            ok = f_try <= f[sel] + _ARMIJO * t[sel] * slope[sel] + 1e-15 * np.abs(f[sel])
+            accepted = sel[ok]
+            C_new[accepted], f_new[accepted], g_new[accepted] = C_try[ok], f_try[ok], g_try[ok]
+            todo[accepted] = False
+            t[sel[~ok]] *= 0.5
+            if not todo.any():
+                break
+        s, y = t[:, None] * p, g_new - g
+        sy, yy = _dot(s, y), _dot(y, y)
+        good = (sy > 1e-12 * np.sqrt(_dot(s, s) * yy)) & ~todo
+        S[head], Y[head] = s, y
+        rho[head] = np.where(good, 1.0 / np.where(good, sy, 1.0), 0.0)
+        # H0 = gamma P^-1: Nocedal & Wright's scaling s^T y / y^T y without a preconditioner P, the
+        # preconditioner's own scale with one
+        scale = sy / np.maximum(yy, 1e-300) if precondition is None else 1.0
+        gamma = np.where(good, scale, gamma)
+        head = (head + 1) % _MEMORY
+        C, f, g = C_new, f_new, g_new
+        gnorm = np.linalg.norm(g, axis=1)
+        nit[idx] += 1
+        nit[idx[todo]] = max(maxiter, 1)  # no decrease found: stop there
+    return out_C, out_g, nit, nfev
 
 
 def _haar(n: int, component: int, rng: np.random.Generator) -> np.ndarray:
@@ -317,7 +407,7 @@ def orthogonal_similarity(
     n_starts: int = 1,
     seed=0,
     gtol: float = 1e-6,
-    maxiter: int = 500,
+    maxiter: int = 5000,
     tol: float = 1e-6,
     max_starts: int = 20,
 ) -> ProcrustesResult:
@@ -339,7 +429,7 @@ def orthogonal_similarity(
     gtol : float
         Tolerance on the Riemannian gradient norm for local convergence.
     maxiter : int
-        Trust-region Newton iterations per start.
+        Riemannian L-BFGS iterations per start.
     tol : float
         Tolerance on the Euclidean score of the global check: the gap to the lower bound that
         certifies a global minimum, and the spread within which two starts agree.
@@ -384,30 +474,43 @@ def orthogonal_similarity(
 
     tried = []
     nit = nfev = 0
+
+    def search(batch) -> None:
+        """Local searches from the new starts of ``batch``, all at once."""
+        nonlocal nit, nfev
+        new = []
+        for C0 in batch:
+            if not any(
+                min(np.abs(C0 - T).max(), np.abs(C0 + T).max()) < _SAME_START for T in tried + new
+            ):
+                new.append(C0)  # else the same start again
+        if not new:
+            return
+        tried.extend(new)
+        Cs, grads, its, evs = _local_searches(a, b, np.array(new), gtol, maxiter)
+        nit, nfev = nit + int(its.sum()), nfev + int(evs.sum())
+        for C, g in zip(Cs, grads, strict=True):
+            runs.append((_distance(a, b, C), float(g), int(np.sign(np.linalg.det(C))), C))
+
     with threadpool_limits(1):
         if n == 1:  # O(1) = {+1, -1}: C b C^T = b, nothing to optimise
             runs.append((_distance(a, b, np.eye(1)), 0.0, 1, np.eye(1)))
-            plan = []
         else:
-            structural = _structural_starts(a, b, rng, components)
-            structural.sort(key=lambda C0: _distance(a, b, C0))
-            plan = structural + [np.eye(n) if c > 0 else _flip(n) for c in components]
-            plan += [_haar(n, c, rng) for c in components for _ in range(n_starts)]
-        k = 0
-        while not (runs and certified()):
-            if k < len(plan):
-                C0 = plan[k]
-            elif agreeing() < 2 and len(tried) < max_starts:
-                C0 = _haar(n, components[len(tried) % len(components)], rng)
-            else:
-                break
-            k += 1
-            if any(min(np.abs(C0 - T).max(), np.abs(C0 + T).max()) < _SAME_START for T in tried):
-                continue  # the same start again
-            tried.append(C0)
-            C, g, it, ev = _local_search(a, b, C0, gtol, maxiter)
-            nit, nfev = nit + it, nfev + ev
-            runs.append((_distance(a, b, C), g, int(np.sign(np.linalg.det(C))), C))
+            # the structural starts first: when they are certified nothing else runs
+            search(_structural_starts(a, b, rng, components))
+            if not certified():
+                search(
+                    [np.eye(n) if c > 0 else _flip(n) for c in components]
+                    + [_haar(n, c, rng) for c in components for _ in range(n_starts)]
+                )
+            while not certified() and agreeing() < 2 and len(tried) < max_starts:
+                extra = min(len(components), max_starts - len(tried))
+                search(
+                    [
+                        _haar(n, components[(len(tried) + i) % len(components)], rng)
+                        for i in range(extra)
+                    ]
+                )
 
     d, g, _, C = min(runs, key=lambda run: run[0])
     is_certified = d - lower <= tol
