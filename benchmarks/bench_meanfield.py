@@ -1,146 +1,266 @@
-"""Benchmark: the g-diagram of Mastrogiuseppe & Ostojic 2018 (Neuron 99:609), Fig. 1.
+"""Benchmark: mean-field solves of Mastrogiuseppe & Ostojic 2018 (Neuron 99:609), Fig. 1, and the
+cost of building a MeanField for rank R and P populations.
 
-Rank one, M_m = 1.1, M_n = 2, Sigma_m = Sigma_n = 1, no overlap; 200 values of g in (0, 4];
-static and chaotic branches.
+Law: rank one, M_m = 1.1, M_n = 2, Sigma_m = Sigma_n = 1, no overlap; g in (0, 4].
 
-- lowrank: ``bifurcation_diagram`` (compiled sympy-derived equations, Newton continuation with exact
-  Jacobians, all branches, stable and unstable, plus event location).
-- baseline: a plain numpy/scipy reimplementation of the original method - damped fixed-point
-  iteration of the mean-field equations with warm start from the previous g - for the branches
-  the figure shows (static kappa > 0 and kappa = 0; chaotic kappa > 0 and kappa = 0), with the same
-  quadrature nodes (``lowrank.quadrature.gauss_rule``) and the same tolerance (max residual 1e-10).
+1. Per-call loop over g: ``MeanField(law, g).stationary_states()`` for every g (all static and
+   chaotic states, stable and unstable, from multi-start deflated Newton), against the original
+   method set up well: damped fixed-point iteration of one branch (the kappa > 0 branch: static
+   for g <= 1, chaotic above, where it is the stable state), warm-started from the previous g,
+   with the mean-field equations coded in numpy, vectorised Gauss-Hermite quadrature (nested
+   averages as one outer x inner array) and the best damping of a small sweep on a few g values.
+   Both stop at a max residual of 1e-10.
+2. ``bifurcation_diagram`` over the same g values (continuation of every branch), warm.
+3. Construction table: a fresh subprocess with an empty code cache builds MeanField(law) for
+   rank R and P populations and evaluates the latent map once (sympy derivation, code generation,
+   numba compilation: "cold"); a second fresh subprocess on the same cache does it again ("warm
+   cache"). A cell that exceeds the time limit is reported as such.
 
-Run:  python benchmarks/bench_meanfield.py [--values 200]
-The cold time (first call: sympy derivation and numba compilation into a fresh cache) is printed
-separately from the warm time; the ratio uses the warm time.
+Run:  python benchmarks/bench_meanfield.py [--quick] [--values 200] [--limit 150]
+Timings are wall-clock on a possibly shared machine; the ratios compare runs made in the same
+process one after the other.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
+import subprocess
+import sys
 import tempfile
+import textwrap
 import time
+import warnings
 
-# a fresh cache, so that the first call is really cold (must precede the numba import)
-_CACHE = tempfile.mkdtemp(prefix="lowrank-bench-")
-os.environ["NUMBA_CACHE_DIR"] = _CACHE
-os.environ["LOWRANK_CACHE_DIR"] = _CACHE
-
-import numpy as np  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
-
-from lowrank import GaussianLoadings, MeanField, bifurcation_diagram  # noqa: E402
-from lowrank.quadrature import gauss_rule  # noqa: E402
+import numpy as np
+from threadpoolctl import threadpool_limits
 
 MM, MN, SM = 1.1, 2.0, 1.0
 TOL = 1e-10
 
+# --- the baseline: the original damped iteration, in numpy ------------------------------------
+_T, _W = np.polynomial.hermite_e.hermegauss(100)
+_W = _W / np.sqrt(2.0 * np.pi)  # E over N(0, 1)
+
 
 def lncosh(x):
     a = np.abs(x)
-    return a + np.log1p(np.exp(-2 * a)) - np.log(2)
-
-
-def avg(f, mu, delta):
-    x, w = gauss_rule(mu, delta)
-    return w @ f(x)
-
-
-def inner_products(mu, d0, dinf):
-    """E_z [Phi]_in^2 and E_z [phi]_in^2 with [f]_in(z) = [f](mu + sqrt(dinf) z, d0 - dinf)."""
-    zo, wo = gauss_rule(mu, max(dinf, 0.0))
-    big_phi = np.empty(zo.size)
-    small_phi = np.empty(zo.size)
-    for j, c in enumerate(zo):
-        x, w = gauss_rule(c, max(d0 - dinf, 0.0))
-        big_phi[j] = w @ lncosh(x)
-        small_phi[j] = w @ np.tanh(x)
-    return wo @ big_phi**2, wo @ small_phi**2
+    return a + np.log1p(np.exp(-2.0 * a)) - np.log(2.0)
 
 
 def static_map(y, g):
-    k, d0 = y
-    mu = MM * k
-    return np.array(
-        [MN * avg(np.tanh, mu, d0), g**2 * avg(lambda x: np.tanh(x) ** 2, mu, d0) + SM**2 * k * k]
-    )
+    """(kappa, D) -> (M_n [phi], g^2 [phi^2]) at mu = M_m kappa, Delta = Sigma_m^2 kappa^2 + D."""
+    k, d = y
+    x = MM * k + np.sqrt(max(SM**2 * k * k + d, 0.0)) * _T
+    t = np.tanh(x)
+    return np.array([MN * (_W @ t), g**2 * (_W @ (t * t))])
 
 
 def chaotic_map(y, g):
+    """(kappa, D_0, D_inf) -> its image under the chaotic mean-field equations (M&O 2018):
+    kappa = M_n [phi](Delta_0), D_0^2 = D_inf^2 + 2 g^2 ([Phi^2] - E_z [Phi]_in^2),
+    D_inf = g^2 E_z [phi]_in^2 with Delta = Sigma_m^2 kappa^2 + D."""
     k, d0, dinf = y
-    mu, S = MM * k, SM**2 * k * k
-    big2, small2 = inner_products(mu, d0, dinf)
-    energy = g**2 * (avg(lambda x: lncosh(x) ** 2, mu, d0) - big2) + S * (d0 - dinf)
+    S = SM**2 * k * k
+    a, c = S + d0, max(S + dinf, 0.0)
+    mu = MM * k
+    x = mu + np.sqrt(a) * _T
+    inner = mu + np.sqrt(c) * _T[:, None] + np.sqrt(max(a - c, 0.0)) * _T[None, :]
+    big_in = lncosh(inner) @ _W
+    small_in = np.tanh(inner) @ _W
+    energy = g**2 * (_W @ lncosh(x) ** 2 - _W @ big_in**2)
     return np.array(
-        [MN * avg(np.tanh, mu, d0), np.sqrt(max(dinf**2 + 2 * energy, 0.0)), g**2 * small2 + S]
+        [
+            MN * (_W @ np.tanh(x)),
+            np.sqrt(max(dinf**2 + 2.0 * energy, 0.0)),
+            g**2 * (_W @ small_in**2),
+        ]
     )
 
 
-def damped(fmap, y0, g, alpha=0.3, max_iter=5000):
+def damped(fmap, y0, g, alpha, max_iter=3000):
     y = np.array(y0, float)
     for it in range(max_iter):
         new = fmap(y, g)
         if np.max(np.abs(new - y)) <= TOL:
-            return new, it, True
-        y = (1 - alpha) * y + alpha * new
+            return new, it + 1, True
+        y = (1.0 - alpha) * y + alpha * new
     return y, max_iter, False
 
 
-def baseline(values):
-    """Warm-started damped iteration along the four branches of the figure."""
-    failures = 0
-    branches = {
-        "static+": [1.0, 1.0],
-        "static0": [0.0, 0.5],
-        "chaotic+": [0.5, 2.0, 1.0],
-        "chaotic0": [0.0, 2.0, 0.1],
-    }
+def baseline_loop(values, alpha_static, alpha_chaotic):
+    """One branch (kappa > 0), warm-started: static up to g = 1, chaotic above."""
+    static, chaotic = [1.0, 0.5], None
+    failures, evaluations = 0, 0
     for g in values:
-        for name, y in branches.items():
-            fmap = static_map if name.startswith("static") else chaotic_map
-            if name.startswith("chaotic") and g <= 1.0:
-                continue
-            y_new, _, ok = damped(fmap, y, g)
-            failures += not ok
-            if name.endswith("0"):
-                y_new[0] = 0.0
-            branches[name] = list(y_new)
-    return failures
+        if g <= 1.0:
+            y, its, ok = damped(static_map, static, g, alpha_static)
+            static = list(y)
+        else:
+            start = chaotic if chaotic is not None else [static[0], 1.0, 0.5]
+            y, its, ok = damped(chaotic_map, start, g, alpha_chaotic)
+            chaotic = list(y)
+        failures += not ok
+        evaluations += its
+    return failures, evaluations
 
 
-def ours(values):
+def best_damping(fmap, start, g_values):
+    """Damping with the fewest iterations over a few g (a small sweep, as a user would)."""
+    costs = {}
+    for alpha in (0.3, 0.5, 0.7, 0.9, 1.0):
+        total = 0
+        for g in g_values:
+            _, its, ok = damped(fmap, start, g, alpha, max_iter=1000)
+            total += its if ok else 10**6
+        costs[alpha] = total
+    return min(costs, key=costs.get)
+
+
+# --- lowrank ---------------------------------------------------------------------------------
+def lowrank_loop(values):
+    """States per g, warnings, and the CPU seconds of each call."""
+    from lowrank import GaussianLoadings, MeanField
+
+    law = GaussianLoadings([MM, MN], np.eye(2), rank=1)
+    counts, cpu = [], []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for g in values:
+            c0 = time.process_time()
+            counts.append(len(MeanField(law, g=float(g)).stationary_states()))
+            cpu.append(time.process_time() - c0)
+    return counts, len(caught), np.array(cpu)
+
+
+def lowrank_diagram(values):
+    from lowrank import GaussianLoadings, MeanField, bifurcation_diagram
+
     law = GaussianLoadings([MM, MN], np.eye(2), rank=1)
     return bifurcation_diagram(lambda g: MeanField(law, g=float(g)), "g", values)
+
+
+# --- construction table ----------------------------------------------------------------------
+_CHILD = textwrap.dedent(
+    """
+    import time
+    t0 = time.perf_counter()
+    import numpy as np
+    from lowrank import GaussianLoadings, MeanField, MixtureLoadings
+    R, P = {R}, {P}
+    rng = np.random.default_rng(0)
+    comps = []
+    for p in range(P):
+        A = 0.3 * rng.standard_normal((2 * R, 2 * R))
+        comps.append(GaussianLoadings(0.2 * rng.standard_normal(2 * R), A @ A.T + np.eye(2 * R),
+                                      rank=R))
+    law = comps[0] if P == 1 else MixtureLoadings(comps, np.full(P, 1.0 / P))
+    t1 = time.perf_counter()
+    mf = MeanField(law)
+    mf.latent_map(np.full(R, 0.1))
+    print(time.perf_counter() - t1, t1 - t0)
+    """
+)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def construction(R, P, cache, limit):
+    """(wall seconds to build and first evaluate, CPU seconds of the whole child process, import
+    included) in a fresh process, or None past the limit."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache, LOWRANK_CACHE_DIR=cache)
+    cpu = _children_cpu()
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", _CHILD.format(R=R, P=P)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=limit,
+            check=True,
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    build, _ = map(float, out.stdout.split())
+    return build, _children_cpu() - cpu
+
+
+def construction_table(ranks, populations, limit):
+    print(f"\nMeanField construction (build + first latent_map), fresh process; limit {limit:g} s")
+    print("(wall s of the build; in brackets the CPU s of the whole child, import included)")
+    print(f"{'R':>4} {'P':>4} {'cold (empty cache)':>22} {'warm cache':>22}")
+
+    def fmt(t):
+        return f"{t[0]:8.2f} ({t[1]:6.2f} cpu)" if t is not None else f"> {limit:g} s"
+
+    for R in ranks:
+        for P in populations:
+            cache = tempfile.mkdtemp(prefix="lowrank-bench-cache-")
+            cold = construction(R, P, cache, limit)
+            warm = construction(R, P, cache, limit) if cold is not None else None
+            print(f"{R:4d} {P:4d} {fmt(cold):>22} {fmt(warm):>22}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--values", type=int, default=200, help="number of g values in (0, 4]")
+    parser.add_argument("--values", type=int, default=None, help="g values (200; 40 quick)")
+    parser.add_argument("--quick", action="store_true", help="a short run (< 2 min)")
+    parser.add_argument("--limit", type=float, default=None, help="seconds per table cell")
     args = parser.parse_args()
-    values = np.linspace(4.0 / args.values, 4.0, args.values)
+    n_values = args.values or (40 if args.quick else 200)
+    values = np.linspace(4.0 / n_values, 4.0, n_values)
+    ranks, pops = ((1, 4), (1, 8)) if args.quick else ((1, 2, 4, 10, 16), (1, 2, 8, 16))
+    limit = args.limit or (60.0 if args.quick else 150.0)
+
     with threadpool_limits(1):
-        t0 = time.perf_counter()
-        diagram = ours(values)
-        cold = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        diagram = ours(values)
-        warm = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        failures = baseline(values)
-        base = time.perf_counter() - t0
-    events = ", ".join(f"{e.kind} g={e.parameter:.6f}" for e in diagram.events)
-    print(f"M&O 2018 Fig. 1 diagram, {args.values} values of g in (0, 4]")
-    print(f"  lowrank cold (derive + compile + run): {cold:8.2f} s")
+        lowrank_loop(values[:: max(1, n_values // 4)])  # compile/load both systems untimed
+        t0, c0 = time.perf_counter(), time.process_time()
+        counts, n_warnings, per_call = lowrank_loop(values)
+        ours, ours_cpu = time.perf_counter() - t0, time.process_time() - c0
+        a_static = best_damping(static_map, [1.0, 0.5], (0.3, 0.6, 0.9))
+        a_chaotic = best_damping(chaotic_map, [0.5, 2.0, 0.5], (1.5, 2.5, 3.5))
+        t0, c0 = time.perf_counter(), time.process_time()
+        failures, evaluations = baseline_loop(values, a_static, a_chaotic)
+        base, base_cpu = time.perf_counter() - t0, time.process_time() - c0
+        lowrank_diagram(values)  # warm-up
+        t0, c0 = time.perf_counter(), time.process_time()
+        diagram = lowrank_diagram(values)
+        diag, diag_cpu = time.perf_counter() - t0, time.process_time() - c0
+
+    print(f"M&O 2018 Fig. 1 law, {n_values} values of g in (0, 4]  (wall s, [CPU s])")
     print(
-        f"  lowrank warm:                          {warm:8.2f} s  ({len(diagram.branches)} branches; {events})"
+        f"  lowrank loop of stationary_states():  {ours:8.2f} s [{ours_cpu:7.2f}]  "
+        f"({1e3 * ours / n_values:.1f} ms per call; {min(counts)}-{max(counts)} states per g; "
+        f"{n_warnings} warnings)"
+    )
+    below = values <= 1.0  # chaos onset of this law: g = 1 (M&O 2018, Fig. 1)
+    print(
+        "  per call (CPU ms, median [max]):       "
+        f"below onset {1e3 * np.median(per_call[below]):.1f} [{1e3 * per_call[below].max():.1f}], "
+        f"above {1e3 * np.median(per_call[~below]):.1f} [{1e3 * per_call[~below].max():.1f}]"
+        "  (target: < 20 ms)"
     )
     print(
-        f"  baseline damped iteration:             {base:8.2f} s  ({failures} branch points not converged in 5000 iterations)"
+        f"  baseline damped iteration, 1 branch:  {base:8.2f} s [{base_cpu:7.2f}]  ({evaluations} "
+        f"map evaluations, damping {a_static}/{a_chaotic}, {failures} values not converged)"
     )
-    print(f"  speed-up (baseline / lowrank warm):    {base / warm:8.1f}x")
+    print(
+        f"  ratio baseline / lowrank loop:        {base / ours:8.2f}x [{base_cpu / ours_cpu:.2f}x]"
+        "  (> 1: lowrank faster)"
+    )
+    events = ", ".join(f"{e.kind} g={e.parameter:.4f}" for e in diagram.events)
+    print(f"  bifurcation_diagram (warm):           {diag:8.2f} s [{diag_cpu:7.2f}]  "
+          f"({len(diagram.branches)} branches; {events})")
+    print(
+        f"  ratio baseline / bifurcation_diagram: {base / diag:8.2f}x [{base_cpu / diag_cpu:.2f}x]"
+    )
+    construction_table(ranks, pops, limit)
 
 
 if __name__ == "__main__":

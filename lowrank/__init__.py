@@ -25,6 +25,8 @@ _EXPORTS = {
     "load_run": "training",
     "project": "projection",
     "Projection": "projection",
+    "choose_populations": "populations",
+    "PopulationChoice": "populations",
     "find_fixed_points": "fixedpoints",
     "FixedPoints": "fixedpoints",
     "emergence": "emergence_report",

@@ -38,15 +38,26 @@ def _count(text: str) -> int:
     return value
 
 
+def _size(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
 def _populations(text: str) -> int | str:
-    """An argparse type: 'bic' or an integer >= 1."""
-    if text.lower() == "bic":
-        return "bic"
+    """An argparse type: 'resample', 'bic' or an integer >= 1."""
+    if text.lower() in ("bic", "resample"):
+        return text.lower()
     try:
         return _count(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
-            f"expected 'bic' or a positive integer, got {text!r}"
+            f"expected 'resample', 'bic' or a positive integer, got {text!r}"
         ) from None
 
 
@@ -92,11 +103,34 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--populations",
         type=_populations,
-        default="bic",
-        help="Gaussian populations: an int or 'bic'",
+        default=None,
+        help="Gaussian populations P: 'resample' (the smallest P whose resampled networks keep "
+        "the observed attractors), 'bic' or an int (default: the package's, as the demo)",
     )
     report.add_argument(
-        "--checkpoints", type=_count, default=10, help="how many checkpoints to analyse"
+        "--checkpoints", type=_count, default=8,
+        help="how many checkpoints to analyse, spread over the run (default 8, as the demo)",
+    )
+    report.add_argument(
+        "--starts", type=_count, default=64, help="fixed-point finder starts (default 64)"
+    )
+    report.add_argument(
+        "--prediction", choices=("truncated", "bulk"), default="truncated",
+        help="main prediction of a full-rank network: truncated SVD of W (default) or the low "
+        "rank of W - W0 plus a random bulk (both are reported)",
+    )
+    report.add_argument(
+        "--slow-manifold-tol", type=float, default=None,
+        help="count slow manifolds (approximate rings) moving slower than this as one attractor",
+    )
+    report.add_argument(
+        "--bifurcations", action="store_true",
+        help="also locate the predicted and observed epoch of each change of the attractor "
+        "count between analysed checkpoints (as the demo does)",
+    )
+    report.add_argument(
+        "--finite-size", type=_size, default=None,
+        help="N of the resampled network of the finite-size check (default 2000; 0: skip)",
     )
     trainer = sub.add_parser("train", help="train a network and save the run")
     trainer.add_argument("output", help="where to save the run (.npz)")
@@ -178,8 +212,7 @@ def _sweep_report(args) -> None:
 def _emergence(args) -> None:
     from pathlib import Path
 
-    from .demo import _spread
-    from .emergence_report import emergence
+    from .demo import analyse_run, print_bifurcations
     from .io import write_json
     from .plotting import save_figure
     from .training import load_run
@@ -196,12 +229,17 @@ def _emergence(args) -> None:
         if path.name.startswith(("checkpoints_", "flipflop"))
         else load_run(path)
     )
-    picks = _spread(len(run.checkpoints), args.checkpoints)
-    report = emergence(
-        run, rank=args.rank, populations=args.populations, checkpoints=picks, progress=True
+    report = analyse_run(
+        run, args.checkpoints, rank=args.rank, populations=args.populations,
+        n_starts=args.starts, finite_size=args.finite_size,
+        slow_manifold_tol=args.slow_manifold_tol, prediction=args.prediction,
     )
-    print(f"outliers crossed at checkpoints {report.crossings()}")
+    bulk = f", left the bulk at {report.crossings_bulk()}" if report.bulk_edge > 0 else ""
+    print(f"outliers crossed the stability boundary at checkpoints {report.crossings()}{bulk}")
     print(report.format_table())
+    print(report.summary())
+    if args.bifurcations:
+        print_bifurcations(report)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     save_figure(report.plot(), out / f"emergence_{path.stem}.png")

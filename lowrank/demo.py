@@ -1,8 +1,9 @@
 """The demos: attractor emergence in trained networks (the main job), and the rank-one pitchfork.
 
 ``emergence_demo`` trains a rank-2 and a full-rank network on the 2-bit flip-flop (parallel mode,
-discrete time, N = 100), runs ``lowrank.emergence`` on their checkpoints and writes the tables, a
-JSON record and one figure per model.
+discrete time, N = 100), runs ``lowrank.emergence`` on their checkpoints with the package's
+defaults (``analyse_run``, which ``lowrank emergence RUN.npz`` runs too) and writes the tables,
+a JSON record, the runs and one figure per model.
 
 ``pitchfork_demo``: for overlaps sigma_nm across the pitchfork at sigma_nm = 1 (Mastrogiuseppe &
 Ostojic 2018, Neuron 99:609), the mean-field engine predicts the stable latent fixed points
@@ -32,23 +33,70 @@ def _spread(n_checkpoints: int, count: int) -> list[int]:
     return sorted(set(picks.tolist()))
 
 
+def analyse_run(
+    run,
+    checkpoints: int = DEMO_CHECKPOINTS,
+    rank: int | None = None,
+    populations=None,
+    n_starts: int = 64,
+    finite_size: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    slow_manifold_tol: float | None = None,
+    prediction: str = "truncated",
+):
+    """``lowrank.emergence`` at ``checkpoints`` checkpoints spread over the run, as the demo and
+    ``lowrank emergence RUN.npz`` both run it (so that they agree): the package's defaults for
+    the populations (None), the rank and the prediction, unless given; ``finite_size`` None is
+    the default N of the finite-size check, 0 skips it."""
+    from .emergence_report import LARGE_N, emergence
+
+    extra = {} if populations is None else {"populations": populations}
+    return emergence(
+        run, rank=rank, checkpoints=_spread(len(run.checkpoints), checkpoints), seed=seed,
+        progress=progress, n_starts=n_starts,
+        finite_size=LARGE_N if finite_size is None else (finite_size or None),
+        slow_manifold_tol=slow_manifold_tol, prediction=prediction, **extra,
+    )
+
+
+def print_bifurcations(report) -> None:
+    """Locate and print the predicted and observed epoch of each change of the attractor count
+    (``EmergenceReport.bifurcations``; kept in the report's JSON)."""
+    events = report.bifurcations()
+    if not events:
+        print("no change of the attractor count between analysed checkpoints")
+    for e in events:
+        def at(epoch):
+            return "-" if epoch is None else f"{epoch:.1f}"
+
+        print(f"epochs {e['epoch_a']}-{e['epoch_b']}: {e['new_attractors']:+d} attractors, "
+              f"predicted at epoch {at(e['predicted_epoch'])}, observed at "
+              f"{at(e['observed_epoch'])}"
+              + ("" if e["difference"] is None else
+                 f" ({'within' if e['within_interval'] else 'NOT within'} the interval)"))
+
+
 def emergence_demo(
     out_dir: str | Path = "figures/out", seed: int = 0, progress: bool = True, quick: bool = False
 ) -> dict:
     """Train rank-2 and full-rank 2-bit flip-flop networks; compare predicted, observed attractors.
 
-    Four Gaussian populations are fitted to the loadings: one population cannot hold the four
-    attractors of a 2-bit flip-flop in rank two (Beiran et al. 2021). The full-rank network is
-    projected to rank 2 (truncated SVD of W), which drops its random bulk: the comparison then shows
-    what the rank-2 part alone predicts.
+    Everything is chosen by the package's defaults, as ``lowrank emergence RUN.npz`` does on the
+    saved runs (``run_rank2.npz``, ``run_fullrank.npz`` in ``out_dir``): the number of Gaussian
+    populations P, the rank (the model's own for the rank-2 network; at the singular-value gap
+    of W - W0 for the full-rank one), the prediction (the full-rank network's truncated SVD, with
+    the low rank of W - W0 plus a random bulk beside it). The tables and figures state P and the
+    rank used; the epochs at which the attractor count changes are located between checkpoints,
+    predicted and observed (``EmergenceReport.bifurcations``).
 
     ``quick=True`` runs the same pipeline on a small, barely trained problem (N = 24, trials of 60
-    steps, 15 epochs, 2 populations at the first and last checkpoints), in seconds: it checks that
-    everything runs and is written, not the science (training stops far from its target, which is
-    said once instead of warned).
+    steps, 15 epochs, the first and last checkpoints, 16 fixed-point starts, no finite-size
+    check), in seconds: it checks that everything runs and is written, not the science (training
+    stops far from its target, which is said once instead of warned). ``lowrank emergence
+    run_fullrank.npz --checkpoints 2 --starts 16 --finite-size 0`` reproduces its tables.
     """
     from ._checks import ConvergenceWarning
-    from .emergence_report import emergence
     from .io import write_json
     from .models import RNN
     from .plotting import save_figure
@@ -58,7 +106,7 @@ def emergence_demo(
     start = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    N, steps, shown, populations = (24, 60, 2, 2) if quick else (100, 200, DEMO_CHECKPOINTS, 4)
+    N, steps, shown = (24, 60, 2) if quick else (100, 200, DEMO_CHECKPOINTS)
     schedule = {"max_epochs": 15, "batches": 2, "batch_size": 16} if quick else {}
     task = flipflop(bits=2, steps=steps)
     record = {
@@ -76,20 +124,29 @@ def emergence_demo(
             if quick:
                 warnings.simplefilter("ignore", ConvergenceWarning)
             run = train(model, task, seed=seed, progress=progress, **schedule)
-        picks = _spread(len(run.checkpoints), shown)
-        report = emergence(run, rank=2, populations=populations, checkpoints=picks, seed=seed,
-                           progress=progress, n_starts=16 if quick else 64)
+        run.save(out_dir / f"run_{name}.npz")
+        with warnings.catch_warnings():
+            if quick:
+                warnings.simplefilter("ignore", ConvergenceWarning)
+            report = analyse_run(run, shown, seed=seed, progress=progress,
+                                 n_starts=16 if quick else 64, finite_size=0 if quick else None)
+        bulk = f", left the bulk at {report.crossings_bulk()}" if report.bulk_edge > 0 else ""
         print(f"{len(run.checkpoints)} checkpoints, {run.epochs} epochs, final loss "
-              f"{run.losses[-1]:.2e}; outliers crossed at checkpoints {report.crossings()}")
+              f"{run.losses[-1]:.2e}; outliers crossed the unit circle at checkpoints "
+              f"{report.crossings()}{bulk}")
         print(report.format_table())
+        print(report.summary())
+        if not quick:
+            print_bifurcations(report)
         png = out_dir / ("emergence.png" if rank else f"emergence_{name}.png")
         figure = save_figure(report.plot(), png)
         record["models"][name] = {"epochs": run.epochs, "final_loss": float(run.losses[-1]),
-                                  "figure": figure.name, **report.to_json()}
+                                  "figure": figure.name, "run": f"run_{name}.npz",
+                                  **report.to_json()}
     record["seconds"] = time.perf_counter() - start
     write_json(out_dir / "emergence.json", record)
-    print(f"wrote {out_dir / 'emergence.png'}, {out_dir / 'emergence_fullrank.png'} and "
-          f"{out_dir / 'emergence.json'} ({record['seconds']:.0f} s)")
+    print(f"wrote {out_dir / 'emergence.png'}, {out_dir / 'emergence_fullrank.png'}, "
+          f"{out_dir / 'emergence.json'} and the runs ({record['seconds']:.0f} s)")
     return record
 
 

@@ -4,17 +4,26 @@ For every checkpoint of a training run (Turner & Barak 2023 record one at each i
 loss), whether a ``TrainingRun`` of lowrank or a list of checkpoints of a network trained with the
 user's own torch code (``emergence``):
 
-- the outlier eigenvalues of W, those beyond the stability boundary of the linearisation at the
-  origin (|lambda| > 1 for maps, Re lambda > 1 for flows); Turner & Barak report that they cross
-  one at a time, each crossing creating a new pair of stable fixed points ("sequential emergence");
-- the prediction: W (or its rank-R part, ``lowrank.project``) written as m n^T / N, the neurons'
-  rows (m, n, bias) fitted by a Gaussian or a Gaussian mixture, and the fixed points of the
-  mean-field latent dynamics (``MeanField.fixed_points``), the bias entering as an input channel
-  held at 1;
+- the outlier eigenvalues of W: those beyond the stability boundary of the linearisation at the
+  origin (|lambda| > 1 for maps, Re lambda > 1 for flows; Turner & Barak report that they cross
+  one at a time, each crossing creating a new pair of stable fixed points), and those beyond the
+  edge of the random bulk of the initial weights W0 (radius g = sqrt(N) std(W0) by the circular
+  law, plus a stated margin; Schuessler et al. 2020, NeurIPS);
+- the predictions. A full-rank network is predicted from the truncated SVD of W written as
+  m n^T / N ("truncated"); when its initial weights W0 are known, also from the rank-R part of
+  W - W0 plus a random bulk of the measured strength g, by the static states of the mean-field
+  theory with a bulk (Mastrogiuseppe & Ostojic 2018, Neuron 99:609): "bulk", reported beside it
+  (``emergence``'s ``prediction`` chooses the main one, and says which is closer on the demo).
+  A rank-R model has its own m, n and no bulk: "own". In each, the neurons' rows (m, n, input
+  weights, bias; the rows of ``project``) are fitted by a Gaussian or a mixture of P Gaussian
+  populations (Beiran et al. 2021), P chosen by resampling (Dubreuil et al. 2022) unless given,
+  the bias entering as an input channel held at 1 and the attractors counted at zero input;
 - the observation: the fixed points of the full network (``find_fixed_points``), projected on the
-  same n vectors;
-- their match: the numbers of stable points, and the distances between predicted and observed
-  stable points in kappa space after optimal assignment (Hungarian algorithm).
+  same n vectors; a continuous family of fixed points (a ring) counts as one attractor;
+- their agreement: the numbers of attractors, the distances between predicted and observed stable
+  points in kappa space after optimal assignment (Hungarian algorithm), relative to |kappa|, and
+  the finite-size check: a network of large N drawn from the fitted law (whitened loadings) is run
+  to its attractors, which separates the error of the fit from the finite-N error.
 
 The module is named ``emergence_report`` so that ``lowrank.emergence`` is always the function.
 """
@@ -29,21 +38,137 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from threadpoolctl import threadpool_limits
 
-from ._checks import ConvergenceWarning, as_int, choose
+from ._checks import ConvergenceWarning, as_array, as_float, as_int, choose
 from ._repr import compact_repr
+from .dynamics import unique_points
 from .dynamics.systems import own_time
 from .fixedpoints import Dynamics, find_fixed_points
-from .loadings import GaussianLoadings, MixtureLoadings
-from .projection import svd_factors
+from .populations import count_attractors
+from .projection import loading_rows, svd_factors
 
-__all__ = ["CheckpointAnalysis", "EmergenceReport", "emergence"]
+__all__ = ["CheckpointAnalysis", "EmergenceReport", "Prediction", "emergence"]
+
+#: matched pairs whose observed attractor lies closer than this to the origin (in kappa) enter the
+#: relative position error only through the other pairs (their relative error is undefined)
+KAPPA_FLOOR = 0.05
+#: default N of the finite-size check
+LARGE_N = 2000
+
+
+@dataclass
+class Prediction:
+    """One mean-field prediction of the attractors at one checkpoint.
+
+    Attributes
+    ----------
+    method : str
+        "bulk" (rank-R part of W - W0 with a random bulk of strength g), "truncated" (rank-R SVD of
+        W, no bulk) or "own" (a rank-R model's own m, n).
+    kappa, stable, marginal : ndarray
+        The predicted fixed points (static states with a bulk), (points, R), and their class.
+    n_attractors : int
+        Stable isolated points plus stable manifolds (a predicted ring is one attractor).
+    n_manifolds : int
+        Continuous families of predicted fixed points (rings, lines), whatever their stability.
+    g : float
+        Strength of the bulk the prediction keeps (0 without one).
+    populations : int
+        P, the number of Gaussian populations of the fitted law.
+    population_method : str
+        How P was chosen: "resample", "bic" or "fixed".
+    population_evidence : list of dict
+        What each P tried gave (resampled and large-N counts, see ``lowrank.populations``);
+        empty when P was not chosen by resampling.
+    observed_kappa : ndarray (points, R)
+        The observed fixed points projected on this prediction's n vectors.
+    distances : ndarray
+        |kappa_pred - kappa_obs| of the matched stable points (Hungarian assignment).
+    relative_errors : ndarray
+        distances / |kappa_obs| of the pairs whose observed |kappa| >= ``KAPPA_FLOOR``.
+    complete : bool
+        Every start of the mean-field solver converged.
+    fit_converged : bool
+        The EM fit of the mixture converged (True for one Gaussian) and, with P chosen by
+        resampling, some P was accepted.
+    fit_residual : float
+        The last change of the EM lower bound (0 for one Gaussian).
+    finite_size : dict or None
+        The finite-size check: ``N``, ``stable`` (attractors the resampled network settles on),
+        ``unsettled`` (runs that did not settle), or None when not run.
+    """
+
+    __repr__ = compact_repr
+
+    method: str
+    kappa: np.ndarray
+    stable: np.ndarray
+    marginal: np.ndarray
+    n_attractors: int
+    n_manifolds: int = 0
+    g: float = 0.0
+    populations: int = 1
+    population_method: str = "fixed"
+    population_evidence: list = field(default_factory=list)
+    observed_kappa: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    distances: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    relative_errors: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    complete: bool = True
+    fit_converged: bool = True
+    fit_residual: float = 0.0
+    finite_size: dict | None = None
+    loadings: object = field(default=None, repr=False)
+
+    @property
+    def position_error(self) -> float | None:
+        """Median relative error of the matched attractors' positions (None without any pair
+        away from the origin)."""
+        return float(np.median(self.relative_errors)) if self.relative_errors.size else None
+
+
+def relative_errors(predicted: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distances of optimally matched points and their errors relative to the observed |kappa|.
+
+    The predicted and observed stable points are assigned one to one (Hungarian algorithm,
+    ``scipy.optimize.linear_sum_assignment`` on Euclidean distances; min(counts) pairs). For each
+    pair, e = |kappa_pred - kappa_obs| / |kappa_obs|; pairs with |kappa_obs| < ``KAPPA_FLOOR``
+    have no relative error (an attractor at the origin) and count only in the distances.
+
+    Returns
+    -------
+    distances : ndarray (pairs,)
+    errors : ndarray (pairs away from the origin,)
+    """
+    pairs = _pairs(predicted, observed)
+    if not pairs[0].size:
+        return np.zeros(0), np.zeros(0)
+    rows, cols = pairs
+    distances = np.linalg.norm(predicted[rows] - observed[cols], axis=1)
+    size = np.linalg.norm(observed[cols], axis=1)
+    away = size >= KAPPA_FLOOR
+    return distances, distances[away] / size[away]
+
+
+def _pairs(predicted: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (rows in predicted, columns in observed) of the optimal one-to-one matching."""
+    if not len(predicted) or not len(observed):
+        return np.zeros(0, int), np.zeros(0, int)
+    cost = np.linalg.norm(predicted[:, None, :] - observed[None, :, :], axis=2)
+    return linear_sum_assignment(cost)
 
 
 @dataclass
 class CheckpointAnalysis:
-    """Everything ``emergence`` found at one checkpoint (kappa arrays are (points, R);
-    ``observed_x`` holds the observed fixed points themselves, (points, N))."""
+    """Everything ``emergence`` found at one checkpoint.
+
+    ``predictions`` maps each method ("bulk", "truncated", "own") to its :class:`Prediction`;
+    ``prediction`` names the main one, which ``predicted_kappa``, ``predicted_stable``,
+    ``observed_kappa``, ``populations``, ``distances`` and ``fit_converged`` refer to.
+    ``outliers`` are the eigenvalues past the stability boundary (unit circle for maps,
+    Re lambda = 1 for flows), ``outliers_bulk`` those outside the bulk, |lambda| > ``bulk_edge``.
+    ``observed_x`` holds the observed fixed points themselves, (points, N).
+    """
 
     __repr__ = compact_repr
 
@@ -52,33 +177,121 @@ class CheckpointAnalysis:
     loss: float
     eigenvalues: np.ndarray
     outliers: np.ndarray
-    predicted_kappa: np.ndarray
-    predicted_stable: np.ndarray
-    observed_kappa: np.ndarray
+    predictions: dict
+    prediction: str
     observed_stable: np.ndarray
-    populations: int
-    distances: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    fit_converged: bool = True
+    observed_attractors: int
+    observed_manifolds: int = 0
+    outliers_bulk: np.ndarray = field(default_factory=lambda: np.zeros(0, complex))
+    bulk_edge: float = 0.0
+    rank: int = 0
     observed_converged: bool = True
     observed_x: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
+    @property
+    def main(self) -> Prediction:
+        """The main prediction (``predictions[prediction]``)."""
+        return self.predictions[self.prediction]
+
+    @property
+    def predicted_kappa(self) -> np.ndarray:
+        return self.main.kappa
+
+    @property
+    def predicted_stable(self) -> np.ndarray:
+        return self.main.stable
+
+    @property
+    def observed_kappa(self) -> np.ndarray:
+        return self.main.observed_kappa
+
+    @property
+    def populations(self) -> int:
+        return self.main.populations
+
+    @property
+    def distances(self) -> np.ndarray:
+        return self.main.distances
+
+    @property
+    def fit_converged(self) -> bool:
+        return self.main.fit_converged
+
     def row(self) -> dict:
-        """The table row: checkpoint, loss, outliers, predicted/observed stable counts, match."""
+        """The table row (JSON-ready): checkpoint, epoch, loss, the two outlier counts, the main
+        prediction's and the observed attractor counts (stable points plus stable manifolds),
+        P and how it was chosen, the match, the position error, the counts and errors of the
+        "truncated" and "bulk" predictions (None where not made), and the finite-size check."""
+        main = self.main
+        finite = main.finite_size or {}
+        beside = {}
+        for method in ("truncated", "bulk"):
+            p = self.predictions.get(method)
+            beside[f"{method}_stable"] = None if p is None else p.n_attractors
+            beside[f"{method}_match"] = (
+                None if p is None else p.n_attractors == self.observed_attractors
+            )
+            beside[f"{method}_position_error"] = None if p is None else p.position_error
         return {
             "checkpoint": self.checkpoint,
             "epoch": self.epoch,
             "loss": self.loss,
             "outliers": int(self.outliers.size),
-            "predicted_stable": int(self.predicted_stable.sum()),
-            "observed_stable": int(self.observed_stable.sum()),
-            "predicted_points": int(self.predicted_stable.size),
+            "outliers_bulk": int(self.outliers_bulk.size),
+            "prediction": self.prediction,
+            "rank": self.rank,
+            "g": main.g,
+            "predicted_stable": main.n_attractors,
+            "observed_stable": self.observed_attractors,
+            "predicted_points": int(main.stable.size),
             "observed_points": int(self.observed_stable.size),
-            "populations": self.populations,
-            "match": bool(self.predicted_stable.sum() == self.observed_stable.sum()),
-            "max_distance": float(self.distances.max()) if self.distances.size else None,
-            "fit_converged": self.fit_converged,
+            "predicted_manifolds": main.n_manifolds,
+            "observed_manifolds": self.observed_manifolds,
+            "populations": main.populations,
+            "population_method": main.population_method,
+            "population_evidence": _evidence(main.population_evidence),
+            "match": main.n_attractors == self.observed_attractors,
+            "max_distance": float(main.distances.max()) if main.distances.size else None,
+            "position_error": main.position_error,
+            **beside,
+            "finite_size_N": finite.get("N"),
+            "finite_size_stable": finite.get("stable"),
+            "fit_converged": main.fit_converged,
+            "meanfield_complete": main.complete,
             "observed_converged": self.observed_converged,
         }
+
+
+def _evidence(evidence: list) -> list:
+    """The population evidence as plain JSON-ready values."""
+    out = []
+    for item in evidence:
+        entry = {}
+        for key, value in dict(item).items():
+            if isinstance(value, np.ndarray):
+                value = value.tolist()
+            elif isinstance(value, np.generic):
+                value = value.item()
+            entry[key] = value
+        out.append(entry)
+    return out
+
+
+def _evidence_text(evidence: list) -> str:
+    """ "P:counts of the draws" for each P tried, the accepted one starred, e.g.
+    "1:2,2,2,2 2:4,4,4,4*"."""
+    return " ".join(
+        f"{e['P']}:{','.join(map(str, e['resampled_stable']))}{'*' if e['accepted'] else ''}"
+        for e in evidence
+    )
+
+
+def _text(value) -> str:
+    return "-" if value is None else str(value)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
 
 
 @dataclass
@@ -86,7 +299,10 @@ class EmergenceReport:
     """Checkpoint-by-checkpoint comparison of predicted and observed attractors.
 
     ``spectra`` holds the leading eigenvalues of W at every checkpoint of the run (cheap, so always
-    all of them, for exact crossings); ``analyses`` the full comparison at the analysed checkpoints.
+    all of them, for exact crossings): at least 8, and all those outside the bulk; ``epochs`` the
+    epoch of every checkpoint; ``analyses`` the full comparison at the analysed checkpoints;
+    ``bulk_edge`` the modulus beyond which an eigenvalue is outside the bulk of W0
+    (g + margin; 0 without a bulk, where every nonzero eigenvalue is outside it).
     """
 
     __repr__ = compact_repr
@@ -95,116 +311,276 @@ class EmergenceReport:
     time: str
     rank: int
     spectra: list[np.ndarray]
+    epochs: list[int] = field(default_factory=list)
+    bulk_edge: float = 0.0
+    g: float = 0.0
+    settings: dict = field(default_factory=dict, repr=False)
+    weights: list = field(default_factory=list, repr=False)
+    _bifurcations: list | None = field(default=None, repr=False)
 
     def table(self) -> list[dict]:
-        """One mapping per checkpoint, with keys ``checkpoint``, ``loss``, ``outliers``,
-        ``predicted_stable``, ``observed_stable``, ``match`` (and a few more)."""
+        """One mapping per analysed checkpoint (``CheckpointAnalysis.row``), with keys
+        ``checkpoint``, ``loss``, ``outliers``, ``outliers_bulk``, ``predicted_stable``,
+        ``observed_stable``, ``populations``, ``match``, ``position_error``, ..."""
         return [a.row() for a in self.analyses]
 
     def outlier_counts(self) -> list[int]:
         """Number of eigenvalues of W past the stability boundary, at every checkpoint."""
         return [int(_outliers(values, self.time).size) for values in self.spectra]
 
+    def outlier_counts_bulk(self) -> list[int]:
+        """Number of eigenvalues of W outside the bulk (|lambda| > ``bulk_edge``), at every
+        checkpoint."""
+        return [int(_beyond(values, self.bulk_edge).size) for values in self.spectra]
+
     def crossings(self) -> list[int]:
         """Checkpoint at which the k-th outlier first crossed the stability boundary, k = 1, ..."""
-        counts = np.array(self.outlier_counts())
-        return [int(np.argmax(counts >= k)) for k in range(1, int(counts.max(initial=0)) + 1)]
+        return _crossings(self.outlier_counts())
+
+    def crossings_bulk(self) -> list[int]:
+        """Checkpoint at which the k-th eigenvalue first left the bulk, k = 1, ..."""
+        return _crossings(self.outlier_counts_bulk())
+
+    def agreement(self, prediction: str | None = None) -> dict:
+        """Counts matched and position errors over the analysed checkpoints.
+
+        Parameters
+        ----------
+        prediction : str, optional
+            "bulk", "truncated" or "own" (default: each checkpoint's main prediction).
+
+        Returns
+        -------
+        dict
+            ``matches`` (checkpoints whose predicted and observed attractor counts agree),
+            ``checkpoints`` (those with that prediction), ``median_position_error`` (median over
+            the checkpoints of their median relative error, None without any),
+            ``last_position_error``, ``finite_size_matches`` (checkpoints whose large-N
+            resampled network settles on the observed count) and ``finite_size_checkpoints``.
+        """
+        chosen = [
+            (a, a.predictions[prediction or a.prediction])
+            for a in self.analyses
+            if (prediction or a.prediction) in a.predictions
+        ]
+        errors = [p.position_error for _, p in chosen if p.position_error is not None]
+        checked = [(a, p.finite_size) for a, p in chosen if p.finite_size is not None]
+        return {
+            "prediction": prediction or (self.analyses[-1].prediction if self.analyses else None),
+            "matches": sum(p.n_attractors == a.observed_attractors for a, p in chosen),
+            "checkpoints": len(chosen),
+            "median_position_error": float(np.median(errors)) if errors else None,
+            "last_position_error": chosen[-1][1].position_error if chosen else None,
+            "finite_size_matches": sum(f["stable"] == a.observed_attractors for a, f in checked),
+            "finite_size_checkpoints": len(checked),
+        }
+
+    def summary(self) -> str:
+        """One line: "counts match at k of n checkpoints; median position error x% ..."."""
+        if not self.analyses:
+            return "no checkpoint analysed"
+        main = self.agreement()
+        text = (
+            f"counts match at {main['matches']} of {main['checkpoints']} checkpoints; "
+            f"median position error {_percent(main['median_position_error'])} "
+            f"({_describe(self)})"
+        )
+        other = {"bulk": "truncated", "truncated": "bulk"}.get(main["prediction"])
+        if other and any(other in a.predictions for a in self.analyses):
+            beside = self.agreement(other)
+            text += (
+                f"; {_WORDS[other]}: {beside['matches']} of {beside['checkpoints']}, "
+                f"{_percent(beside['median_position_error'])}"
+            )
+        if main["finite_size_checkpoints"]:
+            text += (
+                f"; large-N resampled networks match at {main['finite_size_matches']} of "
+                f"{main['finite_size_checkpoints']}"
+            )
+        return text
+
+    def bifurcations(self, tol: float = 0.02, grid: int = 5, seed=0) -> list[dict]:
+        """Predicted against observed epoch of each change of the attractor count.
+
+        Between consecutive analysed checkpoints where the predicted or the observed count
+        changes, the weights are interpolated, W(s) = (1 - s) W_a + s W_b, and the change is
+        located on that path, for the prediction (the main method, with the P chosen at the later
+        checkpoint held fixed) and for the network itself
+        (``lowrank.emergence_timing.locate_bifurcations``); the located changes are paired
+        (``pair_bifurcations``). The result is kept for ``to_json``.
+
+        Returns
+        -------
+        list of dict
+            ``epoch_a``, ``epoch_b`` (the interval), ``predicted_epoch``, ``observed_epoch``
+            (None when unpaired), ``new_attractors`` (change of the count), ``difference``
+            (predicted - observed epoch) and ``within_interval`` (within one checkpoint
+            interval), per paired change.
+
+        Notes
+        -----
+        Each s evaluated costs a fit and a mean-field solve (predicted) or a fixed-point search
+        of the network (observed): about ``grid`` + 2 log2(1 / tol) of each per interval.
+        """
+        from .emergence_timing import locate_bifurcations, pair_bifurcations
+
+        out = []
+        for k in range(1, len(self.analyses)):
+            a, b = self.analyses[k - 1], self.analyses[k]
+            pa, pb = a.main.n_attractors, b.main.n_attractors
+            if pa == pb and a.observed_attractors == b.observed_attractors:
+                continue
+            predict, observe = self._counters(b)
+            found = locate_bifurcations(
+                self.weights[k - 1], self.weights[k], a.epoch, b.epoch, time=self.time,
+                predict=predict, observe=observe, tol=tol, seed=seed, grid=grid,
+            )
+            predicted = [t for t in found if t.kind == "predicted"]
+            observed = [t for t in found if t.kind == "observed"]
+            for pair in pair_bifurcations(predicted, observed):
+                out.append({
+                    "epoch_a": a.epoch,
+                    "epoch_b": b.epoch,
+                    "predicted_epoch": None if pair.predicted is None else pair.predicted.epoch,
+                    "observed_epoch": None if pair.observed is None else pair.observed.epoch,
+                    "new_attractors": (pair.predicted or pair.observed).new_attractors,
+                    "difference": (
+                        None if np.isnan(pair.epoch_difference) else pair.epoch_difference
+                    ),
+                    "within_interval": bool(pair.within_interval),
+                })
+        self._bifurcations = out
+        return out
+
+    def _counters(self, analysis: CheckpointAnalysis):
+        """predict(weights) and observe(weights) for the interpolated weights after ``analysis``."""
+        s = self.settings
+        populations = analysis.main.populations
+
+        def predict(weights):
+            dyn = Dynamics.from_weights(weights, self.time)
+            factors, _ = _factors(weights, dyn.W, analysis.rank, s.get("initial"), None)
+            m, n, g = factors[analysis.prediction]
+            return _predict(
+                analysis.prediction, m, n, dyn.W_in, dyn.bias, self.time, g, populations,
+                s.get("seed", 0), None, None,
+            ).n_attractors
+
+        def observe(weights):
+            dyn = Dynamics.from_weights(weights, self.time)
+            found = find_fixed_points(
+                dyn, n_starts=s.get("n_starts", 64), seed=s.get("seed", 0),
+                slow_manifold_tol=s.get("slow_manifold_tol"),
+            )
+            return count_attractors(found)
+
+        return predict, observe
 
     def to_json(self) -> dict:
-        """A JSON-ready record: the table, the crossings, and the outlier eigenvalues."""
+        """A JSON-ready record: the table, the summary, both kinds of crossings and outlier
+        counts, the outlier eigenvalues and (when computed) the bifurcation timings."""
         return {
             "time": self.time,
             "rank": self.rank,
+            "summary": self.summary(),
+            "prediction": self.analyses[-1].prediction if self.analyses else None,
+            "g": self.g,
+            "bulk_edge": self.bulk_edge,
             "table": self.table(),
+            "epochs": [int(e) for e in self.epochs],
             "crossings": self.crossings(),
+            "crossings_bulk": self.crossings_bulk(),
             "outliers": [
                 [[v.real, v.imag] for v in _outliers(values, self.time)] for values in self.spectra
             ],
             "outlier_counts": self.outlier_counts(),
+            "outlier_counts_bulk": self.outlier_counts_bulk(),
+            "bifurcations": self._bifurcations,
         }
 
     def format_table(self) -> str:
-        """The table as aligned text."""
-        lines = [
+        """The table as aligned text (with columns for both the truncated-SVD and the bulk
+        predictions when both were made, and the resampling evidence when P was chosen by it)."""
+        both = any(r["bulk_stable"] is not None for r in self.table())
+        header = (
             f"{'ckpt':>5} {'epoch':>6} {'loss':>10} {'outliers':>8} {'predicted':>9} "
             f"{'observed':>8} {'P':>2} {'match':>5} {'max dist':>9}"
-        ]
+        )
+        header += f" {'bulk out':>8} {'pos err':>7} {'large N':>7} {'P by':>8} {'R':>2}"
+        evidence = any(r["population_evidence"] for r in self.table())
+        if both:
+            header += f" {'trunc':>5} {'trunc err':>9} {'bulk':>4} {'bulk err':>8}"
+        lines = [header]
         for r in self.table():
             dist = "-" if r["max_distance"] is None else f"{r['max_distance']:.3f}"
-            lines.append(
+            large = _text(r["finite_size_stable"])
+            line = (
                 f"{r['checkpoint']:5d} {r['epoch']:6d} {r['loss']:10.2e} {r['outliers']:8d} "
                 f"{r['predicted_stable']:9d} {r['observed_stable']:8d} {r['populations']:2d} "
                 f"{'yes' if r['match'] else 'no':>5} {dist:>9}"
+                f" {r['outliers_bulk']:8d} {_percent(r['position_error']):>7} {large:>7}"
+                f" {r['population_method']:>8} {r['rank']:2d}"
             )
+            if both:
+                line += (
+                    f" {_text(r['truncated_stable']):>5} "
+                    f"{_percent(r['truncated_position_error']):>9} {_text(r['bulk_stable']):>4} "
+                    f"{_percent(r['bulk_position_error']):>8}"
+                )
+            if evidence:
+                line += "  " + _evidence_text(r["population_evidence"])
+            lines.append(line)
+        if evidence:
+            lines[0] += "  resampled attractors per P (* accepted)"
         return "\n".join(lines)
 
     def plot(self, portraits: int = 3):
-        """Figure: outlier eigenvalues against the stability boundary (coloured by checkpoint,
-        with a colour bar), stable-point counts over training, and kappa-plane portraits at a few
-        checkpoints (shared limits, at least +-1.1 so that a checkpoint whose points all sit at the
-        origin still shows a readable plane)."""
-        import matplotlib.pyplot as plt
-        from matplotlib.colors import Normalize
+        """The emergence figure (see ``lowrank.plotting.plot_emergence``)."""
+        from .plotting import plot_emergence
 
-        from .plotting import plot_spectrum
-
-        picks = np.unique(np.linspace(0, len(self.analyses) - 1, portraits).round().astype(int))
-        fig, axes = plt.subplots(1, 2 + len(picks), figsize=(4 * (2 + len(picks)), 4.2))
-        norm = Normalize(0, max(len(self.spectra) - 1, 1))
-        for k, values in enumerate(self.spectra):
-            plot_spectrum(values, ax=axes[0], time=self.time, color=plt.cm.viridis(norm(k)), s=6)
-        mappable = plt.cm.ScalarMappable(norm=norm, cmap="viridis")
-        cax = axes[0].inset_axes([1.04, 0.0, 0.05, 1.0])  # a child axes: fig.axes stays one a panel
-        fig.colorbar(mappable, cax=cax, label="checkpoint")
-        boundary = "unit circle" if self.time == "discrete" else r"Re $\lambda$ = 1"
-        axes[0].set_title(f"top eigenvalues of W ({boundary})", fontsize=9)
-        ckpt = [a.checkpoint for a in self.analyses]
-        counts = self.outlier_counts()
-        axes[1].step(range(len(counts)), counts, where="post", lw=2.5, alpha=0.5,
-                     label="outlier eigenvalues")
-        axes[1].plot(ckpt, [a.predicted_stable.sum() for a in self.analyses], "x-", ms=7,
-                     zorder=3, label="predicted stable points")
-        axes[1].plot(ckpt, [a.observed_stable.sum() for a in self.analyses], "o--", ms=7,
-                     mfc="none", zorder=2, label="observed stable points")
-        axes[1].set_xlabel("checkpoint (training progress)")
-        axes[1].set_ylabel("count")
-        axes[1].legend(frameon=False, fontsize=8)
-        axes[1].set_title("sequential emergence", fontsize=9)
-        extent = [np.abs(k).max() for a in self.analyses
-                  for k in (a.observed_kappa, a.predicted_kappa) if k.size]
-        half = 1.1 * max(1.0, max(extent, default=0.0))
-        styles = (("observed", "o", "C0", 40), ("predicted", "x", "C3", 60))
-        for ax, k in zip(axes[2:], picks, strict=True):
-            a = self.analyses[k]
-            for (name, marker, colour, size), kappa, stable in zip(
-                styles,
-                (a.observed_kappa, a.predicted_kappa),
-                (a.observed_stable, a.predicted_stable),
-                strict=True,
-            ):
-                if kappa.ndim != 2 or kappa.shape[1] == 0:
-                    continue
-                y = kappa[:, 1] if kappa.shape[1] >= 2 else np.zeros(len(kappa))
-                fill = {"facecolors": "none", "edgecolors": colour} if marker == "o" else {}
-                for chosen, alpha, what in ((stable, 1.0, "stable"), (~stable, 0.35, "unstable")):
-                    ax.scatter(kappa[chosen, 0], y[chosen], marker=marker, s=size, alpha=alpha,
-                               color=colour, label=f"{name} {what}", **fill)
-            ax.set_xlim(-half, half)
-            ax.set_ylim(-half, half)
-            ax.set_aspect("equal")
-            ax.set_xlabel(r"$\kappa_1$")
-            ax.set_ylabel(r"$\kappa_2$")
-            ax.set_title(f"checkpoint {a.checkpoint}", fontsize=9)
-        axes[2].legend(frameon=False, fontsize=7, loc="upper left")
-        fig.tight_layout()
-        return fig
+        return plot_emergence(self, portraits=portraits)
 
 
-def _leading_eigenvalues(W: np.ndarray, time: str, count: int) -> np.ndarray:
-    """The ``count`` least stable eigenvalues of W: by modulus (maps) or real part (flows)."""
-    values = np.linalg.eigvals(W)
+_WORDS = {
+    "bulk": "low rank of W - W0 + bulk",
+    "truncated": "truncated SVD of W",
+    "own": "the model's own m, n",
+}
+
+
+def _describe(report: EmergenceReport) -> str:
+    """The prediction in words: method, rank, P (and how chosen), g."""
+    if not report.analyses:
+        return ""
+    last = report.analyses[-1]
+    main = last.main
+    ps = sorted({a.main.populations for a in report.analyses})
+    p_text = str(ps[0]) if len(ps) == 1 else f"{ps[0]}-{ps[-1]}"
+    words = _WORDS[last.prediction]
+    bulk = f", g = {main.g:.2f}" if last.prediction == "bulk" else ""
+    how = {"resample": "chosen by resampling", "bic": "chosen by BIC", "fixed": "given"}
+    return f"{words}, rank {report.rank}, P = {p_text} ({how[main.population_method]}){bulk}"
+
+
+def _crossings(counts: list[int]) -> list[int]:
+    counts = np.array(counts)
+    return [int(np.argmax(counts >= k)) for k in range(1, int(counts.max(initial=0)) + 1)]
+
+
+def _leading_eigenvalues(values: np.ndarray, time: str, count: int, edge: float) -> np.ndarray:
+    """The ``count`` least stable eigenvalues, by modulus (maps) or real part (flows), and every
+    eigenvalue outside the bulk (|lambda| > edge)."""
     key = np.abs(values) if time == "discrete" else values.real
-    return values[np.argsort(-key, kind="stable")][:count]
+    order = np.argsort(-key, kind="stable")
+    keep = np.zeros(values.size, bool)
+    keep[order[:count]] = True
+    keep |= np.abs(values) > max(edge, _zero(values))
+    return values[order[keep[order]]]
+
+
+def _zero(values: np.ndarray) -> float:
+    """The modulus below which an eigenvalue is zero (round-off of a rank-deficient W)."""
+    return 1e-9 * max(float(np.abs(values).max(initial=0.0)), 1.0)
 
 
 def _outliers(values: np.ndarray, time: str) -> np.ndarray:
@@ -213,78 +589,242 @@ def _outliers(values: np.ndarray, time: str) -> np.ndarray:
     return values[(np.abs(values) if time == "discrete" else values.real) > 1.0]
 
 
-def _factors(weights: dict, rank: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """m, n (N, R) with W ~ m n^T / N: a rank-R model's own, else the truncated SVD of W."""
-    if "m" in weights and "n" in weights:
-        return np.asarray(weights["m"], np.float64), np.asarray(weights["n"], np.float64)
-    m, n, _ = svd_factors(np.asarray(weights["weight_rec"], np.float64), rank)
-    return m, n
+def _beyond(values: np.ndarray, edge: float) -> np.ndarray:
+    """Eigenvalues outside the bulk disk |lambda| <= edge (without a bulk: the nonzero ones)."""
+    return values[np.abs(values) > max(edge, _zero(values))]
 
 
-def _fit(rows: np.ndarray, rank: int, n_inputs: int, populations, seed):
-    """The law of the rows and its EM report (None for one Gaussian); ``emergence`` re-issues an
-    EM non-convergence with the checkpoint and records it in ``CheckpointAnalysis.fit_converged``.
+def bulk_edge(W0: np.ndarray, margin: float | None = None) -> tuple[float, float]:
+    """The bulk strength g = sqrt(N) std(W0) and the edge g + margin of its eigenvalue disk.
+
+    By the circular law the eigenvalues of a random W0 with i.i.d. entries of variance g^2 / N fill
+    the disk of radius g (Girko 1984; Rajan & Abbott 2006); the default margin 4 g / sqrt(N) sits
+    above the finite-N fluctuation of its edge, as in ``LowRankNetwork.outliers``.
     """
-    if populations == 1:
-        return GaussianLoadings.fit(rows, rank, n_inputs), None
+    N = W0.shape[0]
+    g = float(np.sqrt(N) * W0.std())
+    if margin is None:
+        margin = 4.0 * g / np.sqrt(N)
+    margin = as_float(margin, "bulk_margin", minimum=0.0)
+    return g, g + margin
+
+
+def _fit(rows, rank, n_inputs, populations, seed, *, observed, time, g, slow_manifold_tol, inputs):
+    """The law of the rows (``lowrank.populations.fit_populations``): (loadings, method,
+    evidence, converged, residual).
+
+    ``populations``: an int (P fixed), "bic" (Bayesian information criterion over full and tied
+    mixtures) or "resample" (the smallest P whose resampled networks keep the ``observed``
+    attractors, Dubreuil et al. 2022). ``emergence`` re-issues a non-converged EM fit or an
+    unaccepted choice with the checkpoint.
+    """
+    from .populations import fit_populations
+
+    if populations == "resample":
+        extra = {"observed_stable": observed, "time": time, "g": g,
+                 "slow_manifold_tol": slow_manifold_tol, "inputs": inputs}
+    else:
+        extra = {"covariance_type": "best"} if populations == "bic" else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=ConvergenceWarning)  # reported by emergence
-        if populations == "bic":
-            fitted = MixtureLoadings.fit(rows, rank, n_inputs, covariance_type="best", seed=seed)
-        else:
-            fitted = MixtureLoadings.fit(rows, rank, n_inputs, n_components=populations, seed=seed)
-    return fitted, fitted.fit_report
+        choice = fit_populations(rows, rank, n_inputs, populations, seed=seed, **extra)
+    report = getattr(choice.loadings, "fit_report", None)
+    converged = bool(choice.accepted) and (report is None or report.converged)
+    residual = 0.0 if report is None else report.residual
+    return choice.loadings, choice.method, list(choice.evidence), converged, residual
 
 
-def _match(predicted: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """Distances between optimally assigned points (Hungarian algorithm on Euclidean distances)."""
-    if not len(predicted) or not len(observed):
-        return np.zeros(0)
-    cost = np.linalg.norm(predicted[:, None, :] - observed[None, :, :], axis=2)
-    rows, cols = linear_sum_assignment(cost)
-    return cost[rows, cols]
+def finite_size_check(
+    loadings,
+    time: str,
+    N: int = LARGE_N,
+    g: float = 0.0,
+    inputs=None,
+    kappa_starts=None,
+    n_starts: int = 24,
+    max_steps: int = 3000,
+    tol: float = 1e-8,
+    seed=0,
+) -> dict:
+    """Attractors of a large network drawn from the fitted law: the finite-size check.
+
+    A network of N neurons is drawn with whitened loadings (its sample statistics match the law
+    exactly, ``LowRankNetwork.sample(..., whiten=True)``) and a fresh bulk g chi, and run from
+    states on its low-rank plane, x0 = m kappa0 + I u (the map's h0 = tanh(x0)), with kappa0 the
+    given starts (e.g. the predicted attractors) and ``n_starts`` uniform draws in a box of
+    twice their extent, until every run settles (max |G(x) - x| < tol) or ``max_steps``.
+    The settled states are merged when their kappa agree to 1e-4 (relative). A prediction that
+    differs from the observed network but agrees with this count errs by the network's finite
+    size, not by the fit (the mean field is exact as N -> infinity).
+
+    Returns
+    -------
+    dict
+        ``N``, ``stable`` (distinct attractors reached), ``kappa`` (their positions, list),
+        ``unsettled`` (runs that had not settled after ``max_steps``).
+
+    Warns
+    -----
+    ConvergenceWarning
+        When some runs had not settled (the count may miss attractors).
+    """
+    from .network import LowRankNetwork
+
+    net = LowRankNetwork.sample(loadings, N, g=g, seed=seed, whiten=True)
+    u = np.zeros(net.n_inputs) if inputs is None else np.asarray(inputs, float)
+    c = net.inputs @ u
+    low = net.m @ net.n.T / N
+    W = low + net.g * net.chi if net.has_bulk else low
+    system = Dynamics(
+        W, np.zeros((N, 0)), c, time, net.n, None if net.has_bulk else (net.m, net.n)
+    )
+    rng = np.random.default_rng(seed)
+    known = np.zeros((0, net.rank)) if kappa_starts is None else np.asarray(kappa_starts, float)
+    half = 2.0 * max(1.0, float(np.abs(known).max(initial=0.0)))
+    k0 = np.concatenate([known, rng.uniform(-half, half, (n_starts, net.rank))])
+    X = k0 @ net.m.T + c
+    if time == "discrete":
+        X = np.tanh(X)
+    settled = np.zeros(len(X), bool)
+    with threadpool_limits(1):
+        for _ in range(0, max_steps, 10):
+            for _ in range(10):
+                G = system.target(X)
+                X = G if time == "discrete" else X + 0.2 * (G - X)
+            settled = np.max(np.abs(system.target(X) - X), axis=1) < tol
+            if settled.all():
+                break
+    kappa = system.project(X[settled])
+    first = unique_points(kappa, 1e-4, 1e-4)[0] if len(kappa) else np.zeros(0, int)
+    if not settled.all():
+        warnings.warn(
+            f"finite_size_check: {np.count_nonzero(~settled)} of {len(X)} runs of the N = {N} "
+            f"network had not settled after {max_steps} steps (slow or not a fixed point): "
+            "attractors may be missing from the count",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return {
+        "N": int(N),
+        "stable": int(len(first)),
+        "kappa": kappa[first].tolist(),
+        "unsettled": int(np.count_nonzero(~settled)),
+    }
+
+
+def _predict(
+    method, m, n, W_in, bias, time, g, populations, seed, observed, finite_size,
+    slow_manifold_tol=None,
+) -> Prediction:
+    """The mean-field prediction from factors m, n (N, R), the input weights W_in (N, K), the
+    bias and a bulk of strength g: the rows are those of ``project`` (``loading_rows``: m, n,
+    W_in, the bias as a last input column), the attractors those at zero input (bias at 1.0)."""
+    from .meanfield import MeanField
+
+    R = m.shape[1]
+    rows, inputs = loading_rows(m, n, W_in, bias)
+    loadings, how, evidence, converged, residual = _fit(
+        rows, R, inputs.size, populations, seed, observed=observed, time=time, g=g,
+        slow_manifold_tol=slow_manifold_tol, inputs=inputs,
+    )
+    meanfield = MeanField(loadings, g=g, time=time)
+    if g > 0:  # static states of the theory with a bulk (chaotic ones are not fixed points)
+        found = meanfield.stationary_states(inputs=inputs, seed=seed)
+        static = [p for p in found if not p.chaotic]
+        kappa = np.array([p.kappa for p in static]).reshape(-1, R)
+        stable = np.array([p.stable for p in static], bool)
+        marginal = np.array([p.marginal for p in static], bool)
+        attractors, manifolds = int(stable.sum()), 0
+    else:
+        found = meanfield.fixed_points(inputs=inputs, seed=seed)
+        kappa = np.array(found.kappa).reshape(-1, R)
+        stable = np.array(found.stable, bool).reshape(-1)
+        marginal = np.array(found.marginal, bool).reshape(-1)
+        attractors, manifolds = found.n_attractors, len(found.manifolds)
+    prediction = Prediction(
+        method, kappa, stable, marginal, attractors, manifolds, float(g),
+        getattr(loadings, "n_populations", 1), how, evidence,
+        complete=bool(found.complete), fit_converged=converged,
+        fit_residual=residual, loadings=loadings,
+    )
+    if finite_size:
+        prediction.finite_size = finite_size_check(
+            loadings, time, finite_size, g, inputs, kappa[stable], seed=seed
+        )
+    return prediction
+
+
+def _factors(weights: dict, W: np.ndarray, rank, initial, bulk_margin) -> tuple[dict, float]:
+    """{method: (m, n, g)} of the predictions a checkpoint allows, and the bulk edge.
+
+    A rank-R model: its own m, n ("own"). A full-rank one: the rank-R truncated SVD of W
+    ("truncated") and, with W0, the rank-R part of W - W0 with the bulk g of W0 ("bulk").
+    """
+    if _own_factors(weights):
+        return {"own": (np.asarray(weights["m"], float), np.asarray(weights["n"], float), 0.0)}, 0.0
+    if initial is None:
+        m, n, _ = svd_factors(W, rank)
+        return {"truncated": (m, n, 0.0)}, 0.0
+    m, n, _ = svd_factors(W - initial, rank)
+    g, edge = bulk_edge(initial, bulk_margin)
+    mt, nt, _ = svd_factors(W, m.shape[1])
+    return {"bulk": (m, n, g), "truncated": (mt, nt, 0.0)}, edge
 
 
 def analyse_checkpoint(
     weights: dict,
     time: str,
     rank=None,
-    populations="bic",
+    populations="resample",
     n_starts: int = 64,
     seed=0,
     n_eigenvalues: int = 8,
+    initial: np.ndarray | None = None,
+    finite_size: int | None = None,
+    slow_manifold_tol: float | None = None,
+    bulk_margin: float | None = None,
+    prediction: str = "truncated",
 ) -> dict:
-    """Outliers, predicted and observed fixed points of one set of weights (see ``emergence``)."""
-    from .meanfield import MeanField
+    """Outliers, predictions and observed fixed points of one set of weights (see ``emergence``).
 
+    ``initial`` is W0 (a full-rank network's initial weights; ignored for a rank-R model's own
+    m, n): with it both "bulk" and "truncated" are computed, ``prediction`` naming the main one.
+    """
     dyn = Dynamics.from_weights(weights, time)
-    values = _leading_eigenvalues(dyn.W, time, n_eigenvalues)
-    outliers = _outliers(values, time)
-    m, n = _factors(weights, rank)
-    R = m.shape[1]
-    has_bias = bool(np.any(dyn.bias != 0))
-    rows = np.concatenate([m, n] + ([dyn.bias[:, None]] if has_bias else []), axis=1)
-    loadings, report = _fit(rows, R, int(has_bias), populations, seed)
-    meanfield = MeanField(loadings, time=time)
-    predicted = meanfield.fixed_points(inputs=[1.0] if has_bias else None, seed=seed)
+    with threadpool_limits(1):
+        values = np.linalg.eigvals(dyn.W)
+    factors, edge = _factors(weights, dyn.W, rank, initial, bulk_margin)
+    main = prediction if prediction in factors else next(iter(factors))
+    readout = factors[main][1]
     observed = find_fixed_points(
-        Dynamics(dyn.W, dyn.W_in, dyn.bias, time, n), n_starts=n_starts, seed=seed
+        Dynamics(dyn.W, dyn.W_in, dyn.bias, time, readout),
+        n_starts=n_starts, seed=seed, slow_manifold_tol=slow_manifold_tol,
     )
-    pred_kappa = np.array(predicted.kappa).reshape(-1, R)
-    pred_stable = np.array(predicted.stable, dtype=bool).reshape(-1)
-    distances = _match(pred_kappa[pred_stable], observed.kappa[observed.stable])
+    count = count_attractors(observed)
+    predictions = {}
+    for method in [main] + [k for k in factors if k != main]:
+        m, n, g = factors[method]
+        p = _predict(
+            method, m, n, dyn.W_in, dyn.bias, time, g, populations, seed, count,
+            finite_size if method == main else None, slow_manifold_tol,
+        )
+        populations = p.populations  # the prediction beside the main one uses the same P
+        p.observed_kappa = Dynamics(dyn.W, dyn.W_in, dyn.bias, time, n).project(observed.x)
+        p.distances, p.relative_errors = relative_errors(
+            p.kappa[p.stable], p.observed_kappa[observed.stable]
+        )
+        predictions[method] = p
     return {
-        "eigenvalues": values,
-        "outliers": outliers,
-        "predicted_kappa": pred_kappa,
-        "predicted_stable": pred_stable,
-        "observed_kappa": observed.kappa,
+        "eigenvalues": _leading_eigenvalues(values, time, n_eigenvalues, edge),
+        "outliers": _outliers(values, time),
+        "outliers_bulk": _beyond(values, edge),
+        "bulk_edge": edge,
+        "predictions": predictions,
+        "prediction": main,
+        "rank": factors[main][0].shape[1],
         "observed_stable": observed.stable,
-        "populations": getattr(loadings, "n_populations", 1),
-        "distances": distances,
-        "rank": R,
-        "fit_converged": report is None or report.converged,
-        "fit_residual": 0.0 if report is None else report.residual,
+        "observed_attractors": count,
+        "observed_manifolds": len(observed.manifolds),
         "observed_converged": observed.converged,
         "observed_x": observed.x,
     }
@@ -337,15 +877,40 @@ def _user_checkpoints(run, time) -> tuple[list[_Point], str]:
     return out, time
 
 
+def _own_factors(weights: dict) -> bool:
+    """Whether the weights are a rank-R model's own m, n."""
+    return "m" in weights and "n" in weights
+
+
+def _initial_weights(initial, points: list, N: int) -> np.ndarray | None:
+    """W0: ``initial`` (an (N, N) array or weights), else the first checkpoint's W when its
+    epoch is 0; None when neither (no bulk prediction) or ``initial`` is False."""
+    if initial is False:
+        return None
+    if initial is None:
+        first = points[0]
+        if int(first.epoch) != 0 or _own_factors(first.weights):
+            return None
+        return np.asarray(first.weights["weight_rec"], np.float64)
+    if isinstance(initial, np.ndarray) or isinstance(initial, (list, tuple)):
+        return as_array(initial, "initial", shape=(N, N))
+    return Dynamics.from_object(initial, "discrete", name="initial").W
+
+
 def emergence(
     run,
     rank: int | None = None,
-    populations: int | str = "bic",
+    populations: int | str = "resample",
     checkpoints=None,
     n_starts: int = 64,
     seed=0,
     progress: bool = False,
     time: str | None = None,
+    initial=None,
+    finite_size: int | None = LARGE_N,
+    slow_manifold_tol: float | None = None,
+    bulk_margin: float | None = None,
+    prediction: str = "truncated",
 ) -> EmergenceReport:
     """Compare mean-field predicted with observed attractors at every checkpoint of a training run.
 
@@ -362,24 +927,51 @@ def emergence(
         ``{"epoch": e, "loss": loss, "state_dict": copy.deepcopy(model.state_dict())}``
         (a state dict shares the module's tensors: copy it). A missing loss is NaN.
     rank : int, optional
-        Rank of the projection for full-rank models (default: at the singular-value gap); rank-R
-        models use their own m, n.
-    populations : int or "bic"
-        Number of Gaussian populations fitted to the loadings; "bic" lets the Bayesian information
-        criterion choose (full or tied covariances). With ~100 neurons the BIC often settles on one
-        population, and one Gaussian population cannot hold the four attractors of a 2-bit
-        flip-flop in rank 2 (Beiran et al. 2021): ask for 4 populations to see them predicted.
+        Rank R of the low-rank part of full-rank models, the same at every checkpoint (default:
+        at the singular-value gap of W - W0 at the last analysed checkpoint, or of W without
+        W0: the rank of the trained structure); rank-R models use their own m, n.
+    populations : "resample", "bic" or int
+        Number P of Gaussian populations fitted to the loadings. "resample" (default): the
+        smallest P whose networks resampled from the fitted law keep the observed attractors
+        (``lowrank.populations.choose_populations``, Dubreuil et al. 2022; one population cannot
+        hold the four attractors of a 2-bit flip-flop in rank two, Beiran et al. 2021); "bic":
+        the Bayesian information criterion (full or tied covariances), which often settles on
+        one population with ~100 neurons; an int: P fixed. The table reports P, how it was
+        chosen and the evidence at every checkpoint; the prediction beside the main one uses
+        the main one's P.
     checkpoints : sequence of int, optional
         Indices of the checkpoints to analyse (default: all; negative indices count from the end).
     n_starts : int
         Starts of the fixed-point finder.
     seed : int
-        Seeds the fixed-point finders and the mixture fits.
+        Seeds the fixed-point finders, the mixture fits and the finite-size networks.
     progress : bool
         Show a tqdm progress bar.
     time : {"continuous", "discrete"}, optional
         The time convention: a TrainingRun's own, and that of torch weights ("discrete"); needed
         only for a list of lowrank weight dicts. Must agree with the run's own.
+    initial : array_like (N, N), weights, or False, optional
+        The initial recurrent weights W0 of a full-rank network (default: the first checkpoint's
+        when its epoch is 0). With W0 two predictions are made and reported side by side:
+        "truncated", the rank-R truncated SVD of W, and "bulk", the rank-R part of W - W0 plus
+        an independent random bulk of strength g = sqrt(N) std(W0) (Schuessler et al. 2020;
+        Mastrogiuseppe & Ostojic 2018); without it (or with ``initial=False``) only "truncated".
+        Ignored for rank-R models (their own m, n, no bulk).
+    prediction : {"truncated", "bulk"}
+        The main prediction of a full-rank network (the table's ``predicted_stable``, the
+        summary, the figure), the other one given beside it. "truncated" by default, as measured:
+        on the demo's full-rank 2-bit flip-flop (N = 100, torch's uniform init, g = 0.58) the
+        truncated SVD predicts the observed count at 6 of 8 checkpoints and "bulk" at 1 (W - W0
+        has overlap eigenvalues below 1 at any rank: the outliers of W come from W0 and W - W0
+        together, n^T (lambda - W0)^-1 m (Schuessler et al. 2020), which a bulk drawn
+        independently of m, n loses).
+    finite_size : int or None
+        N of the finite-size check of the main prediction (``finite_size_check``), None to skip.
+    slow_manifold_tol : float, optional
+        Passed to ``find_fixed_points``: also count slow manifolds (approximate rings) of the
+        network as one attractor each.
+    bulk_margin : float, optional
+        An eigenvalue is outside the bulk when |lambda| > g + margin (default 4 g / sqrt(N)).
 
     Returns
     -------
@@ -388,9 +980,9 @@ def emergence(
     Warns
     -----
     ConvergenceWarning
-        A RuntimeWarning: when the EM fit of the loadings did not converge at a checkpoint, or
-        the fixed-point finder found no fixed point there; the table records both
-        (``fit_converged``, ``observed_converged``).
+        A RuntimeWarning: when the fit of the loadings did not converge (or no P was accepted) at
+        a checkpoint, or the fixed-point finder found no fixed point there; the table records
+        both (``fit_converged``, ``observed_converged``).
     """
     if time is not None:
         time = choose(time, "time", ("continuous", "discrete"))
@@ -405,13 +997,19 @@ def emergence(
         N = points[0].weights["weight_rec"].shape[0]
     else:
         raise TypeError(f"{_RUN_FORMS}, got {type(run).__name__}")
-    if not (isinstance(populations, str) and populations == "bic"):
+    if not (isinstance(populations, str) and populations in ("bic", "resample")):
         if isinstance(populations, str) or not isinstance(populations, numbers.Integral):
-            raise TypeError(f"populations must be a positive int or 'bic', got {populations!r}")
+            raise TypeError(
+                f"populations must be a positive int, 'bic' or 'resample', got {populations!r}"
+            )
         populations = as_int(populations, "populations", minimum=1)
     if rank is not None:
         rank = as_int(rank, "rank", minimum=1, maximum=N)
     n_starts = as_int(n_starts, "n_starts", minimum=1)
+    if finite_size is not None:
+        finite_size = as_int(finite_size, "finite_size", minimum=2)
+    if slow_manifold_tol is not None:
+        slow_manifold_tol = as_float(slow_manifold_tol, "slow_manifold_tol", positive=True)
     last = len(points) - 1
     if checkpoints is None:
         indices = range(last + 1)
@@ -425,25 +1023,63 @@ def emergence(
             as_int(i, f"checkpoints[{k}]", minimum=-last - 1, maximum=last) % (last + 1)
             for k, i in enumerate(checkpoints)
         ]
+    prediction = choose(prediction, "prediction", ("truncated", "bulk"))
+    W0 = _initial_weights(initial, points, N)
+    if prediction == "bulk" and W0 is None and not _own_factors(points[0].weights):
+        raise ValueError(
+            "prediction='bulk' needs the initial weights W0: pass initial=, or a run whose first "
+            "checkpoint is at epoch 0"
+        )
+    g, edge = bulk_edge(W0, bulk_margin) if W0 is not None else (0.0, 0.0)
+    indices = list(indices)
+    if rank is None and indices and not _own_factors(points[indices[-1]].weights):
+        # one rank for the whole run: the gap of the trained structure at the last checkpoint
+        W_last = Dynamics.from_weights(points[indices[-1]].weights, time).W
+        rank = svd_factors(W_last - (0.0 if W0 is None else W0))[0].shape[1]
     if progress:
         from tqdm.auto import tqdm
 
-        indices = tqdm(list(indices), desc="emergence", unit="checkpoint")
-    spectra = [
-        _leading_eigenvalues(Dynamics.from_weights(p.weights, time).W, time, 8)
-        for p in points
-    ]
-    analyses, R = [], 0
+        indices = tqdm(indices, desc="emergence", unit="checkpoint")
+    spectra = []  # a rank-R model has no bulk (W0 None, edge 0): its nonzero eigenvalues are out
+    for p in points:
+        with threadpool_limits(1):
+            values = np.linalg.eigvals(Dynamics.from_weights(p.weights, time).W)
+        spectra.append(_leading_eigenvalues(values, time, 8, edge))
+    settings = {
+        "n_starts": n_starts, "seed": seed, "initial": W0,
+        "slow_manifold_tol": slow_manifold_tol, "prediction": prediction,
+    }
+    analyses, weights, R = [], [], 0
     for i in indices:
         point = points[i]
-        found = analyse_checkpoint(point.weights, time, rank, populations, n_starts, seed)
-        R = found.pop("rank")
-        residual = found.pop("fit_residual")
-        if not found["fit_converged"]:
+        found = analyse_checkpoint(
+            point.weights, time, rank, populations, n_starts, seed, initial=W0,
+            finite_size=finite_size, slow_manifold_tol=slow_manifold_tol,
+            bulk_margin=bulk_margin, prediction=prediction,
+        )
+        R = found["rank"]
+        for method, made in found["predictions"].items():
+            if made.fit_converged:
+                continue
+            if made.population_evidence and not any(
+                e["accepted"] for e in made.population_evidence
+            ):
+                why = (
+                    f"no number of populations up to {made.population_evidence[-1]['P']} had "
+                    "resampled networks and a mean field with the observed attractor count; "
+                    f"P = {made.populations} "
+                    + ("has the draws but not the mean field" if any(
+                        e.get("resampled_accepted") for e in made.population_evidence
+                    ) else "agreed best")
+                )
+            else:
+                why = (
+                    "the EM fit of the loadings did not converge (its lower bound last changed "
+                    f"by {made.fit_residual:.3g})"
+                )
             warnings.warn(
-                f"emergence: at checkpoint {i} the EM fit of the loadings did not converge (its "
-                f"lower bound last changed by {residual:.3g}); the prediction uses its last "
-                "iterate (fit_converged is False in the table)",
+                f"emergence: at checkpoint {i} ({method} prediction) {why}; the prediction "
+                "uses that fit (fit_converged is False in the table)",
                 ConvergenceWarning,
                 stacklevel=2,
             )
@@ -452,4 +1088,7 @@ def emergence(
                 checkpoint=i, epoch=int(point.epoch), loss=float(point.loss), **found
             )
         )
-    return EmergenceReport(analyses, time, R, spectra)
+        weights.append(point.weights)
+    return EmergenceReport(
+        analyses, time, R, spectra, [int(p.epoch) for p in points], edge, g, settings, weights
+    )

@@ -68,6 +68,8 @@ __all__ = [
 
 #: two solutions closer than this (absolute and relative, max-norm) are one (``unique_points``)
 SAME_ATOL = SAME_RTOL = 1e-5
+#: max |phi| on [-3, 3] of each nonlinearity (by ``Nonlinearity.key``), computed once a session
+_PHI_SCALES: dict = {}
 
 
 class MeanField:
@@ -158,9 +160,12 @@ class MeanField:
     def kappa_scale(self) -> float:
         """Typical size of kappa: sqrt(max_r E[n_r^2]) times the size of phi on [-3, 3]."""
         if self._phi_scale is None:
+            self._phi_scale = _PHI_SCALES.get(self.phi.key)
+        if self._phi_scale is None:
             f = sp.lambdify(X, self.phi.expr, modules=["scipy", "numpy"])
             grid = np.linspace(-3.0, 3.0, 61)
             self._phi_scale = float(np.max(np.abs(np.broadcast_to(f(grid), grid.shape))))
+            _PHI_SCALES[self.phi.key] = self._phi_scale
         second = sum(
             w * (c.mean_n**2 + np.diag(c.cov_nn))
             for w, c in zip(self.loadings.weights, self.loadings.components, strict=True)
@@ -377,15 +382,19 @@ class MeanField:
             return chaotic
         eye = np.eye(eq.n_unknowns)
 
+        theta, static = self.theta, kind == "static"
+
         def residual(y):
-            F, dF, extra = eq.value_jacobian(y, u, self.theta)
-            low = float(np.min(extra[P : 2 * P])) if kind == "static" else 0.0
+            F, dF, extra = eq.value_jacobian(y, u, theta)
+            low = min(extra[P : 2 * P].tolist()) if static else 0.0
             if low < 0.0:  # some Delta_p < 0: continue from the boundary Delta = 0
                 inside = y.copy()
                 inside[R] += -low + 1e-15 * (1.0 + abs(y[R]))
-                F, dF, extra = eq.value_jacobian(inside, u, self.theta)
-                F = F + dF[:, R] * (y[R] - inside[R])
-            return F - y, dF - eye, extra
+                F, dF, extra = eq.value_jacobian(inside, u, theta)
+                F += dF[:, R] * (y[R] - inside[R])
+            F -= y
+            dF -= eye
+            return F, dF, extra
 
         return residual
 
@@ -543,6 +552,37 @@ class MeanField:
         )
 
     # --- stationary states with a random bulk ------------------------------------------------
+    @property
+    def chaos_excluded(self) -> bool:
+        """True when no chaotic state can exist: g sup|phi'| < 1 (or = 1 with phi nonlinear).
+
+        A chaotic state (D_0 > D_inf) solves, with c_p = S_p + q the covariance of the inputs
+        at two times and a_p = S_p + D_0 their variance in population p, and
+        F(q) = g^2 sum_p alpha_p E[Phi(X_p) Phi(Y_p)] (Cov(X_p, Y_p) = c_p), the equations
+
+            h(D_inf) = 0   and   int_{D_inf}^{D_0} h(q) dq = 0,   h(q) = F'(q) - q,
+
+        the second being the energy balance (D_0^2 - D_inf^2) / 2 = F(D_0) - F(D_inf) of the
+        autocovariance (Sompolinsky, Crisanti & Sommers 1988, Phys. Rev. Lett. 61:259;
+        Mastrogiuseppe & Ostojic 2018, Neuron 99:609, with structure). By Price's theorem
+        F'(q) = g^2 sum_p alpha_p E[phi(X_p) phi(Y_p)] and
+        h'(q) = g^2 sum_p alpha_p E[phi'(X_p) phi'(Y_p)] - 1 <= g^2 sup|phi'|^2 - 1
+        (the alpha_p sum to 1); by Cauchy-Schwarz also
+        h'(q) <= g^2 sum_p alpha_p [phi'^2](mu_p, a_p) - 1, the squared bulk radius at the
+        chaotic state itself minus 1. When g sup|phi'| <= 1, h is nonincreasing on
+        [D_inf, D_0], and strictly decreasing unless phi'(X) phi'(Y) = sup|phi'|^2 almost
+        surely, which a nonlinear phi excludes; then h < 0 on (D_inf, D_0] and the integral is
+        negative: no chaotic state exists, whatever the structure, inputs and populations. The
+        bound sup|phi'| is the nonlinearity's ``max_slope`` (1 for "tanh" and "erf"); without it
+        nothing is excluded. (A static state with a bulk radius above 1 is not needed: the
+        criterion bounds the radius at the chaotic state, not at a static one.)
+        """
+        slope = self.phi.max_slope
+        if slope is None or not self._is_flow:
+            return False
+        edge = self.g * slope
+        return bool(edge < 1.0 or (edge == 1.0 and self.phi.derivative(2) != 0))
+
     def _static_from(
         self, y0: np.ndarray, u: np.ndarray, tol: float, max_iter: int
     ) -> NewtonResult:
@@ -627,15 +667,55 @@ class MeanField:
           long-time autocovariance Delta_inf of a stationary state is >= 0, and Newton stalls
           there (to 1e-6 (1 + Delta_0) in every population).
         """
+        return self._collapsed_point(res.x, res.extra)
+
+    def _collapsed_point(self, y: np.ndarray, extra: np.ndarray) -> bool:
+        """``_collapsed`` at the chaotic unknowns y with extras ``extra``."""
         R, P = self.rank, self.n_populations
-        D0, gap = res.x[R], np.exp(res.x[R + 1])
-        delta0, delta_inf = res.extra[P : 2 * P], res.extra[2 * P : 3 * P]
-        if not (np.isfinite(gap) and np.all(np.isfinite(res.extra[P : 3 * P]))):
+        D0, gap = y[R], np.exp(y[R + 1])
+        delta0, delta_inf = extra[P : 2 * P], extra[2 * P : 3 * P]
+        if not (np.isfinite(gap) and np.all(np.isfinite(extra[P : 3 * P]))):
             return False
         return bool(
             gap <= 1e-5 * (1.0 + abs(D0))
             or np.all(np.abs(delta_inf + delta0) <= 1e-6 * (1.0 + np.abs(delta0)))
         )
+
+    def _collapse_rule(self, u: np.ndarray):
+        """``rule(y, extra) -> bool``: a chaotic Newton iterate y sliding onto a degenerate family
+        of solutions where no chaotic state can be, so that its start is accounted for
+        (``_collapsed``) and the iteration can stop there (``newton``'s ``stop``) instead of
+        converging linearly onto the family (the gap shrinks by ~e per step down to the NaN edge
+        at 1e-7 (1 + D_0), with ever costlier quadrature). True on the criteria of ``_collapsed``
+        and, earlier, when
+
+        - the gap is D_0 - D_inf <= 1e-3 (1 + |D_0|) and the bulk radius at (kappa, D_0),
+          rho^2 = g^2 sum_p alpha_p [phi'^2](mu_p, S_p + D_0), is below 1. By the
+          Cauchy-Schwarz bound of ``chaos_excluded`` a chaotic state with these kappa and D_0
+          needs rho^2 > 1 (else h(q) < 0 on (D_inf, D_0] and the energy balance fails): none is
+          there, whatever its D_inf (Sompolinsky, Crisanti & Sommers 1988, Phys. Rev. Lett.
+          61:259; Mastrogiuseppe & Ostojic 2018, Neuron 99:609);
+        - or |Delta_inf + Delta_0| <= 1e-3 (1 + Delta_0) with Delta_0 >= 0.01 in every
+          population: there Delta_inf < 0, and every admissible solution (Delta_inf >= 0) is at
+          least ~Delta_0 away.
+        """
+        R, P = self.rank, self.n_populations
+        static = self._equations("static")
+        limit = np.log(1e-3)
+
+        def rule(y: np.ndarray, extra: np.ndarray) -> bool:
+            if self._collapsed_point(y, extra):
+                return True
+            delta0 = extra[P : 2 * P]
+            edge = np.abs(extra[2 * P : 3 * P] + delta0) <= 1e-3 * (1.0 + np.abs(delta0))
+            if np.all(edge & (delta0 >= 0.01)):
+                return True
+            if not y[R + 1] <= limit + np.log1p(abs(y[R])):
+                return False
+            radius2 = static.value(y[: R + 1], u, self.theta)[1][2 * P]
+            return bool(radius2 < 1.0)
+
+        return rule
 
     def _chaotic_signature(self, y: np.ndarray) -> np.ndarray:
         """(kappa, D_0, D_inf): chaotic solutions compared on the variances, not on log(gap)."""
@@ -760,6 +840,8 @@ class MeanField:
         gap D_0 - D_inf collapses, as below the onset of chaos) or stalls on the edge
         Delta_inf = -Delta_0 of the domain has not failed (``_collapsed``); any other start whose
         Newton iteration does not converge has, and makes the result possibly incomplete.
+        Where no chaotic state can exist (``chaos_excluded``: g sup|phi'| <= 1, a theorem for
+        any structure) the chaotic search is not run.
 
         Parameters
         ----------
@@ -809,14 +891,17 @@ class MeanField:
             accept=lambda r: r.x[-1] >= -1e-12,
             atol=SAME_ATOL,
             rtol=SAME_RTOL,
+            patience=STATIC_PATIENCE,
+            deflated_min_step=DEFLATED_MIN_STEP,
         )
         static_search.run(static_starts)
         static_search.mirror(self._symmetries(static_fun, self._symmetry_samples(static_starts)))
         static = [self._make_static(r, stability_tol) for r in static_search.found]
         searches, chaotic = [static_search], []
-        if self.g > 0 and self._is_flow:
+        if self.g > 0 and self._is_flow and not self.chaos_excluded:
             chaotic_fun = self.residual_function("chaotic", u)
             chaotic_starts, flips = self._chaotic_starts(static, kappa_starts, chaotic_fun)
+            collapsing = self._collapse_rule(u)
             chaotic_search = RootSearch(
                 chaotic_fun,
                 tol,
@@ -824,10 +909,12 @@ class MeanField:
                 atol=SAME_ATOL,
                 rtol=SAME_RTOL,
                 accept=self._chaotic_admissible,
-                collapsed=self._collapsed,
+                collapsed=lambda res, start: collapsing(res.x, res.extra),
                 signature=self._chaotic_signature,
                 transient=False,
+                stop=collapsing,
                 patience=2,
+                deflated_min_step=DEFLATED_MIN_STEP,
             )
             chaotic_search.run(chaotic_starts)
             chaotic_search.mirror(flips)
@@ -843,6 +930,17 @@ class MeanField:
 
 #: gaps D_0 - D_inf of the chaotic starts, as fractions of D_0
 CHAOTIC_GAPS = (0.9, 0.5)
+#: deflated attempts in a row that find nothing new before the static search stops deflating
+#: (as for the chaotic search). A choice, not a guarantee: a deflated attempt that fails costs a
+#: full Newton run, and on the rank-one laws of the tests (Mastrogiuseppe & Ostojic 2018, the
+#: pitchfork, a structureless bulk; g from 0.3 to 4) every static state that deflation found
+#: came from the first deflated attempt after a converged start
+STATIC_PATIENCE = 2
+#: smallest step of the line search of a deflated attempt (2^-10 after ten halvings; plain starts
+#: keep 1e-8). A failed deflated attempt is not a failed start, but it used to cost most of a call:
+#: where the deflated direction overshoots (1 - d . grad log M near 0) it halved 10-27 times per
+#: iteration while wandering between minima of the deflated residual
+DEFLATED_MIN_STEP = 1e-3
 
 
 def _report(what: str, searches: list[RootSearch], tol: float, max_iter: int) -> SolverReport:

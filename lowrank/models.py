@@ -53,15 +53,17 @@ class RNN(nn.Module):
     readout_bias : bool
         Train the readout bias b_out.
     init : str
-        "gaussian" (default; the random networks of Sompolinsky et al. 1988 and the loadings of
-        order one of Dubreuil et al. 2022): W = gain * chi with chi_ij ~ N(0, 1/N) (full rank) or
-        m, n ~ N(0, gain^2) (rank R); W_in ~ N(0, 1), W_out ~ N(0, 1/N), zero biases. Its inputs of
-        order one make the flip-flop train faster than with "uniform", the torch
-        defaults used by Turner & Barak: U(-1/sqrt(N), 1/sqrt(N)) for every weight and bias, and
+        "uniform" (default): the defaults of torch ``nn.RNN`` and ``nn.Linear``, which Turner &
+        Barak (NeurIPS 2023) train from: U(-1/sqrt(N), 1/sqrt(N)) for every weight and bias, and
         for rank R, m and n uniform in (-1, 1) (their U(-1/sqrt(N), 1/sqrt(N)) rescaled to the 1/N
-        convention).
+        convention). Its small recurrent weights (spectral radius ~ 1/sqrt(3)) let training set
+        how many eigenvalues leave the unit circle, which Turner & Barak's task-mode ordering rests
+        on. "gaussian" (the random networks of Sompolinsky et al. 1988 and the loadings of order
+        one of Dubreuil et al. 2022): W = gain * chi with chi_ij ~ N(0, 1/N) (full rank) or
+        m, n ~ N(0, gain^2) (rank R); W_in ~ N(0, 1), W_out ~ N(0, 1/N), zero biases; at gain 1
+        the bulk sits on the unit circle from the start.
     gain : float
-        Gain g of the Gaussian initialisation.
+        Gain g of the Gaussian initialisation (unused by "uniform").
     seed : int
         Seed of the initial weights.
 
@@ -86,7 +88,7 @@ class RNN(nn.Module):
         noise: float = 0.0,
         bias: bool = False,
         readout_bias: bool = True,
-        init: str = "gaussian",
+        init: str = "uniform",
         gain: float = 1.0,
         seed: int = 0,
     ):

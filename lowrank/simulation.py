@@ -116,8 +116,10 @@ def divergence_bound(network: LowRankNetwork, x0: np.ndarray, u: np.ndarray, noi
     returned is 10 (1 + max_i |x_i(0)| + max_i c_i + 10 sigma).
     """
     rows = np.abs(network.m) @ (np.abs(network.n).sum(axis=0) / network.N)
-    if network.has_bulk:
-        rows = rows + network.g * np.abs(network.chi).sum(axis=1)
+    if network.has_bulk:  # by blocks of rows: no temporary the size of chi
+        chi = network.chi
+        rows = rows + network.g * np.concatenate(
+            [np.abs(chi[i:i + 256]).sum(axis=1) for i in range(0, network.N, 256)])
     u_max = np.abs(u).max(axis=(0, 1)) if u.size else np.zeros(network.n_inputs)
     drive = np.abs(network.inputs) @ u_max + np.abs(network.bias)
     reach = float(np.max(rows + drive)) if network.N else 0.0
@@ -196,12 +198,21 @@ def simulate(
 
     Notes
     -----
+    Cost: one sweep over the neurons per step (per stage for RK4) evaluates m kappa + I u + b,
+    takes the step, applies tanh and accumulates the next kappa, in tiles of neurons shared by
+    the trials of a thread: about the cost of the tanh plus 2 R multiply-adds per neuron-step.
+    With a bulk, each stage adds one product g chi phi(X)^T for the whole batch (BLAS).
+
     Reproducibility: each trial's noise depends only on (seed, trial index). The low-rank kernel
-    runs its trials in parallel numba threads, each trial on one thread; with a bulk, the matrix
-    product of each step is split into fixed blocks of rows of J, each a one-thread BLAS product,
-    run in parallel numba threads. The result is therefore the same bit for bit for any number
-    of numba or BLAS threads (on the same machine and libraries).
+    splits the trials into groups run in parallel numba threads, and sums each trial's kappa
+    tile by tile in a fixed order, so a trial's result does not depend on the threads nor on
+    the other trials of the batch; with a bulk, the product of each stage is split into fixed
+    blocks of rows of chi, each a one-thread BLAS product, run in parallel numba threads. The
+    result is therefore the same bit for bit for any number of numba or BLAS threads (on the
+    same machine and libraries).
     """
+    import numba
+
     from ._kernels import integrate
 
     if not isinstance(network, LowRankNetwork):
@@ -242,38 +253,25 @@ def simulate(
         )
     x_out = np.empty((batch, n_records if record_x else 0, N))
     kappa_out = np.empty((batch, n_records, R))
-    x_final = np.empty((batch, N))
+    x_final = np.array(x0, dtype=np.float64, order="C")  # the kernels step it in place
     peak = np.zeros(batch)
     keys = np.array(
         [c.generate_state(1, np.uint64)[0] for c in seed_sequence(seed).spawn(batch)],
         dtype=np.uint64,
     )
-    nT_scaled = np.ascontiguousarray(network.n.T / N)
-    args = (
-        np.ascontiguousarray(x0),
-        dt,
-        n_steps,
-        _METHODS[method],
-        noise,
-        keys,
-        record_every,
-        x_out,
-        kappa_out,
-        x_final,
-        peak,
-    )
-    common = (nT_scaled, np.ascontiguousarray(network.inputs), network.bias, u, linear)
+    MT, nT, n_u, has_bias = _kernel_loadings(network, u if inputs is not None else None)
+    args = (MT, nT, u, n_u, has_bias, linear, dt, n_steps, _METHODS[method], noise, keys,
+            record_every, x_out, kappa_out, peak)
     if network.has_bulk:
         # numba's np.dot calls scipy's BLAS, loaded on first use: load it before limiting its
         # threads, or the first call of a process runs it multi-threaded (other last bits)
         import scipy.linalg.cython_blas  # noqa: F401
 
-        blocks = integrate.row_blocks(network.dense())
+        chi = np.ascontiguousarray(network.chi, dtype=np.float64)
         with threadpool_limits(1, user_api="blas"):  # bit for bit whatever the BLAS threads
-            integrate.run_dense(args[0], blocks, *common, *args[1:])
+            integrate.run_dense(x_final, chi, network.g, *args)
     else:
-        mT = np.ascontiguousarray(network.m.T)
-        integrate.run_lowrank(args[0], mT, *common, *args[1:])
+        integrate.run_lowrank(x_final, *args, min(batch, numba.get_num_threads()))
     diverged = _diverged(network, x0, u, noise, linear or time == "discrete", x_final, peak)
     t = np.arange(n_records) * (dt * record_every)
     return Trajectory(
@@ -284,6 +282,31 @@ def simulate(
         time=time,
         diverged=diverged,
     )
+
+
+def _kernel_loadings(network: LowRankNetwork, u: np.ndarray | None):
+    """The kernels' loadings: MT (A, N) = [m, 0, I, b, 0]^T and nT (R', N) = [n, 0]^T / N.
+
+    The field is MT^T [kappa, u, 1] - x (+ g chi phi(x)) with kappa = nT phi(x); the inputs
+    (when u is given and not all zero) and the bias (when not zero) are extra columns. Zero rows
+    pad the rank R to R' (R itself for R <= 2, else a multiple of four) and A so that A - q is a
+    multiple of four, q = min(R', 4) (the columns of the kernels' fused loop); the padded kappa
+    entries are exactly zero. Returns (MT, nT, n_u, has_bias).
+    """
+    N, R = network.N, network.rank
+    R_pad = R if R <= 2 else -(-R // 4) * 4
+    q = min(R_pad, 4)
+    n_u = network.n_inputs if u is not None and np.any(u) else 0
+    has_bias = bool(np.any(network.bias))
+    A = R_pad + n_u + has_bias
+    MT = np.zeros((q + -(-(A - q) // 4) * 4, N))
+    MT[:R] = network.m.T
+    MT[R_pad:R_pad + n_u] = network.inputs.T[:n_u]
+    if has_bias:
+        MT[R_pad + n_u] = network.bias
+    nT = np.zeros((R_pad, N))
+    nT[:R] = network.n.T / N
+    return MT, nT, n_u, has_bias
 
 
 def _diverged(network, x0, u, noise, unbounded, x_final, peak) -> np.ndarray:

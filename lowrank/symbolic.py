@@ -33,11 +33,16 @@ and d/dDelta one half of the second derivative; ``GaussAvg2(k, l, mu, a, c)`` is
 E[phi^(k)(X) phi^(l)(Y)] for X, Y ~ N(mu, a) with covariance c, with d/dc = E[phi^(k+1) phi^(l+1)]
 (Price's theorem). Order -1 is the primitive Phi. Jacobians therefore come out exact.
 
-Compilation: the expressions are reduced with ``sympy.cse`` and printed as Python (the printer
-``lambdify`` uses), the Gaussian averages become loops over the composite rule of
-:mod:`lowrank.quadrature`, and the module is written to a cache folder and decorated with
-``numba.njit(cache=True)``. It is generated once per (kind, R, K, P, phi) and compiled at first
-call, never at import; later sessions reuse numba's on-disk cache of it.
+Compilation: the terms of one population are derived once, as functions of the unknowns and of
+the mean and variances of the input of phi (whose derivatives enter by the chain rule), and the
+generated code loops over the populations, reading each one's parameters from the flat vector, so
+that neither the derivation nor the code grows with P (R = 10, P = 8: ~3 s of sympy instead of
+~45 s). The expressions are reduced with ``sympy.cse`` and printed as Python (the printer
+``lambdify`` uses), the Gaussian averages become loops over the rules of
+:mod:`lowrank.quadrature` (nested averages on its shared lattice), and the module is written to a
+cache folder and decorated with ``numba.njit(cache=True)``. It is generated once per
+(kind, R, K, P, phi) and compiled at first call, never at import; later sessions reuse numba's
+on-disk cache of it.
 The folder is ``codegen/`` in ``$LOWRANK_CACHE_DIR``, else in ``$NUMBA_CACHE_DIR/lowrank``, else in
 ``~/.cache/lowrank``. Nothing found there is trusted: the folder is created private (mode 0700)
 and used only if it is a real folder owned by this user that no one else can write (else a
@@ -87,7 +92,7 @@ __all__ = [
 ]
 
 KINDS = ("latent", "static", "chaotic")
-_CODEGEN_VERSION = "2"
+_CODEGEN_VERSION = "3"
 
 #: The variable of the nonlinearity phi(x).
 X = sp.Symbol("x", real=True)
@@ -107,9 +112,16 @@ class Nonlinearity:
         numerically stable form when the naive one overflows (as ``log(cosh(x))`` does).
     name : str, optional
         A label for messages.
+    max_slope : float, optional
+        A proven bound sup_x |phi'(x)| (1 for the presets "tanh" and "erf"). When given,
+        ``MeanField.stationary_states`` skips the search for chaotic states where
+        g max_slope <= 1, where none exists (``MeanField.chaos_excluded``). Only a rough numerical
+        check is made (|phi'| <= max_slope (1 + 1e-9) on a grid), so give a true bound or none.
     """
 
-    def __init__(self, expr, primitive=None, name: str | None = None):
+    def __init__(
+        self, expr, primitive=None, name: str | None = None, max_slope: float | None = None
+    ):
         if not isinstance(expr, sp.Basic):
             raise TypeError(f"phi must be a sympy expression, got {type(expr).__name__}")
         free = expr.free_symbols
@@ -133,8 +145,10 @@ class Nonlinearity:
                     f"got extra symbols {sorted(map(str, extra))}"
                 )
             self._primitive = primitive.xreplace({var: X})
-            check = sp.simplify(sp.diff(self._primitive, X) - self.expr).subs(X, sp.Rational(3, 7))
-            if abs(float(check)) > 1e-12:
+            # checked at a few points (sympy.simplify of such forms takes seconds)
+            gap = sp.diff(self._primitive, X) - self.expr
+            points = (sp.Rational(-13, 7), sp.Rational(3, 7), sp.Rational(11, 5))
+            if any(abs(complex(gap.subs(X, x).evalf(30))) > 1e-12 for x in points):
                 raise ValueError(
                     "primitive is not a primitive of phi (its derivative differs from phi)"
                 )
@@ -143,6 +157,17 @@ class Nonlinearity:
         self.name = name or str(self.expr)
         self._derivatives: dict[int, sp.Expr] = {0: self.expr}
         self._key = None
+        self.max_slope = None
+        if max_slope is not None:
+            self.max_slope = as_float(max_slope, "max_slope", minimum=0.0)
+            slope = sp.lambdify(X, self.derivative(1), modules=["scipy", "numpy"])
+            grid = np.linspace(-10.0, 10.0, 2001)
+            worst = float(np.max(np.abs(np.broadcast_to(slope(grid), grid.shape))))
+            if not worst <= self.max_slope * (1.0 + 1e-9):
+                raise ValueError(
+                    f"max_slope = {self.max_slope} is not a bound of |phi'|: "
+                    f"|phi'| reaches {worst:.6g} on [-10, 10]"
+                )
 
     def derivative(self, order: int) -> sp.Expr:
         """phi^(order)(x) for order >= 0; the primitive Phi for order -1."""
@@ -183,11 +208,13 @@ def _presets() -> dict[str, Nonlinearity]:
     return {
         # log cosh x written so that it never overflows
         "tanh": Nonlinearity(
-            sp.tanh(X), sp.Abs(X) + sp.log(1 + sp.exp(-2 * sp.Abs(X))) - sp.log(2), "tanh"
+            sp.tanh(X), sp.Abs(X) + sp.log(1 + sp.exp(-2 * sp.Abs(X))) - sp.log(2), "tanh",
+            max_slope=1.0,  # tanh' = 1 - tanh^2 <= 1
         ),
         # erf scaled to unit slope at 0, like tanh
         "erf": Nonlinearity(
-            sp.erf(a * X), X * sp.erf(a * X) + 2 * sp.exp(-((a * X) ** 2)) / sp.pi, "erf"
+            sp.erf(a * X), X * sp.erf(a * X) + 2 * sp.exp(-((a * X) ** 2)) / sp.pi, "erf",
+            max_slope=1.0,  # phi' = exp(-pi x^2 / 4) <= 1
         ),
     }
 
@@ -374,79 +401,135 @@ class Equations:
         return self.values.jacobian(sp.Matrix(self.unknowns))
 
 
-def derive_equations(kind: str, rank: int, n_inputs: int = 0, n_populations: int = 1) -> Equations:
-    """Derive the mean-field system ``kind`` for rank R, K inputs and P populations.
+@dataclass(frozen=True)
+class _Split:
+    """A mean-field system split into per-population terms and an outer map.
 
-    The nonlinearity does not enter here: Gaussian averages stay as ``GaussAvg`` symbols.
-
-    Examples
-    --------
-    >>> eq = derive_equations("latent", 1)
-    >>> eq.values[0]  # doctest: +NORMALIZE_WHITESPACE
-    alpha_1*(mu_n1_1*GaussAvg((0,), kappa_1*mu_m1_1, kappa_1**2*s_m1m1_1)
-    + kappa_1*s_n1m1_1*GaussAvg((1,), kappa_1*mu_m1_1, kappa_1**2*s_m1m1_1))
+    Every population p contributes ``terms`` (written for one population, with the parameter
+    symbols ``population``, the P = 1 layout less g, and the symbols of ``intermediates``, pairs
+    (symbol, expression) such as the mean and variances of the input of phi), which are summed
+    over p into the symbols ``sums``; ``values`` and ``extras`` (global extras) are expressions in
+    the unknowns, the inputs, g and ``sums``; ``pop_extras`` are per-population extras (slot
+    names ``slots``).
     """
-    choose(kind, "kind", KINDS)
-    R, K, P = _structure(rank, n_inputs, n_populations)
+
+    unknowns: tuple
+    inputs: tuple
+    g: sp.Symbol
+    population: tuple
+    intermediates: list
+    terms: list
+    pop_extras: list
+    slots: tuple
+    sums: tuple
+    values: list
+    extras: list
+    extra_names: tuple
+
+
+def _split_system(kind: str, R: int, K: int) -> _Split:
+    """The system ``kind`` (module docstring) as per-population terms and an outer map."""
     kappa = sp.Matrix(sp.symbols(f"kappa_1:{R + 1}", real=True))
     u = sp.Matrix(sp.symbols(f"u_1:{K + 1}", real=True)) if K else sp.zeros(0, 1)
-    theta, blocks = _parameter_symbols(R, K, P)
-    g = theta[0]
+    theta, blocks = _parameter_symbols(R, K, 1)
+    g, b = theta[0], blocks[0]
+    alpha = b["alpha"]
+    mu = (b["mean_m"].T * kappa)[0] + ((b["mean_inputs"].T * u)[0] if K else 0)
+    S = (kappa.T * b["cov_mm"] * kappa)[0]
+    cov_nx = b["cov_nm"] * kappa
+    if K:
+        S += 2 * (kappa.T * b["cov_mi"] * u)[0] + (u.T * b["cov_ii"] * u)[0]
+        cov_nx += b["cov_ni"] * u
 
-    structure = []  # per population: (alpha, mean_n, cov_n_x, mu, S)
-    for p in range(P):
-        b = blocks[p]
-        mu = (b["mean_m"].T * kappa)[0] + ((b["mean_inputs"].T * u)[0] if K else 0)
-        S = (kappa.T * b["cov_mm"] * kappa)[0]
-        cov_nx = b["cov_nm"] * kappa
-        if K:
-            S += 2 * (kappa.T * b["cov_mi"] * u)[0] + (u.T * b["cov_ii"] * u)[0]
-            cov_nx += b["cov_ni"] * u
-        structure.append((b["alpha"], b["mean_n"], cov_nx, mu, S))
+    M = sp.Symbol("M", real=True)  # mu, the mean of the input x of phi
 
-    def stein(delta_of):
-        """<n phi(x)> = sum_p alpha_p (mu_n [phi] + Cov(n, x) [phi']) (Stein's lemma)."""
-        total = sp.zeros(R, 1)
-        for alpha, mean_n, cov_nx, mu, S in structure:
-            d = delta_of(S)
-            total += alpha * (mean_n * gauss_avg((0,), mu, d) + cov_nx * gauss_avg((1,), mu, d))
-        return total
+    def stein(d):
+        """<n phi(x)> of the population: alpha (mu_n [phi] + Cov(n, x) [phi']) (Stein's lemma)."""
+        return list(alpha * (b["mean_n"] * gauss_avg((0,), M, d) + cov_nx * gauss_avg((1,), M, d)))
 
-    mus = [s[3] for s in structure]
+    n_sums = R + {"latent": 0, "static": 2, "chaotic": 2}[kind]
+    sums = sp.symbols(f"Sigma_0:{n_sums}", real=True)
+    stein_sums = list(sums[:R])
+    extras: list = []
+    V = sp.Symbol("V", real=True)  # Delta (static: S + D; chaotic: Delta_0 = S + D_0)
     if kind == "latent":
         unknowns = tuple(kappa)
-        values = stein(lambda S: S)
-        extras = mus + [s[4] for s in structure]
-        names = [f"mu_{p}" for p in range(P)] + [f"delta_{p}" for p in range(P)]
+        intermediates = [(M, mu), (V, S)]
+        terms, pop_extras, slots = stein(V), [M, V], ("mu", "delta")
+        values = stein_sums
     elif kind == "static":
         D = sp.Symbol("D", nonnegative=True)
         unknowns = tuple(kappa) + (D,)
-        bulk = g**2 * sp.Add(*[s[0] * gauss_avg((0, 0), s[3], s[4] + D) for s in structure])
-        values = stein(lambda S: S + D).col_join(sp.Matrix([bulk]))
-        radius2 = g**2 * sp.Add(*[s[0] * gauss_avg((1, 1), s[3], s[4] + D) for s in structure])
-        extras = mus + [s[4] + D for s in structure] + [radius2]
-        names = [f"mu_{p}" for p in range(P)] + [f"delta_{p}" for p in range(P)] + ["radius2"]
+        intermediates = [(M, mu), (V, S + D)]
+        terms = stein(V) + [alpha * gauss_avg((0, 0), M, V), alpha * gauss_avg((1, 1), M, V)]
+        pop_extras, slots = [M, V], ("mu", "delta")
+        values = stein_sums + [g**2 * sums[R]]
+        extras = [g**2 * sums[R + 1]]  # the squared bulk radius
     else:
         D0, ell = sp.Symbol("D_0", positive=True), sp.Symbol("ell", real=True)
         unknowns = tuple(kappa) + (D0, ell)
         gap = sp.exp(ell)
         Dinf = D0 - gap
-        energy, inf = 0, 0
-        for alpha, _, _, mu, S in structure:
-            a, c = S + D0, S + Dinf
-            energy += alpha * (gauss_avg((-1, -1), mu, a) - GaussAvg2(-1, -1, mu, a, c))
-            inf += alpha * GaussAvg2(0, 0, mu, a, c)
-        values = (stein(lambda S: S + D0) - kappa).col_join(
-            sp.Matrix([((D0**2 - Dinf**2) / 2 - g**2 * energy) / gap, Dinf - g**2 * inf])
-        )
-        extras = mus + [s[4] + D0 for s in structure] + [s[4] + Dinf for s in structure]
-        names = (
-            [f"mu_{p}" for p in range(P)]
-            + [f"delta0_{p}" for p in range(P)]
-            + [f"deltainf_{p}" for p in range(P)]
-        )
+        C = sp.Symbol("C", real=True)  # Delta_inf = S + D_inf
+        intermediates = [(M, mu), (V, S + D0), (C, S + Dinf)]
+        terms = stein(V) + [
+            alpha * (gauss_avg((-1, -1), M, V) - GaussAvg2(-1, -1, M, V, C)),
+            alpha * GaussAvg2(0, 0, M, V, C),
+        ]
+        pop_extras, slots = [M, V, C], ("mu", "delta0", "deltainf")
+        values = [s - k for s, k in zip(stein_sums, kappa, strict=True)] + [
+            ((D0**2 - Dinf**2) / 2 - g**2 * sums[R]) / gap,
+            Dinf - g**2 * sums[R + 1],
+        ]
+    return _Split(
+        unknowns, tuple(u), g, tuple(theta[1:]), intermediates, terms, pop_extras, slots, sums,
+        values, extras,
+        ("radius2",) if kind == "static" else (),
+    )
+
+
+def derive_equations(kind: str, rank: int, n_inputs: int = 0, n_populations: int = 1) -> Equations:
+    """Derive the mean-field system ``kind`` for rank R, K inputs and P populations.
+
+    The nonlinearity does not enter here: Gaussian averages stay as ``GaussAvg`` symbols. The
+    terms of one population are derived once and copied to each population by substituting its
+    parameters (``_split_system``).
+
+    Examples
+    --------
+    >>> eq = derive_equations("latent", 1)
+    >>> eq.values[0]  # doctest: +NORMALIZE_WHITESPACE
+    alpha_1*(kappa_1*s_n1m1_1*GaussAvg((1,), kappa_1*mu_m1_1, kappa_1**2*s_m1m1_1)
+    + mu_n1_1*GaussAvg((0,), kappa_1*mu_m1_1, kappa_1**2*s_m1m1_1))
+    """
+    choose(kind, "kind", KINDS)
+    R, K, P = _structure(rank, n_inputs, n_populations)
+    split = _split_system(kind, R, K)
+    theta, _ = _parameter_symbols(R, K, P)
+    stride = len(split.population)
+    totals = [sp.Integer(0)] * len(split.sums)
+    pop_extras: list[list] = [[] for _ in split.slots]
+    inter = dict(split.intermediates)
+    terms = [t.xreplace(inter) for t in split.terms]
+    local_extras = [e.xreplace(inter) for e in split.pop_extras]
+    for p in range(P):
+        own = dict(zip(split.population, theta[1 + p * stride : 1 + (p + 1) * stride], strict=True))
+        totals = [t + term.xreplace(own) for t, term in zip(totals, terms, strict=True)]
+        for slot, e in zip(pop_extras, local_extras, strict=True):
+            slot.append(e.xreplace(own))
+    outer = dict(zip(split.sums, totals, strict=True))
+    outer[split.g] = theta[0]
+    values = [v.xreplace(outer) for v in split.values]
+    extras = [e for slot in pop_extras for e in slot] + [e.xreplace(outer) for e in split.extras]
+    names = [f"{name}_{p}" for name in split.slots for p in range(P)] + list(split.extra_names)
     return Equations(
-        kind, unknowns, tuple(u), tuple(theta), sp.Matrix(values), sp.Matrix(extras), tuple(names)
+        kind,
+        split.unknowns,
+        split.inputs,
+        tuple(theta),
+        sp.Matrix(values),
+        sp.Matrix(extras),
+        tuple(names),
     )
 
 
@@ -534,20 +617,42 @@ def _inner_pass(
     return lines + _accumulate(indent, "_ni", family, [(target[k], e) for k, e in sums], printer)
 
 
-def _function_source(name: str, eq: Equations, nl: Nonlinearity, with_jacobian: bool) -> str:
-    """Source of one compiled function filling ``out`` (and ``jac``) and ``extra``."""
-    printer = _Printer()
-    rename = {s: sp.Symbol(f"y{i}") for i, s in enumerate(eq.unknowns)}
-    rename.update({s: sp.Symbol(f"u{i}") for i, s in enumerate(eq.inputs)})
-    rename.update({s: sp.Symbol(f"th{i}") for i, s in enumerate(eq.parameters)})
-    targets = [(f"out[{i}]", e) for i, e in enumerate(eq.values)]
-    if with_jacobian:
-        jac = eq.jacobian()
-        targets += [(f"jac[{i}, {j}]", jac[i, j]) for i in range(jac.rows) for j in range(jac.cols)]
-    targets += [(f"extra[{i}]", e) for i, e in enumerate(eq.extras)]
-    exprs = [e.xreplace(rename) for _, e in targets]
+def _lattice_pass(orders, family, family_exprs, names, atoms, printer) -> list[str]:
+    """Lines of the nested averages of a bivariate group on the shared lattice (``lattice``):
+    the family phi^(k) at every lattice point, the inner averages as discrete convolutions
+    (``_B[q, j]`` at outer node j), then the outer sums, mirrored (j -> 2 N_o - j) for c < 0."""
+    q_of = {k: q for q, k in enumerate(orders)}
+    lines = ["if _nl >= 0:", "    _no = 2 * _ld[0] + 1", "    _ni = 2 * _ld[1] + 1"]
+    lines += _accumulate_lattice(family, family_exprs, printer)
+    lines += ["    for _j in range(_no):"]
+    lines += [f"        _s{q} = 0.0" for q in range(len(orders))]
+    lines += ["        for _m in range(_ni):", "            _km = _li[_m]"]
+    lines += [f"            _s{q} += _km * _L[{q}, _j + _m]" for q in range(len(orders))]
+    lines += [f"        _B[{q}, _j] = _s{q}" for q in range(len(orders))]
+    lines += [
+        "    for _j in range(_no):",
+        "        _jj = _j if _vc >= 0.0 else _no - 1 - _j",
+        "        _wj = _lo[_j]",
+    ]
+    for n, atom in zip(names, atoms, strict=True):
+        k, l = q_of[int(atom.args[0])], q_of[int(atom.args[1])]
+        lines += [f"        {n} += _wj * _B[{k}, _j] * _B[{l}, _jj]"]
+    return lines
 
-    # Gaussian averages grouped by their (mu, Delta) or (mu, a, c) arguments: one quadrature each
+
+def _accumulate_lattice(family: list, family_exprs: list, printer: _Printer) -> list[str]:
+    """Lines storing the family phi^(k)(x) at every lattice point x in ``_L[q, k]``."""
+    lines = ["    for _k in range(_nl):", "        x = _lx[_k]"]
+    lines += [f"        {line}" for line in family]
+    lines += [
+        f"        _L[{q}, _k] = {printer.doprint(e)}" for q, e in enumerate(family_exprs)
+    ]
+    return lines
+
+
+def _quadrature_lines(exprs: list, nl: Nonlinearity, printer: _Printer, indent: str):
+    """Lines computing the Gaussian averages in ``exprs`` (one quadrature per argument group) and
+    the reduced expressions: (lines, reduced, largest bivariate family or 0)."""
     uni: dict[tuple, dict] = {}
     bi: dict[tuple, dict] = {}
     for e in exprs:
@@ -558,7 +663,7 @@ def _function_source(name: str, eq: Equations, nl: Nonlinearity, with_jacobian: 
     atom_symbol: dict = {}
     arg_exprs = [a for key in list(uni) + list(bi) for a in key]
     lines, arg_reduced = _cse_lines(arg_exprs, "_p", printer)
-    body = [f"    {line}" for line in lines]
+    body = list(lines)
     pos = 0
     for g_index, atoms in enumerate(map(list, uni.values())):
         mu, delta = arg_reduced[pos : pos + 2]
@@ -567,9 +672,10 @@ def _function_source(name: str, eq: Equations, nl: Nonlinearity, with_jacobian: 
         names = [f"_a{len(atom_symbol) + i}" for i in range(len(atoms))]
         atom_symbol.update({a: sp.Symbol(n) for a, n in zip(atoms, names, strict=True)})
         fam, fam_exprs = _family_lines(nl, monos, f"_f{g_index}_", printer)
-        body += [f"    _n = rule({printer.doprint(mu)}, {printer.doprint(delta)}, _x, _w)"]
-        body += [f"    {n} = 0.0 if _n >= 0 else math.nan" for n in names]
-        body += _accumulate("    ", "_n", fam, list(zip(names, fam_exprs, strict=True)), printer)
+        body += [f"_n = rule({printer.doprint(mu)}, {printer.doprint(delta)}, _x, _w)"]
+        body += [f"{n} = 0.0 if _n >= 0 else math.nan" for n in names]
+        body += _accumulate("", "_n", fam, list(zip(names, fam_exprs, strict=True)), printer)
+    n_family = 0
     for g_index, atoms in enumerate(map(list, bi.values())):
         mu, a, c = arg_reduced[pos : pos + 3]
         pos += 3
@@ -582,58 +688,151 @@ def _function_source(name: str, eq: Equations, nl: Nonlinearity, with_jacobian: 
 
         # X = mu + sqrt(a - |c|) x + sqrt(|c|) z, Y = mu + sqrt(a - |c|) y + sign(c) sqrt(|c|) z
         body += [
-            f"    _va = {printer.doprint(a)}",
-            f"    _vc = {printer.doprint(c)}",
-            f"    _vm = {printer.doprint(mu)}",
-            "    _n = rule(_vm, abs(_vc), _xo, _wo)",
-            "    _ok = _n >= 0 and _va - abs(_vc) >= 0.0",
+            f"_va = {printer.doprint(a)}",
+            f"_vc = {printer.doprint(c)}",
+            f"_vm = {printer.doprint(mu)}",
+            "_ok = _va - abs(_vc) >= 0.0",
+            "_nl = lattice(_vm, abs(_vc), _va - abs(_vc), _lx, _lo, _li, _ld) if _ok else -1",
+            "_n = rule(_vm, abs(_vc), _xo, _wo) if _ok and _nl < 0 else -1",
+            "_ok = _nl >= 0 or _n >= 0",
         ]
-        body += [f"    {n} = 0.0 if _ok else math.nan" for n in names]
-        body += ["    for _j in range(_n if _ok else 0):"]
+        body += [f"{n} = 0.0 if _ok else math.nan" for n in names]
+        n_family = max(n_family, len(orders))
+        body += _lattice_pass(orders, fam, fam_exprs, names, atoms, printer)
+        # fallback (a lattice too fine for the two variances): nested composite rules
+        body += ["for _j in range(_n):"]
         sums = list(zip(orders, fam_exprs, strict=True))
-        body += _inner_pass("_xo[_j]", inner, sums, fam, "        ", printer)
-        body += ["        if _vc >= 0.0:"]
-        body += [f"            {other[k]} = {inner[k]}" for k in orders]
-        body += ["        else:"]
-        body += _inner_pass("2.0 * _vm - _xo[_j]", other, sums, fam, "            ", printer)
-        body += ["        _wj = _wo[_j]"]
+        body += _inner_pass("_xo[_j]", inner, sums, fam, "    ", printer)
+        body += ["    if _vc >= 0.0:"]
+        body += [f"        {other[k]} = {inner[k]}" for k in orders]
+        body += ["    else:"]
+        body += _inner_pass("2.0 * _vm - _xo[_j]", other, sums, fam, "        ", printer)
+        body += ["    _wj = _wo[_j]"]
         for n, atom in zip(names, atoms, strict=True):
             k, l = int(atom.args[0]), int(atom.args[1])
-            body += [f"        {n} += _wj * {inner[k]} * {other[l]}"]
+            body += [f"    {n} += _wj * {inner[k]} * {other[l]}"]
     final = [e.xreplace(atom_symbol) for e in exprs]
     lines, reduced = _cse_lines(final, "_o", printer)
-    body += [f"    {line}" for line in lines]
-    body += [f"    {t} = {printer.doprint(r)}" for (t, _), r in zip(targets, reduced, strict=True)]
+    body += lines
+    return [indent + line for line in body], reduced, n_family
+
+
+def _function_source(
+    name: str, split: _Split, n_populations: int, nl: Nonlinearity, with_jacobian: bool
+) -> str:
+    """Source of one compiled function filling ``out`` (and ``jac``) and ``extra``.
+
+    The terms of one population are derived and printed once, inside a loop over the populations
+    that reads population p's parameters from ``theta[1 + p stride:]`` and adds its terms (and
+    their derivatives) to running sums; the outer map and its chain rule follow the loop. The
+    code size and the derivation cost therefore do not grow with the number of populations.
+    """
+    printer = _Printer()
+    P, n_y = n_populations, len(split.unknowns)
+    stride = len(split.population)
+    rename = {s: sp.Symbol(f"y{i}") for i, s in enumerate(split.unknowns)}
+    rename.update({s: sp.Symbol(f"u{i}") for i, s in enumerate(split.inputs)})
+    rename.update({s: sp.Symbol(f"th{i + 1}") for i, s in enumerate(split.population)})
+    rename[split.g] = sp.Symbol("th0")
+    sum_sym = [sp.Symbol(f"_S{j}") for j in range(len(split.sums))]
+    dsum = [[sp.Symbol(f"_dS{j}_{k}") for k in range(n_y)] for j in range(len(split.sums))]
+    rename.update(dict(zip(split.sums, sum_sym, strict=True)))
+
+    # the loop over populations: terms (and d terms / d unknowns) into running sums; the terms
+    # depend on the unknowns directly and through the intermediates z (mean and variances), whose
+    # derivatives dz/dy_k are computed once: d term/dy_k = partial_k term + sum_z dterm/dz dz/dy_k
+    rename.update({z: sp.Symbol(f"_z{i}") for i, (z, _) in enumerate(split.intermediates)})
+    first = [(f"{rename[z]} =", e) for z, e in split.intermediates]
+    targets = [(f"{sym} +=", t) for sym, t in zip(sum_sym, split.terms, strict=True)]
+    if with_jacobian:
+        dz = {
+            (z, k): sp.Symbol(f"_d{rename[z]}_{k}")
+            for z, _ in split.intermediates
+            for k in range(n_y)
+        }
+        first += [
+            (f"{dz[z, k]} =", e.diff(y))
+            for z, e in split.intermediates
+            for k, y in enumerate(split.unknowns)
+        ]
+        targets += [
+            (
+                f"{dsum[j][k]} +=",
+                t.diff(y) + sp.Add(*[t.diff(z) * dz[z, k] for z, _ in split.intermediates]),
+            )
+            for j, t in enumerate(split.terms)
+            for k, y in enumerate(split.unknowns)
+        ]
+    n_slots = len(split.slots)
+    targets += [(f"extra[{i} * {P} + _q] =", e) for i, e in enumerate(split.pop_extras)]
+    head, head_reduced = _cse_lines([e.xreplace(rename) for _, e in first], "_h", printer)
+    exprs = [e.xreplace(rename) for _, e in targets]
+    lines, reduced, n_family = _quadrature_lines(exprs, nl, printer, "        ")
+    loop = [f"    {s} = 0.0" for s in sum_sym]
+    if with_jacobian:
+        loop += [f"    {d} = 0.0" for row in dsum for d in row]
+    loop += [f"    for _q in range({P}):"]
+    loop += [f"        th{i + 1} = theta[{1 + i} + _q * {stride}]" for i in range(stride)]
+    loop += [f"        {line}" for line in head]
+    loop += [
+        f"        {t} {printer.doprint(r)}" for (t, _), r in zip(first, head_reduced, strict=True)
+    ]
+    loop += lines
+    loop += [
+        f"        {t} {printer.doprint(r)}" for (t, _), r in zip(targets, reduced, strict=True)
+    ]
+
+    # the outer map, and its Jacobian by the chain rule through the sums
+    outer = [(f"out[{i}]", v) for i, v in enumerate(split.values)]
+    if with_jacobian:
+        for i, v in enumerate(split.values):
+            for k, y in enumerate(split.unknowns):
+                total = v.diff(y) + sp.Add(
+                    *[v.diff(s) * dsum[j][k] for j, s in enumerate(split.sums)]
+                )
+                outer.append((f"jac[{i}, {k}]", total))
+    outer += [(f"extra[{n_slots * P + i}]", e) for i, e in enumerate(split.extras)]
+    tail, tail_reduced = _cse_lines([e.xreplace(rename) for _, e in outer], "_t", printer)
+    body = loop + [f"    {line}" for line in tail]
+    body += [
+        f"    {t} = {printer.doprint(r)}" for (t, _), r in zip(outer, tail_reduced, strict=True)
+    ]
     header = [
         "@njit(cache=True, error_model='numpy')",
         f"def {name}(y, u, theta, out, {'jac, ' if with_jacobian else ''}extra):",
     ]
-    unpack = [f"    y{i} = y[{i}]" for i in range(len(eq.unknowns))]
-    unpack += [f"    u{i} = u[{i}]" for i in range(len(eq.inputs))]
-    unpack += [f"    th{i} = theta[{i}]" for i in range(len(eq.parameters))]
+    unpack = [f"    y{i} = y[{i}]" for i in range(n_y)]
+    unpack += [f"    u{i} = u[{i}]" for i in range(len(split.inputs))]
+    unpack += ["    th0 = theta[0]"]
     unpack += ["    _x = np.empty(MAX_NODES)", "    _w = np.empty(MAX_NODES)"]
-    if bi:
+    if n_family:
         unpack += ["    _xo = np.empty(MAX_NODES)", "    _wo = np.empty(MAX_NODES)"]
+        unpack += [f"    {b} = np.empty(MAX_LATTICE)" for b in ("_lx", "_lo", "_li")]
+        unpack += ["    _ld = np.zeros(2, dtype=np.int64)"]
+        unpack += [f"    {b} = np.empty(({n_family}, MAX_LATTICE))" for b in ("_L", "_B")]
     return "\n".join(header + unpack + body + ["    return None", ""])
 
 
 def generate_source(kind: str, rank: int, n_inputs: int, n_populations: int, phi) -> str:
     """Python source of the compiled module for one structure (see ``compile_equations``)."""
     nl = as_nonlinearity(phi)
-    eq = derive_equations(kind, rank, n_inputs, n_populations)
+    choose(kind, "kind", KINDS)
+    R, K, P = _structure(rank, n_inputs, n_populations)
+    split = _split_system(kind, R, K)
+    names = [f"{name}_{p}" for name in split.slots for p in range(P)] + list(split.extra_names)
     head = (
-        f'"""Generated by lowrank.symbolic: {kind} mean-field equations, rank {rank}, '
-        f'{n_inputs} inputs, {n_populations} populations, phi = {nl.name}. Do not edit."""\n'
+        f'"""Generated by lowrank.symbolic: {kind} mean-field equations, rank {R}, '
+        f'{K} inputs, {P} populations, phi = {nl.name}. Do not edit."""\n'
         "import math\n\nimport numpy as np\nfrom numba import njit\n\n"
-        "from lowrank.quadrature import MAX_NODES, rule\n\n"
-        f"N_UNKNOWNS = {len(eq.unknowns)}\nN_VALUES = {len(eq.values)}\n"
-        f"EXTRA_NAMES = {tuple(eq.extra_names)!r}\n\n\n"
+        "from lowrank.quadrature import MAX_LATTICE, MAX_NODES, lattice, rule\n\n"
+        f"N_UNKNOWNS = {len(split.unknowns)}\nN_VALUES = {len(split.values)}\n"
+        f"EXTRA_NAMES = {tuple(names)!r}\n\n\n"
     )
     return (
         head
-        + _function_source("value", eq, nl, with_jacobian=False)
+        + _function_source("value", split, P, nl, with_jacobian=False)
         + "\n\n"
-        + _function_source("value_jacobian", eq, nl, with_jacobian=True)
+        + _function_source("value_jacobian", split, P, nl, with_jacobian=True)
     )
 
 

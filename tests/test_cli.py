@@ -41,6 +41,19 @@ def test_quick_demo_prints_tables_and_writes_its_files(tmp_path, capsys):
     for model in record["models"].values():
         assert len(model["table"]) == 2  # the first and the last checkpoint
         assert [row["checkpoint"] for row in model["table"]][0] == 0
+    # ``lowrank emergence`` on the demo's saved runs, with no population argument, gives the
+    # demo's tables (same defaults; the quick demo's size settings given as options)
+    keys = ("checkpoint", "prediction", "rank", "populations", "predicted_stable",
+            "observed_stable", "truncated_stable", "bulk_stable", "outliers", "outliers_bulk")
+    for name in ("rank2", "fullrank"):
+        out = tmp_path / name
+        argv = ["emergence", str(tmp_path / f"run_{name}.npz"), "--checkpoints", "2",
+                "--starts", "16", "--finite-size", "0", "--out", str(out)]
+        assert main(argv) == 0
+        table = read_json(out / f"emergence_run_{name}.json")["table"]
+        demo = record["models"][name]["table"]
+        assert [[r[k] for k in keys] for r in table] == [[r[k] for k in keys] for r in demo]
+    assert "counts match at" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,9 @@ import json
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
-from lowrank import GaussianLoadings, LowRankNetwork, emergence, load_turner2023
+from lowrank import GaussianLoadings, LowRankNetwork, emergence, load_turner2023, project
 from lowrank.training import Checkpoint, TrainingRun
 from lowrank.turner2023 import data_dir, missing_data_message
 
@@ -13,12 +14,14 @@ DATA = data_dir()  # LOWRANK_DATA, else ../shared/data/turner2023 (README.md, Da
 
 
 def planted_run(overlaps, N=200):
-    """A 'training run' whose rank-one checkpoints have sample overlap n.m/N = each value exactly."""
+    """A 'training run' whose rank-one checkpoints have sample overlap n.m/N = each value
+    exactly."""
     points = []
     for k, overlap in enumerate(overlaps):
         law = GaussianLoadings([0, 0], [[1, overlap], [overlap, overlap**2 + 1]], rank=1)
         net = LowRankNetwork.sample(law, N, seed=1, whiten=True)
-        weights = {"m": net.m, "n": net.n, "weight_in": np.zeros((N, 1)), "weight_out": np.zeros((1, N))}
+        weights = {"m": net.m, "n": net.n, "weight_in": np.zeros((N, 1)),
+                   "weight_out": np.zeros((1, N))}
         points.append(Checkpoint(k, 1.0 / (k + 1), weights))
     model = {"n_in": 1, "n_hidden": N, "n_out": 1, "rank": 1, "time": "discrete", "bias": False}
     return TrainingRun(np.zeros(0), points, {"model": model}, {})
@@ -38,16 +41,17 @@ def test_planted_pitchfork_crossing_and_counts():
     # predicted and observed attractors coincide up to the finite-N error of kappa (~1/sqrt(N))
     assert table[-1]["max_distance"] < 3 / np.sqrt(200)
     json.dumps(report.to_json())
-    assert set(table[0]) >= {"checkpoint", "loss", "outliers", "predicted_stable", "observed_stable", "match"}
+    assert set(table[0]) >= {"checkpoint", "loss", "outliers", "predicted_stable",
+                             "observed_stable", "match"}
 
 
 @pytest.mark.skipif(DATA is None, reason=missing_data_message())
 @pytest.mark.parametrize("run_name, published", [("i100", [5, 20]), ("i101", [5, 25])])
 def test_turner2023_rank_two_crossings_and_final_attractors(run_name, published):
-    """Turner & Barak (2023): the eigenvalues of n^T m leave the unit circle at checkpoints 5 and 20
-    (i100) and 5 and 25 (i101); the trained 2-bit flip-flop ends with 4 stable states, which a
-    four-population mean-field theory of its loadings predicts (a single Gaussian population holds at
-    most two stable states in rank two: Beiran et al. 2021)."""
+    """Turner & Barak (2023): the eigenvalues of n^T m leave the unit circle at checkpoints 5 and
+    20 (i100) and 5 and 25 (i101); the trained 2-bit flip-flop ends with 4 stable states, which a
+    four-population mean-field theory of its loadings predicts (a single Gaussian population holds
+    at most two stable states in rank two: Beiran et al. 2021)."""
     run = load_turner2023(DATA / f"checkpoints_flipflopparallel_2bits_200_rank2_100_{run_name}.npz")
     report = emergence(run, checkpoints=[len(run.checkpoints) - 1], populations=4, n_starts=48)
     assert report.crossings() == published
@@ -57,9 +61,13 @@ def test_turner2023_rank_two_crossings_and_final_attractors(run_name, published)
 
 
 def test_report_plot(tmp_path):
-    report = emergence(planted_run([0.5, 2.0]), populations=1, n_starts=16)
+    """Counts and spectrum panels, and a kappa plane only for the checkpoint whose attractors are
+    away from the origin (at overlap 0.5 the only attractor is kappa = 0: no degenerate panel)."""
+    report = emergence(planted_run([0.5, 2.0]), populations=1, n_starts=16, finite_size=None)
     fig = report.plot(portraits=2)
-    assert len(fig.axes) == 4
+    assert len(fig.axes) == 3
+    assert fig.axes[2].get_title().startswith("epoch 1:")
+    assert "rank 1" in fig._suptitle.get_text() and "P = 1" in fig._suptitle.get_text()
     assert len(report.format_table().splitlines()) == 1 + len(report.analyses)
 
 
@@ -71,3 +79,80 @@ def test_bad_input():
         emergence(run, populations=0)
     with pytest.raises(ValueError, match="checkpoints\\[0\\] must be <= 0"):
         emergence(run, checkpoints=[3])
+
+
+def test_bifurcation_epoch_of_a_planted_pitchfork():
+    """Between checkpoints of overlap 0.5 (epoch 0) and 1.4 (epoch 1) with one m and
+    n = overlap m + e (whitened: m.m/N = e.e/N = 1, m.e = 0), the interpolated weights have
+    overlap n.m/N = 0.5 + 0.9 s exactly: the network's
+    only outlier eigenvalue crosses 1, and the mean field's origin loses stability in a pitchfork
+    (Mastrogiuseppe & Ostojic 2018), both at s = 5/9, epoch 0.556; two attractors appear."""
+    N = 200
+    law = GaussianLoadings([0, 0], [[1, 0], [0, 1]], rank=1)
+    base = LowRankNetwork.sample(law, N, seed=1, whiten=True)  # m, e: unit variance, uncorrelated
+    points = [
+        Checkpoint(k, 1.0, {"m": base.m, "n": overlap * base.m + base.n,
+                            "weight_in": np.zeros((N, 1)), "weight_out": np.zeros((1, N))})
+        for k, overlap in enumerate((0.5, 1.4))
+    ]
+    model = {"n_in": 1, "n_hidden": N, "n_out": 1, "rank": 1, "time": "discrete", "bias": False}
+    run = TrainingRun(np.zeros(0), points, {"model": model}, {})
+    report = emergence(run, populations=1, n_starts=16, finite_size=None)
+    events = report.bifurcations(tol=0.01)
+    assert len(events) == 1
+    event = events[0]
+    assert event["new_attractors"] == 1  # 1 -> 2 stable points
+    assert event["predicted_epoch"] == pytest.approx(5 / 9, abs=0.01)
+    assert event["observed_epoch"] == pytest.approx(5 / 9, abs=0.01)
+    assert event["within_interval"]
+    assert report.to_json()["bifurcations"] == events
+
+
+def test_populations_chosen_by_resampling_by_default():
+    """The planted loadings are one Gaussian population: the resampling test (the default)
+    accepts P = 1, and the table says so with its evidence."""
+    report = emergence(planted_run([2.0]), n_starts=16, finite_size=None)
+    row = report.table()[0]
+    assert row["population_method"] == "resample" and row["populations"] == 1
+    assert row["population_evidence"][0]["P"] == 1 and row["population_evidence"][0]["accepted"]
+    assert row["observed_stable"] == row["predicted_stable"] == 2
+    assert "P = 1 (chosen by resampling)" in report.summary()
+    assert "1:2,2,2,2*" in report.format_table()
+
+
+def _map_attractors(W, c, n, seed=0):
+    """Brute force: iterate h' = tanh(W h + c) from 64 random states for 3000 steps and count the
+    distinct end points (readout kappa = n^T h / N rounded to 1e-6)."""
+    H = np.random.default_rng(seed).uniform(-1, 1, (64, W.shape[0]))
+    with threadpool_limits(1):
+        for _ in range(3000):
+            H = np.tanh(H @ W.T + c)
+    assert np.abs(np.tanh(H @ W.T + c) - H).max() < 1e-10
+    return len(np.unique(np.round(H @ n / W.shape[0], 6), axis=0))
+
+
+def test_rows_hold_the_input_weights_and_attractors_are_at_zero_input():
+    """Rank one, overlap 2 (a pitchfork), a small bias and input weights I = 2 m. At zero input
+    the map has two stable points (the imperfect pitchfork); driven by u = 1 the input tilts it
+    to one (y - 2 = <n tanh(m y)> has one root as |<n tanh(m y)>| <= 2 <|m|> < 2). The
+    prediction fits the rows of ``project`` (m, n, I, bias) and counts at u = (0, 1): 2."""
+    N = 200
+    law = GaussianLoadings([0, 0], [[1, 2], [2, 5]], rank=1)
+    net = LowRankNetwork.sample(law, N, seed=1, whiten=True)
+    bias = 0.02 * np.random.default_rng(2).standard_normal(N)
+    W_in = 2.0 * net.m
+    W = net.m @ net.n.T / N
+    assert _map_attractors(W, bias, net.n) == 2
+    assert _map_attractors(W, bias + W_in[:, 0], net.n) == 1  # u = 1 would predict one
+    weights = {"m": net.m, "n": net.n, "weight_in": W_in, "bias": bias,
+               "weight_out": np.zeros((1, N))}
+    model = {"n_in": 1, "n_hidden": N, "n_out": 1, "rank": 1, "time": "discrete", "bias": True}
+    run = TrainingRun(np.zeros(0), [Checkpoint(0, 1.0, weights)], {"model": model}, {})
+    report = emergence(run, populations=1, n_starts=16, finite_size=None)
+    row = report.table()[0]
+    assert row["observed_stable"] == row["predicted_stable"] == 2
+    law_fit = report.analyses[0].main.loadings
+    same = project(W, rank=1, inputs=W_in, bias=bias, populations=1).loadings
+    assert law_fit.n_inputs == 2  # the input weights, then the bias
+    np.testing.assert_allclose(law_fit.mean[2:], [W_in.mean(), bias.mean()], atol=1e-12)
+    np.testing.assert_allclose(law_fit.cov[2:, 2:], same.cov[2:, 2:], atol=1e-10)

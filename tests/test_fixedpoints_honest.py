@@ -59,7 +59,7 @@ def test_defaults_find_exactly_the_fixed_points_of_the_finite_network():
     for x, stability in zip(fp.x, fp.stability, strict=True):
         k = (net.n[:, 0] @ np.tanh(x)) / net.N
         assert stability == ("stable" if radial_eigenvalue(net, k) < 0 else "unstable")
-    assert fp.n_stable == 2 and fp.n_unstable.tolist() == [0, 0, 1]
+    assert fp.n_stable == 2 and fp.n_unstable_directions.tolist() == [0, 0, 1]
     assert fp.marginal.tolist() == [False] * 3 and fp.stability_tol == 1e-8
 
 
@@ -120,7 +120,8 @@ def test_stability_classes_of_planted_linearisations(time):
     identity = find_fixed_points(np.eye(N), time=time, n_starts=16)
     assert len(identity) == 1 and np.max(np.abs(identity.x)) < 1e-6
     assert identity.stability.tolist() == ["marginal"] and identity.marginal[0]
-    assert not identity.stable[0] and identity.n_unstable[0] == 0 and identity.n_marginal == 1
+    assert not identity.stable[0] and identity.n_unstable_directions[0] == 0
+    assert identity.n_unstable == 0 and identity.n_marginal == 1
     assert identity.manifolds == [] and identity.on_manifold.tolist() == [-1]  # isolated
     double = find_fixed_points(2 * np.eye(N), time=time, n_starts=64)
     if time == "continuous":  # x = 2 tanh(x) per coordinate
@@ -129,7 +130,7 @@ def test_stability_classes_of_planted_linearisations(time):
         b = brentq(lambda b: b - np.tanh(2 * b), 0.5, 2)
     assert len(double) == 3**N and double.converged
     origin = np.argmin(np.max(np.abs(double.x), axis=1))
-    assert double.stability[origin] == "unstable" and double.n_unstable[origin] == N
+    assert double.stability[origin] == "unstable" and double.n_unstable_directions[origin] == N
     corners = np.all(np.isclose(np.abs(double.x), b, atol=1e-9), axis=1)
     assert np.count_nonzero(corners) == 2**N and np.all(double.stability[corners] == "stable")
 

@@ -96,6 +96,14 @@ def test_initialisations():
     uniform = RNN(2, N, 2, init="uniform", seed=0).weights()
     for name in ("weight_in", "weight_rec", "weight_out", "bias_out"):
         assert np.abs(uniform[name]).max() <= N**-0.5  # torch nn.RNN / nn.Linear defaults
+    for name in ("weight_in", "weight_rec", "weight_out"):  # U(-a, a) has variance a^2 / 3
+        assert abs(uniform[name].std() * (3 * N) ** 0.5 - 1) < 0.1
+    default = RNN(2, N, 2, seed=0)  # torch's default init, as Turner & Barak 2023
+    assert default.config()["init"] == "uniform"
+    for name, value in default.weights().items():
+        np.testing.assert_array_equal(value, uniform[name])
+    radius = np.abs(np.linalg.eigvals(default.recurrent_weights())).max()
+    assert abs(radius - 3**-0.5) < 0.1  # circular law, entry variance 1 / (3N)
     loadings = RNN(2, N, 2, rank=2, init="uniform", seed=0).weights()
     assert np.abs(loadings["m"]).max() <= 1 and np.abs(loadings["m"]).max() > 0.9
     gaussian = RNN(2, N, 2, init="gaussian", gain=0.8, seed=0)

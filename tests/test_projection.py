@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.linalg import subspace_angles
 
-from lowrank import GaussianLoadings, LowRankNetwork
+from lowrank import ConvergenceWarning, GaussianLoadings, LowRankNetwork
 from lowrank.projection import choose_rank, project
 
 
@@ -28,8 +28,8 @@ def test_with_reference_the_low_rank_part_is_recovered_exactly():
 
 
 def test_without_reference_the_structured_subspace_is_found():
-    """Spiked-matrix theory (Benaych-Georges & Nadakuditi 2012, square case): a signal singular value
-    theta in noise with entries of variance g^2 / N leaves the singular vectors at
+    """Spiked-matrix theory (Benaych-Georges & Nadakuditi 2012, square case): a signal singular
+    value theta in noise with entries of variance g^2 / N leaves the singular vectors at
     cos^2 = (1 - g^4 / theta^4) / (1 + g^2 / theta^2) from the planted ones."""
     net = planted(N=1000, g=0.3)
     proj = project(net.dense(), rank=2, mixture=False)
@@ -68,7 +68,7 @@ def test_mixture_is_chosen_for_two_populations():
     labels = np.arange(N) < N // 2
     m = np.where(labels, 3.0, -3.0)[:, None] + 0.3 * rng.standard_normal((N, 1))
     n = np.where(labels, 1.0, 2.0)[:, None] + 0.3 * rng.standard_normal((N, 1))
-    proj = project(m @ n.T / N, rank=1)
+    proj = project(m @ n.T / N, rank=1, populations="bic")
     assert proj.loadings.n_populations == 2
 
 
@@ -83,3 +83,49 @@ def test_bad_input():
         project(np.eye(3), rank=1, time="both")
     with pytest.raises(ValueError, match="sorted in decreasing order"):
         choose_rank([1.0, 2.0, 3.0])
+
+
+def pitchfork(N=200, seed=2):
+    """Rank one, zero means, overlap 2 > 1: two stable points (a pitchfork), one population."""
+    law = GaussianLoadings([0.0, 0.0], [[1.0, 2.0], [2.0, 5.0]], rank=1)
+    return LowRankNetwork.sample(law, N, seed=seed, whiten=True)
+
+
+def test_populations_are_chosen_by_resampling_by_default():
+    net = pitchfork()
+    proj = project(net.dense(), rank=1, time="continuous", resample={"large_N": None})
+    choice = proj.populations
+    assert choice.method == "resample" and choice.accepted
+    # the network's own attractors, counted by find_fixed_points on W: the pitchfork's two
+    assert choice.observed_stable == 2 and choice.n_populations == 1
+    assert proj.loadings is choice.loadings
+    # a count given by the caller is used as given (no P reproduces 7 attractors)
+    with pytest.warns(ConvergenceWarning, match="7 observed"):
+        other = project(net.dense(), rank=1, time="continuous", observed_stable=7,
+                        resample={"large_N": None, "max_populations": 1, "n_networks": 1})
+    assert not other.populations.accepted
+
+
+def test_mixture_flag_and_fixed_populations():
+    net = pitchfork()
+    one = project(net.dense(), rank=1, mixture=False)
+    assert one.populations.method == "fixed" and one.loadings.n_populations == 1
+    two = project(net.dense(), rank=1, populations=2, seed=0)
+    assert two.populations.method == "fixed" and two.loadings.n_populations == 2
+    with pytest.raises(ValueError, match="mixture=False fits one Gaussian"):
+        project(net.dense(), rank=1, mixture=False, populations=3)
+    with pytest.raises(ValueError, match="unknown populations 'aic'"):
+        project(net.dense(), rank=1, populations="aic")
+    with pytest.raises(ValueError, match="apply to populations='resample', not 'bic'"):
+        project(net.dense(), rank=1, populations="bic", observed_stable=2)
+    with pytest.raises(ValueError, match="observed_stable must be >= 0"):
+        project(net.dense(), rank=1, observed_stable=-1)
+
+
+def test_bias_joins_the_loadings_as_an_input_held_at_one():
+    net = pitchfork(N=100)
+    bias = np.linspace(-0.1, 0.1, 100)
+    proj = project(net.dense(), rank=1, bias=bias, inputs=np.ones((100, 1)), populations=1)
+    assert proj.bias_input and proj.loadings.n_inputs == 2
+    np.testing.assert_array_equal(proj.drive([0.5]), [0.5, 1.0])
+    assert proj.loadings.mean[-1] == pytest.approx(bias.mean(), abs=1e-15)

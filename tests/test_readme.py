@@ -115,7 +115,7 @@ def test_readme_training_numbers(tour):
     # "4 stable states plus saddles": the four memories of a trained 2-bit flip-flop
     stable = int(printed(r"# (\d+) stable states plus saddles"))
     points = tour["points"]
-    assert tour["run"].converged and points.n_stable == stable and np.any(points.n_unstable > 0)
+    assert tour["run"].converged and points.n_stable == stable and points.n_unstable > 0
     W = tour["run"].model().recurrent_weights()  # no bias, no input: h* = tanh(W h*), numpy
     for h in points.x[points.stable]:
         assert np.max(np.abs(np.tanh(W @ h) - h)) < 1e-6

@@ -272,3 +272,26 @@ def test_out_must_be_a_folder(tmp_path):
     with pytest.raises(TypeError, match="out must be a folder path"):
         run_sweep(SPEC, 3, progress=False)
     assert path.read_text() == "not a folder"
+
+
+def test_a_jobs_defaults_join_the_key_so_a_changed_default_is_not_reused():
+    """The RNN's default init changed (gaussian -> uniform): a spec that leaves ``init`` out must
+    get a key other than the one its results were stored under before, and a spec that states the
+    default explicitly the same key as one that leaves it out."""
+    import inspect
+
+    from lowrank.models import RNN
+    from lowrank.sweep import SweepSpec, task_key
+
+    job = "lowrank.sweep.jobs:train_and_analyse"
+    base = {"sweep": {"job": job, "seeds": [0]}, "settings": {"task": "flipflop"}}
+    implicit = SweepSpec.from_dict(base).tasks()[0].key
+    default = inspect.signature(RNN.__init__).parameters["init"].default
+    explicit = SweepSpec.from_dict(
+        {**base, "settings": {"task": "flipflop", "init": default}}
+    ).tasks()[0].key
+    other = SweepSpec.from_dict(
+        {**base, "settings": {"task": "flipflop", "init": "gaussian"}}
+    ).tasks()[0].key
+    assert implicit == explicit != other
+    assert implicit != task_key(job, {"task": "flipflop"}, 0)  # the key of the old scheme

@@ -16,6 +16,9 @@ from scipy.spatial import cKDTree
 
 __all__ = ["unique_points"]
 
+#: up to this many points the pairs are compared densely (faster than building a tree)
+_SMALL = 64
+
 
 def unique_points(points, atol: float = 1e-6, rtol: float = 1e-6, norm: str = "max"):
     """Group points that are the same solution.
@@ -50,14 +53,30 @@ def unique_points(points, atol: float = 1e-6, rtol: float = 1e-6, norm: str = "m
         raise ValueError("points must be finite")
     scale = float(np.max(np.abs(X))) if X.size else 0.0
     radius = float(atol) + float(rtol) * scale
-    if norm == "max":
-        pairs = cKDTree(X).query_pairs(radius, p=np.inf, output_type="ndarray")
-    elif norm == "rms":
-        pairs = cKDTree(X).query_pairs(radius * np.sqrt(X.shape[1]), p=2, output_type="ndarray")
-    else:
+    if norm not in ("max", "rms"):
         raise ValueError(f"norm must be 'max' or 'rms', got {norm!r}")
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-    _, raw = connected_components(graph, directed=False)
+    if n <= _SMALL:  # the same relation by dense comparison: no tree, no sparse graph
+        diff = np.abs(X[:, None, :] - X[None, :, :])
+        if norm == "max":
+            near = np.max(diff, axis=2, initial=0.0) <= radius
+        else:
+            near = np.sqrt(np.sum(diff**2, axis=2)) <= radius * np.sqrt(X.shape[1])
+        raw = np.arange(n)
+        while True:  # smallest index reachable: the connected components
+            new = np.min(np.where(near, raw[None, :], n), axis=1)
+            if np.array_equal(new, raw):
+                break
+            raw = new
+        raw = np.unique(raw, return_inverse=True)[1]
+    else:
+        if norm == "max":
+            pairs = cKDTree(X).query_pairs(radius, p=np.inf, output_type="ndarray")
+        else:
+            pairs = cKDTree(X).query_pairs(
+                radius * np.sqrt(X.shape[1]), p=2, output_type="ndarray"
+            )
+        graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+        _, raw = connected_components(graph, directed=False)
     # renumber groups by their first member
     first_of_raw = np.full(raw.max() + 1, n, dtype=int)
     np.minimum.at(first_of_raw, raw, np.arange(n))

@@ -19,6 +19,7 @@ and then hands over to Newton.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -59,9 +60,73 @@ class NewtonResult:
     nfev: int = 0
 
 
+#: vectors and matrices up to this size are handled as Python floats in ``newton``: numpy's
+#: per-call overhead (several microseconds) dominates for them
+_SMALL = 8
+
+
 def _norm(v: np.ndarray) -> float:
-    r = float(np.max(np.abs(v))) if v.size else 0.0
+    """max |v| (0 for an empty v), or inf when some entry is not finite."""
+    if v.size <= _SMALL:
+        values = v.ravel().tolist()
+        if all(map(math.isfinite, values)):
+            return max(map(abs, values), default=0.0)
+        return np.inf
+    r = float(np.max(np.abs(v)))
     return r if np.isfinite(r) else np.inf
+
+
+def _finite(a: np.ndarray) -> bool:
+    """Whether every entry of ``a`` is finite."""
+    if a.size <= _SMALL * _SMALL:
+        return all(map(math.isfinite, a.ravel().tolist()))
+    return bool(np.isfinite(a).all())
+
+
+def _solve(J: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """J^-1 b by Gaussian elimination with partial pivoting (LAPACK's gesv for large systems);
+    the least-squares solution when J is exactly singular (a zero pivot)."""
+    n = b.size
+    if n > _SMALL:
+        try:
+            return np.linalg.solve(J, b)
+        except np.linalg.LinAlgError:
+            return np.linalg.lstsq(J, b, rcond=None)[0]
+    A, v = J.tolist(), b.tolist()
+    for k in range(n):
+        p = k
+        for i in range(k + 1, n):
+            if abs(A[i][k]) > abs(A[p][k]):
+                p = i
+        pivot = A[p][k]
+        if pivot == 0.0:
+            return np.linalg.lstsq(J, b, rcond=None)[0]
+        if p != k:
+            A[k], A[p], v[k], v[p] = A[p], A[k], v[p], v[k]
+        row = A[k]
+        for i in range(k + 1, n):
+            m = A[i][k] / pivot
+            if m != 0.0:
+                other = A[i]
+                for j in range(k + 1, n):
+                    other[j] -= m * row[j]
+                v[i] -= m * v[k]
+    out = [0.0] * n
+    for k in range(n - 1, -1, -1):
+        row = A[k]
+        out[k] = (v[k] - sum(row[j] * out[j] for j in range(k + 1, n))) / row[k]
+    return np.array(out)
+
+
+def _deflation_factor(x: np.ndarray, roots: list, power: float, shift: float) -> float:
+    """M(x) = prod_i (||x - r_i||^-p + s) (``roots`` as lists of floats); inf at a known root."""
+    xs, M = x.tolist(), 1.0
+    for root in roots:
+        dist2 = sum((a - b) * (a - b) for a, b in zip(xs, root, strict=True))
+        if dist2 == 0.0:
+            return np.inf
+        M *= dist2 ** (-power / 2.0) + shift
+    return M
 
 
 def _deflation(x: np.ndarray, roots: np.ndarray, power: float, shift: float):
@@ -89,6 +154,8 @@ def newton(
     roots: Sequence[np.ndarray] | np.ndarray | None = None,
     power: float = 2.0,
     shift: float = 1.0,
+    stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+    min_step: float = 1e-8,
 ) -> NewtonResult:
     """Solve fun(x)[0] = 0 by Newton's method with a backtracking line search.
 
@@ -96,56 +163,64 @@ def newton(
     next Newton step is below xtol (1 + |x|), so that slowly converging degenerate roots (at a
     pitchfork) are not accepted early at scattered points; or when the iteration has stalled at
     round-off (a step below 1e-13 (1 + |x|), or no step along the Newton direction decreasing the
-    residual) with max |residual| <= loose_tol, since residuals computed with cancellation cannot
-    reach ``tol``. A NaN residual (outside the domain, e.g. a negative variance) makes the line
-    search shorten the step; a singular Jacobian falls back to the least-squares step.
+    residual: the line search halves the step from 1 down to ``min_step``) with max |residual| <=
+    loose_tol, since residuals computed with cancellation cannot reach ``tol``. A NaN residual
+    (outside the domain, e.g. a negative variance) makes the line search shorten the step; a
+    singular Jacobian falls back to the least-squares step.
 
     With ``roots`` (known solutions, shape (k, n)), the iteration is deflated (module docstring)
     with exponent ``power`` and shift ``shift``: it converges to a root of F other than those.
+
+    ``stop(x, extra) -> bool``, when given, is asked after every step: True ends the iteration
+    there, unconverged (the caller knows where such an iterate is heading, e.g. onto a family of
+    solutions it does not want, and accounts for it).
     """
     x = np.array(x0, dtype=np.float64)
     known = np.zeros((0, x.size)) if roots is None else np.asarray(roots, dtype=float)
     known = known.reshape(-1, x.size)
+    deflated = known.shape[0] > 0
+    known_rows = known.tolist()
     f, J, extra = fun(x)
     nfev = 1
     r = _norm(f)
-    M, grad_log_M = _deflation(x, known, power, shift)
+    M = _deflation_factor(x, known_rows, power, shift) if deflated else 1.0
     it = 0
     for it in range(max_iter + 1):
-        if not np.all(np.isfinite(J)) or not np.isfinite(r):
+        if not (r < np.inf and _finite(J)):
             break
-        try:
-            dx = np.linalg.solve(J, -f)
-        except np.linalg.LinAlgError:
-            dx = np.linalg.lstsq(J, -f, rcond=None)[0]
-        if not np.all(np.isfinite(dx)):
+        dx = _solve(J, -f)
+        ndx = _norm(dx)
+        if not ndx < np.inf:
             break
-        if r <= tol and _norm(dx) <= xtol * (1.0 + _norm(x)):
+        nx = _norm(x)
+        if r <= tol and ndx <= xtol * (1.0 + nx):
             return NewtonResult(x, f, J, extra, r, it, True, nfev)
         if it == max_iter:  # the last iterate was checked above
             break
-        if known.shape[0]:
-            denom = 1.0 - float(dx @ grad_log_M)
+        if deflated:
+            denom = 1.0 - float(dx @ _deflation(x, known, power, shift)[1])
             if denom != 0.0 and np.isfinite(denom):
                 dx = dx / denom
+                ndx = _norm(dx)
         merit = M * r
         step = 1.0
-        while step >= 1e-8:
+        while step >= min_step:
             x_new = x + step * dx
             f_new, J_new, extra_new = fun(x_new)
             nfev += 1
             r_new = _norm(f_new)
-            M_new, grad_new = _deflation(x_new, known, power, shift)
+            M_new = _deflation_factor(x_new, known_rows, power, shift) if deflated else 1.0
             if M_new * r_new <= (1.0 - 1e-4 * step) * merit:
                 break
             step *= 0.5
         else:  # no step decreases the residual: round-off floor, or a minimum of |f| (no root)
             return NewtonResult(x, f, J, extra, r, it, r <= loose_tol, nfev)
-        stalled = _norm(step * dx) <= 1e-13 * (1.0 + _norm(x))
-        x, f, J, extra, r = x_new, f_new, J_new, extra_new, r_new
-        M, grad_log_M = M_new, grad_new
+        stalled = step * ndx <= 1e-13 * (1.0 + nx)
+        x, f, J, extra, r, M = x_new, f_new, J_new, extra_new, r_new, M_new
         if stalled:
             return NewtonResult(x, f, J, extra, r, it + 1, r <= loose_tol, nfev)
+        if stop is not None and stop(x, extra):
+            return NewtonResult(x, f, J, extra, r, it + 1, False, nfev)
     return NewtonResult(x, f, J, extra, r, it, False, nfev)
 
 
@@ -248,6 +323,12 @@ class RootSearch:
         replaces the roots it contains, and later roots on it are not listed again.
     transient : bool
         Continue stalled starts by ``pseudo_transient``.
+    stop : callable, optional
+        ``stop(x, extra) -> bool``, ending a Newton iteration early (``newton``); a start so ended
+        has failed unless ``collapsed`` accounts for it.
+    deflated_min_step : float
+        ``min_step`` of the deflated attempts' line search (``newton``): a larger one gives up
+        sooner on attempts that wander between minima of the deflated residual.
     patience, max_deflations, max_roots : int or float
         Stopping rules of the deflation (above).
     roots : sequence of ndarray, optional
@@ -283,6 +364,8 @@ class RootSearch:
         same: Callable[[np.ndarray, np.ndarray], bool] | None = None,
         manifold: Callable[[NewtonResult], object] | None = None,
         transient: bool = True,
+        stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+        deflated_min_step: float = 1e-8,
         patience: float = 8,
         max_deflations: int = 8,
         max_roots: int = 1000,
@@ -297,7 +380,8 @@ class RootSearch:
         self.collapsed = collapsed or (lambda res, start: False)
         self.signature = signature or (lambda x: x)
         self.atol, self.rtol, self.same = atol, rtol, same
-        self.manifold = manifold
+        self.manifold, self.stop = manifold, stop
+        self.deflated_min_step = deflated_min_step
         self.power, self.shift = power, shift
         self.given = [np.asarray(r, dtype=float) for r in (roots if roots is not None else [])]
         self.found: list[NewtonResult] = []
@@ -319,7 +403,8 @@ class RootSearch:
 
     def _newton(self, x0: np.ndarray, roots=None) -> NewtonResult:
         res = newton(self.fun, x0, tol=self.tol, max_iter=self.max_iter, roots=roots,
-                     power=self.power, shift=self.shift)
+                     power=self.power, shift=self.shift, stop=self.stop,
+                     min_step=1e-8 if roots is None else self.deflated_min_step)
         self.nit += res.iterations
         self.nfev += res.nfev
         return res
@@ -334,6 +419,15 @@ class RootSearch:
         if not np.all(np.isfinite(sig)):
             return -1
         rows = np.array([self.signature(k) for k in known] + [sig])
+        # the "same" relation of ``unique_points`` (max-norm within atol + rtol * scale) checked
+        # directly; its single linkage matters only when known points are linked to each other
+        radius = self.atol + self.rtol * float(np.max(np.abs(rows)))
+        near = np.max(np.abs(rows[:-1] - sig), axis=1) <= radius
+        if not near.any():
+            return -1
+        linked = np.max(np.abs(rows[:-1, None] - rows[None, :-1]), axis=2) <= radius
+        if np.count_nonzero(linked) == len(known):  # only the diagonal
+            return int(np.argmax(near))
         _, labels, _ = unique_points(rows, atol=self.atol, rtol=self.rtol)
         hits = np.flatnonzero(labels[:-1] == labels[-1])
         return int(hits[0]) if hits.size else -1

@@ -154,8 +154,10 @@ class Dynamics(System):
 
     Attributes
     ----------
-    W : ndarray (N, N)
-        Recurrent weights (for a low-rank network, m n^T / N + g chi).
+    W : ndarray (N, N) or None
+        Recurrent weights (for a low-rank network, m n^T / N + g chi). None when ``factors``
+        are given: the dense matrix is then formed only when ``W`` is first read, and every
+        product goes through the factors (a network of N = 100 000 never forms it).
     W_in : ndarray (N, K)
         Input weights.
     bias : ndarray (N,)
@@ -178,6 +180,21 @@ class Dynamics(System):
     readout: np.ndarray
     factors: tuple[np.ndarray, np.ndarray] | None = None
     inputs: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.W is None:
+            if self.factors is None:
+                raise ValueError("W must be given when there are no factors (m, n)")
+            del self.W  # formed on first access, by __getattr__
+
+    def __getattr__(self, name: str):
+        # reached only for an attribute not set: W left to the factors
+        factors = self.__dict__.get("factors")
+        if name != "W" or factors is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        m, n = factors
+        self.W = m @ n.T / m.shape[0]
+        return self.W
 
     @classmethod
     def from_object(cls, obj, time: str | None = None, name: str = "model_or_network") -> Dynamics:
@@ -211,11 +228,11 @@ class Dynamics(System):
         elif "m" in w and "n" in w:
             m = as_array(w["m"], "weights['m']", ndim=2)
             n = as_array(w["n"], "weights['n']", shape=m.shape)
-            W = m @ n.T / m.shape[0]
+            W = None  # formed from the factors only if read
             readout, factors = n, (m, n)
         else:
             raise ValueError(f"weights must hold 'weight_rec' or 'm' and 'n', got keys {sorted(w)}")
-        N = W.shape[0]
+        N = readout.shape[0]
         W_in = as_array(
             w.get("weight_in", np.zeros((N, 0))),
             "weights['weight_in']",
@@ -227,11 +244,11 @@ class Dynamics(System):
 
     @property
     def N(self) -> int:
-        return self.W.shape[0]
+        return self.bias.shape[0]
 
     @property
     def dim(self) -> int:
-        return self.W.shape[0]
+        return self.bias.shape[0]
 
     @property
     def n_inputs(self) -> int:
@@ -249,7 +266,8 @@ class Dynamics(System):
     def bind(self, inputs) -> Dynamics:
         """The same network under the constant input u (``inputs``; validated like ``drive``)."""
         self.drive(inputs)
-        return replace(self, inputs=None if inputs is None else np.asarray(inputs, dtype=float))
+        u = None if inputs is None else np.asarray(inputs, dtype=float)
+        return replace(self, W=self.__dict__.get("W"), inputs=u)
 
     def _c(self, c) -> np.ndarray:
         return self.drive(self.inputs) if c is None else c
@@ -568,8 +586,10 @@ def as_system(
         system = Dynamics.from_weights(obj.weights(), obj.time)
     elif isinstance(obj, LowRankNetwork):
         time = _required_time(default_time if time is None else time, "a LowRankNetwork")
-        factors = None if obj.has_bulk else (obj.m, obj.n)
-        system = Dynamics(obj.dense(), obj.inputs, obj.bias, time, obj.n, factors)
+        if obj.has_bulk:
+            system = Dynamics(obj.dense(), obj.inputs, obj.bias, time, obj.n)
+        else:
+            system = Dynamics(None, obj.inputs, obj.bias, time, obj.n, (obj.m, obj.n))
     elif (found := _read_weights(obj, name)) is not None:
         weights, own = found
         if own is None:

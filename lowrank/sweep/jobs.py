@@ -41,6 +41,8 @@ ANALYSES = {
 }
 _DEFAULT_ANALYSES = ["unstable", "end_states", "fixed_points", "ood", "probe", "weights"]
 _MODEL = {"rank", "time", "alpha", "noise", "gain", "init", "bias"}
+_NEURONS = 64
+_MAX_EPOCHS = 200
 _TRAINING = {
     "max_epochs",
     "target_loss",
@@ -118,9 +120,9 @@ def train_and_analyse(settings: dict, seed: int) -> dict:
     analyses = _analyses(settings)
     task = _make_task(settings)
     model_options = {k: settings[k] for k in _MODEL if k in settings}
-    neurons = as_int(settings.get("neurons", 64), "settings['neurons']", minimum=1)
+    neurons = as_int(settings.get("neurons", _NEURONS), "settings['neurons']", minimum=1)
     model = RNN(task.n_inputs, neurons, task.n_outputs, seed=seed, **model_options)
-    training = {"max_epochs": 200, **{k: settings[k] for k in _TRAINING if k in settings}}
+    training = {"max_epochs": _MAX_EPOCHS, **{k: settings[k] for k in _TRAINING if k in settings}}
     run = train(model, task, seed=seed, progress=False, threads=None, **training)
     first, last = run.model(0), run.model(-1)
     out: dict = {
@@ -177,3 +179,22 @@ def _emergence(run, settings: dict, seed: int) -> dict:
         "predicted_stable": final["predicted_stable"],
         "observed_stable": final["observed_stable"],
     }
+
+
+def _key_defaults() -> dict:
+    """The values ``train_and_analyse`` uses for absent settings (the RNN's defaults among them).
+
+    A sweep hashes them into each task's key with the settings given (``SweepSpec.tasks``), so
+    that a changed default - the RNN's initialisation became torch's uniform one - gives new keys
+    instead of silently reusing results computed under the old default.
+    """
+    import inspect
+
+    from ..models import RNN
+
+    parameters = inspect.signature(RNN.__init__).parameters
+    defaults = {name: parameters[name].default for name in sorted(_MODEL)}
+    return {**defaults, "neurons": _NEURONS, "max_epochs": _MAX_EPOCHS}
+
+
+train_and_analyse.key_defaults = _key_defaults

@@ -281,11 +281,14 @@ class SweepSpec:
         """Every (settings, seed) of the sweep, keyed; cases outermost, seeds innermost."""
         axes = list(self.grid)
         tasks, seen = [], set()
+        # a job's own defaults for absent settings join the key (``key_defaults``, e.g. the
+        # RNN's init): a changed default must not reuse results computed under the old one
+        defaults = getattr(resolve_job(self.job), "key_defaults", dict)()
         for case in self.cases:
             for point in itertools.product(*(self.grid[a] for a in axes)):
                 settings = {**self.settings, **case, **dict(zip(axes, point, strict=True))}
                 for seed in self.seeds:
-                    key = task_key(self.job, settings, seed)
+                    key = task_key(self.job, {**defaults, **settings}, seed)
                     if key not in seen:
                         seen.add(key)
                         tasks.append(SweepTask(key, settings, seed))
