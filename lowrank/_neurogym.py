@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import as_int, as_rng
-from .tasks import _MAX_VALUES, Task, Trials
+from .tasks import Task, Trials
 
 __all__ = ["NeurogymTask", "from_neurogym"]
 
@@ -88,13 +88,7 @@ class NeurogymTask(Task):
 
     def generate(self, batch: int, seed=0) -> Trials:
         """Draw ``batch`` sequences of concatenated trials; same seed, same trials."""
-        batch = as_int(batch, "batch", minimum=1)
-        size = batch * self.steps * max(self.n_inputs, self.n_outputs)
-        if size > _MAX_VALUES:
-            raise ValueError(
-                f"batch={batch} sequences of steps={self.steps} would hold {size:.3g} values "
-                f"per array (at most {_MAX_VALUES:.0e}); generate fewer or shorter ones"
-            )
+        batch = self._batch_size(batch)
         rng = as_rng(seed)
         env = self._make()
         inputs = np.zeros((batch, self.steps, self.n_inputs), np.float32)

@@ -190,19 +190,21 @@ def lattice(mu: float, c: float, v: float, x: np.ndarray, wo: np.ndarray, ki: np
     dims[1] = ni
     for k in range(n):
         x[k] = mu + (k - no - ni) * h
-    if so > 0.0:
-        for j in range(2 * no + 1):
-            z = (j - no) * h / so
-            wo[j] = h / so * _INV_SQRT_2PI * math.exp(-0.5 * z * z)
-    else:
-        wo[0] = 1.0
-    if si > 0.0:
-        for m in range(2 * ni + 1):
-            z = (m - ni) * h / si
-            ki[m] = h / si * _INV_SQRT_2PI * math.exp(-0.5 * z * z)
-    else:
-        ki[0] = 1.0
+    _trapezoid_weights(h, so, no, wo)
+    _trapezoid_weights(h, si, ni, ki)
     return n
+
+
+@njit(cache=True)
+def _trapezoid_weights(h: float, sd: float, half: int, out: np.ndarray) -> None:
+    """Weights of the trapezoidal rule with spacing h in x for a Gaussian of standard deviation
+    ``sd`` at the nodes k h, k = -half .. half (one node of weight 1 when sd = 0)."""
+    if sd > 0.0:
+        for k in range(2 * half + 1):
+            z = (k - half) * h / sd
+            out[k] = h / sd * _INV_SQRT_2PI * math.exp(-0.5 * z * z)
+    else:
+        out[0] = 1.0
 
 
 def nested_average(f: Callable, g: Callable, mu: float, c: float, v: float) -> float:

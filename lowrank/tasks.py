@@ -112,6 +112,13 @@ class Task(ABC):
         seed : int or numpy.random.Generator
             Same seed, same trials.
         """
+        batch = self._batch_size(batch)
+        inputs = self._inputs(batch, as_rng(seed)).astype(np.float32)
+        targets, mask = self.targets(inputs)
+        return Trials(inputs, targets, mask)
+
+    def _batch_size(self, batch) -> int:
+        """``batch`` checked: an int >= 1 whose arrays stay below ``_MAX_VALUES`` values."""
         batch = as_int(batch, "batch", minimum=1)
         size = batch * self.steps * max(self.n_inputs, self.n_outputs)
         if size > _MAX_VALUES:
@@ -120,9 +127,7 @@ class Task(ABC):
                 f"{self.n_outputs} outputs would hold {size:.3g} values per array (at most "
                 f"{_MAX_VALUES:.0e}); generate fewer or shorter trials"
             )
-        inputs = self._inputs(batch, as_rng(seed)).astype(np.float32)
-        targets, mask = self.targets(inputs)
-        return Trials(inputs, targets, mask)
+        return batch
 
     def targets(self, inputs) -> tuple[np.ndarray, np.ndarray]:
         """The correct outputs for ``inputs`` and where they are scored.
