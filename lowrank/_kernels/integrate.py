@@ -3,18 +3,29 @@
 Continuous time (tau = 1):  dx = (-x + J phi(x) + I u + b) dt + sigma dW
 Discrete time:              h' = phi(J h + I u + b + sigma xi)
 with phi = tanh, or the identity (``linear``: linear networks have closed-form solutions, used to
-test the integrators' orders).
+test the integrators' orders), and J = m n^T / N (+ g chi).
 
-Two kernels share the stepping rules (``_record``, ``_rk4_stage``, ``_advance``, written once
-for one trial) and differ only in how they evaluate the field:
-- ``run_lowrank``: J = m n^T / N, applied as m (n^T phi / N) in O(N R) per step; parallel over
-  trials.
-- ``run_dense``: any J (a random bulk g chi plus structure), applied to the whole batch at once
-  (O(N^2) per trial-step) as one BLAS product per fixed block of 128 rows of J, the blocks split
-  over numba threads. The caller runs it with one BLAS thread: a multi-threaded BLAS splits its
-  sums by the thread count (results differ in the last bits between 1 and 2 threads); fixed
-  blocks keep the parallelism without that (at N = 2000 on 2 idle cores, from 14% slower (8
-  trials) to 13% faster (1 trial) than 2-thread BLAS).
+The low-rank part, the inputs and the bias are one product: with the columns
+``MT = [m, I, b]^T`` (A x N) and, per trial, ``kin = [kappa, u, 1]``, the field is
+``f = MT^T kin - x (+ g chi phi(x))`` and ``kappa = nT phi(x)`` with ``nT = n^T / N``; zero rows
+pad R and A (``simulation._kernel_loadings``) to the kernels' unrolled loops. One sweep over the
+neurons, in tiles of ``TILE`` neurons (the tile of m and n stays in cache while every trial of a
+thread uses it), evaluates the field, takes the step, applies phi and accumulates the next
+kappa. For Euler and exponential Euler without noise, the last columns of the field, the step,
+the tanh and the first four rows of the projection are one loop (``_fused_step``): each
+neuron-step reads and writes x once and costs little more than its tanh. Tile partial sums of
+kappa are added in tile order, so a trial's result does not depend on the batch it runs in nor
+on the number of threads.
+
+- ``run_lowrank``: J is never formed, O(N (2R + K + 1)) per trial-step. The trials are split into
+  groups run in parallel threads, each group running its whole time loop (no barrier). With
+  rank >= 4, Euler or exponential Euler and no noise, a group steps its trials four at a time
+  (``_block_step``): each row of m and n is loaded once per tile for four trials.
+- ``run_dense``: with a random bulk, every stage starts with one product ``chi phi(X)^T`` for the
+  whole batch, computed as one BLAS product per fixed block of ``BLOCK_ROWS`` rows of chi (run
+  with one BLAS thread by the caller), the blocks split over numba threads; then the tiles are
+  swept in parallel. The blocks are fixed, so every entry is summed the same way whatever the
+  number of numba or BLAS threads (a multi-threaded BLAS splits its sums by the thread count).
 
 Both kernels also return, per trial, the largest |x_i| seen at the recorded steps and at the end
 (``peak``), from which ``simulate`` detects a diverging integration.
@@ -27,6 +38,7 @@ after each deterministic step), 3 the discrete-time map. Inputs are held constan
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit, prange
@@ -35,64 +47,23 @@ from .mathfn import normal, tanh
 
 EULER, EXP_EULER, RK4, MAP = 0, 1, 2, 3
 
+#: Sweep stages: INIT only applies phi and projects; RK4 runs stages 0, 1, 2 (to the points
+#: x + dt/2 k1, x + dt/2 k2, x + dt k3) then FINAL; the other methods run FINAL only.
+INIT, FINAL = -1, 3
+
+#: Neurons per tile of the sweep (fixed: the order of the sums does not depend on threads).
+TILE = 1024
+
+#: Bytes of state and loadings per chunk of trials that ``run_lowrank`` runs through its whole
+#: time loop before the next chunk (a multiple of four trials): they then stay in cache.
+CHUNK_BYTES = 8 << 20
+
+#: Rows of chi per block of the dense product (fixed, for the same reason).
+BLOCK_ROWS = 256
+
+#: (Arguments that would be typed as literals, such as a constant stage or flag, are passed
+#: through np.int64 / np.bool_: one compiled specialisation per function, not one per constant.)
 _JIT = {"cache": True, "error_model": "numpy", "fastmath": {"contract", "reassoc"}}
-
-
-@njit(**_JIT)
-def _drive(inputs, bias, u, b, step, out):
-    """out = I u(b, step) + bias; u is (1 or B, 1 or S, K), broadcast over trials and steps."""
-    ub = min(np.int64(b), np.int64(u.shape[0] - 1))
-    us = min(np.int64(step), np.int64(u.shape[1] - 1))
-    N, K = inputs.shape
-    for i in range(N):
-        out[i] = bias[i]
-    for k in range(K):
-        uk = u[ub, us, k]
-        if uk != 0.0:
-            for i in range(N):
-                out[i] += inputs[i, k] * uk
-
-
-@njit(**_JIT)
-def _project(nT_scaled, p, kappa):
-    """kappa_r = sum_i n_ri p_i / N (nT_scaled holds n^T / N)."""
-    R, N = nT_scaled.shape
-    for r in range(R):
-        acc = 0.0
-        for i in range(N):
-            acc += nT_scaled[r, i] * p[i]
-        kappa[r] = acc
-
-
-@njit(**_JIT)
-def _activate(x, linear, out):
-    """out = phi(x) with phi = tanh, or the identity when ``linear``."""
-    if linear:
-        for i in range(x.shape[0]):
-            out[i] = x[i]
-    else:
-        for i in range(x.shape[0]):
-            out[i] = tanh(x[i])
-
-
-@njit(**_JIT)
-def _add_latent(mT, kappa, out):
-    """out += m kappa (the low-rank part of J phi, or of J h for the map)."""
-    N = out.shape[0]
-    for r in range(mT.shape[0]):
-        kr = kappa[r]
-        for i in range(N):
-            out[i] += mT[r, i] * kr
-
-
-@njit(**_JIT)
-def _lowrank_field(mT, nT_scaled, x, drive, linear, p, kappa, out):
-    """out = -x + m kappa(x) + drive, with kappa(x) = n^T phi(x) / N stored in ``kappa``."""
-    _activate(x, linear, p)
-    _project(nT_scaled, p, kappa)
-    for i in range(x.shape[0]):
-        out[i] = drive[i] - x[i]
-    _add_latent(mT, kappa, out)
 
 
 @njit(**_JIT)
@@ -110,6 +81,310 @@ def _noise_scale(method, noise, dt):
 
 
 @njit(**_JIT)
+def _field(MT, k, i0, i1, a_end, leak, y, has_bulk, bulk, f):
+    """f[j] = sum_{a < a_end} MT[a, i0 + j] k[a] (- y[j] with ``leak``) (+ bulk[j]), j < i1 - i0.
+
+    The sum over a is unrolled by eight (then four), so that f is loaded and stored once per
+    eight columns. (Neuron indices are unsigned, here and below:
+    numba then skips the negative-index wraparound, which would stop LLVM's vectoriser.)
+    """
+    n = i1 - i0
+    iu = np.uint64(i0)
+    if leak:
+        for j in range(n):
+            f[j] = -y[j]
+    else:
+        for j in range(n):
+            f[j] = 0.0
+    if has_bulk:
+        for j in range(n):
+            f[j] += bulk[j]
+    a = 0
+    while a + 8 <= a_end:
+        k0, k1, k2, k3 = k[a], k[a + 1], k[a + 2], k[a + 3]
+        k4, k5, k6, k7 = k[a + 4], k[a + 5], k[a + 6], k[a + 7]
+        for j in range(n):
+            i = iu + np.uint64(j)
+            f[j] += (MT[a, i] * k0 + MT[a + 1, i] * k1 + MT[a + 2, i] * k2 + MT[a + 3, i] * k3
+                     + MT[a + 4, i] * k4 + MT[a + 5, i] * k5 + MT[a + 6, i] * k6
+                     + MT[a + 7, i] * k7)
+        a += 8
+    if a + 4 <= a_end:
+        k0, k1, k2, k3 = k[a], k[a + 1], k[a + 2], k[a + 3]
+        for j in range(n):
+            i = iu + np.uint64(j)
+            f[j] += MT[a, i] * k0 + MT[a + 1, i] * k1 + MT[a + 2, i] * k2 + MT[a + 3, i] * k3
+        a += 4
+    for c in range(a, a_end):
+        k0 = k[c]
+        for j in range(n):
+            f[j] += MT[c, iu + np.uint64(j)] * k0
+
+
+@njit(**_JIT)
+def _project(nT, p, i0, i1, r_start, kout):
+    """kout[r] += sum_j nT[r, i0 + j] p[j] for r >= r_start (nT = n^T / N), by fours."""
+    n = i1 - i0
+    iu = np.uint64(i0)
+    R = nT.shape[0]
+    r = r_start
+    while r + 4 <= R:
+        s0 = s1 = s2 = s3 = 0.0
+        for j in range(n):
+            i = iu + np.uint64(j)
+            pj = p[j]
+            s0 += nT[r, i] * pj
+            s1 += nT[r + 1, i] * pj
+            s2 += nT[r + 2, i] * pj
+            s3 += nT[r + 3, i] * pj
+        kout[r] += s0
+        kout[r + 1] += s1
+        kout[r + 2] += s2
+        kout[r + 3] += s3
+        r += 4
+    for c in range(r, R):
+        s0 = 0.0
+        for j in range(n):
+            s0 += nT[c, iu + np.uint64(j)] * p[j]
+        kout[c] += s0
+
+
+@njit(**_JIT)
+def _fused_step(MT, nT, k, i0, i1, c, x, f, p, kout):
+    """x += c (f - x + the last q columns of MT^T k); p = tanh(x); kout[:q] += n^T p / N.
+
+    q = min(R, 4) with R the rows of nT (1, 2 or a multiple of 4). The common step (Euler:
+    c = dt; exponential Euler: c = 1 - e^{-dt}; no noise) in one loop, whose cost is mostly that
+    of the tanh: the products ride along in the same pass.
+    """
+    n = i1 - i0
+    iu = np.uint64(i0)
+    q = min(nT.shape[0], 4)
+    a = MT.shape[0] - q
+    if q == 1:
+        k0 = k[a]
+        s0 = 0.0
+        for j in range(n):
+            i = iu + np.uint64(j)
+            xj = x[j]
+            xj += c * (f[j] - xj + MT[a, i] * k0)
+            x[j] = xj
+            pj = tanh(xj)
+            p[j] = pj
+            s0 += nT[0, i] * pj
+        kout[0] += s0
+        return
+    if q == 2:
+        k0, k1 = k[a], k[a + 1]
+        s0 = s1 = 0.0
+        for j in range(n):
+            i = iu + np.uint64(j)
+            xj = x[j]
+            xj += c * (f[j] - xj + MT[a, i] * k0 + MT[a + 1, i] * k1)
+            x[j] = xj
+            pj = tanh(xj)
+            p[j] = pj
+            s0 += nT[0, i] * pj
+            s1 += nT[1, i] * pj
+        kout[0] += s0
+        kout[1] += s1
+        return
+    k0, k1, k2, k3 = k[a], k[a + 1], k[a + 2], k[a + 3]
+    s0 = s1 = s2 = s3 = 0.0
+    for j in range(n):
+        i = iu + np.uint64(j)
+        xj = x[j]
+        xj += c * (f[j] - xj + MT[a, i] * k0 + MT[a + 1, i] * k1 + MT[a + 2, i] * k2
+                   + MT[a + 3, i] * k3)
+        x[j] = xj
+        pj = tanh(xj)
+        p[j] = pj
+        s0 += nT[0, i] * pj
+        s1 += nT[1, i] * pj
+        s2 += nT[2, i] * pj
+        s3 += nT[3, i] * pj
+    kout[0] += s0
+    kout[1] += s1
+    kout[2] += s2
+    kout[3] += s3
+
+
+@njit(**_JIT)
+def _field4(MT, k0, k1, k2, k3, i0, i1, f0, f1, f2, f3):
+    """f_t[j] = sum_a MT[a, i0 + j] k_t[a] for the four trials t of a block (rows by four).
+
+    Every row of MT is read once for the four trials (register blocking over trials).
+    """
+    n = i1 - i0
+    iu = np.uint64(i0)
+    for j in range(n):
+        f0[j] = 0.0
+        f1[j] = 0.0
+        f2[j] = 0.0
+        f3[j] = 0.0
+    for a in range(0, MT.shape[0], 4):
+        a0, a1, a2, a3 = k0[a], k0[a + 1], k0[a + 2], k0[a + 3]
+        b0, b1, b2, b3 = k1[a], k1[a + 1], k1[a + 2], k1[a + 3]
+        c0, c1, c2, c3 = k2[a], k2[a + 1], k2[a + 2], k2[a + 3]
+        d0, d1, d2, d3 = k3[a], k3[a + 1], k3[a + 2], k3[a + 3]
+        for j in range(n):
+            i = iu + np.uint64(j)
+            m0, m1, m2, m3 = MT[a, i], MT[a + 1, i], MT[a + 2, i], MT[a + 3, i]
+            f0[j] += m0 * a0 + m1 * a1 + m2 * a2 + m3 * a3
+            f1[j] += m0 * b0 + m1 * b1 + m2 * b2 + m3 * b3
+            f2[j] += m0 * c0 + m1 * c1 + m2 * c2 + m3 * c3
+            f3[j] += m0 * d0 + m1 * d1 + m2 * d2 + m3 * d3
+
+
+@njit(**_JIT)
+def _step_tanh(n, c, x, f, p):
+    """x += c (f - x); p = tanh(x) on the first n entries (Euler / exponential Euler)."""
+    for j in range(n):
+        xj = x[j]
+        xj += c * (f[j] - xj)
+        x[j] = xj
+        p[j] = tanh(xj)
+
+
+@njit(**_JIT)
+def _project4(nT, i0, i1, p0, p1, p2, p3, o0, o1, o2, o3):
+    """o_t[r] += sum_j nT[r, i0 + j] p_t[j] for the four trials t of a block (rows by four)."""
+    n = i1 - i0
+    iu = np.uint64(i0)
+    for r in range(0, nT.shape[0], 4):
+        s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = 0.0
+        s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = 0.0
+        for j in range(n):
+            i = iu + np.uint64(j)
+            n0, n1, n2, n3 = nT[r, i], nT[r + 1, i], nT[r + 2, i], nT[r + 3, i]
+            q0, q1, q2, q3 = p0[j], p1[j], p2[j], p3[j]
+            s00 += n0 * q0
+            s01 += n1 * q0
+            s02 += n2 * q0
+            s03 += n3 * q0
+            s10 += n0 * q1
+            s11 += n1 * q1
+            s12 += n2 * q1
+            s13 += n3 * q1
+            s20 += n0 * q2
+            s21 += n1 * q2
+            s22 += n2 * q2
+            s23 += n3 * q2
+            s30 += n0 * q3
+            s31 += n1 * q3
+            s32 += n2 * q3
+            s33 += n3 * q3
+        o0[r] += s00
+        o0[r + 1] += s01
+        o0[r + 2] += s02
+        o0[r + 3] += s03
+        o1[r] += s10
+        o1[r + 1] += s11
+        o1[r + 2] += s12
+        o1[r + 3] += s13
+        o2[r] += s20
+        o2[r + 1] += s21
+        o2[r + 2] += s22
+        o2[r + 3] += s23
+        o3[r] += s30
+        o3[r + 1] += s31
+        o3[r + 2] += s32
+        o3[r + 3] += s33
+
+
+@njit(**_JIT)
+def _pick(A, b, i0, i1, pad):
+    """A[b, i0:i1], or pad[:i1 - i0] for a padding slot (b < 0)."""
+    return A[b, i0:i1] if b >= 0 else pad[:i1 - i0]
+
+
+@njit(**_JIT)
+def _block_step(MT, nT, kin, kappa, X, rows, i0, i1, c, F, P, pad_x, pad_k, pad_o):
+    """The fused Euler / exponential Euler step (no noise, rank >= 4) of four trials on a tile.
+
+    rows: the four trials' rows of kin, kappa and X, -1 for a padding slot, computed on the
+    scratch rows pad_x[t], pad_k (zeros), pad_o[t] and discarded. Every trial runs through this
+    same code whatever its block-mates, so its sums are taken in the same order whatever the
+    batch and the number of threads.
+    """
+    n = i1 - i0
+    A, R = MT.shape[0], nT.shape[0]
+    r0, r1, r2, r3 = rows[0], rows[1], rows[2], rows[3]
+    _field4(MT, _pick(kin, r0, 0, A, pad_k), _pick(kin, r1, 0, A, pad_k),
+            _pick(kin, r2, 0, A, pad_k), _pick(kin, r3, 0, A, pad_k), i0, i1,
+            F[0], F[1], F[2], F[3])
+    _step_tanh(n, c, _pick(X, r0, i0, i1, pad_x[0]), F[0], P[0])
+    _step_tanh(n, c, _pick(X, r1, i0, i1, pad_x[1]), F[1], P[1])
+    _step_tanh(n, c, _pick(X, r2, i0, i1, pad_x[2]), F[2], P[2])
+    _step_tanh(n, c, _pick(X, r3, i0, i1, pad_x[3]), F[3], P[3])
+    _project4(nT, i0, i1, P[0], P[1], P[2], P[3], _pick(kappa, r0, 0, R, pad_o[0]),
+              _pick(kappa, r1, 0, R, pad_o[1]), _pick(kappa, r2, 0, R, pad_o[2]),
+              _pick(kappa, r3, 0, R, pad_o[3]))
+
+
+@njit(**_JIT)
+def _tile(stage, method, linear, MT, nT, k, i0, i1, dt, decay, has_bulk, bulk, x, y, acc, f, p,
+          noise_scale, key, counter0, kout):
+    """One stage of the step of one trial on the neurons i0..i1 (see the module docstring).
+
+    x, y, acc: the trial's state, RK4 stage point and RK4 sum k1 + 2 k2 + 2 k3 on these neurons
+    (y and acc are empty except for RK4); k = [kappa, u, 1] at the stage's point. The stage's
+    point (x, or y for RK4 stages 1-3) gets its field (plus ``bulk``); the step writes the new
+    point (y for RK4 stages 0-2, x otherwise), adds the noise (FINAL), stores phi of it (the
+    map: the new state h itself) in p and adds its projection n^T p / N to kout. INIT only does
+    the last two, for x.
+    """
+    n = i1 - i0
+    A = MT.shape[0]
+    if stage == FINAL and method <= EXP_EULER and noise_scale == 0.0 and not linear:
+        _field(MT, k, i0, i1, A - min(nT.shape[0], 4), np.bool_(False), x, has_bulk, bulk, f)
+        _fused_step(MT, nT, k, i0, i1, dt if method == EULER else 1.0 - decay, x, f, p, kout)
+        _project(nT, p, i0, i1, np.int64(4), kout)
+        return
+    out = x
+    if stage != INIT:
+        _field(MT, k, i0, i1, A, method != MAP, y if method == RK4 and stage > 0 else x,
+               has_bulk, bulk, f)
+        if method == RK4 and stage < FINAL:
+            h = dt if stage == 2 else 0.5 * dt
+            if stage == 0:
+                for j in range(n):
+                    acc[j] = f[j]
+            else:
+                for j in range(n):
+                    acc[j] += 2.0 * f[j]
+            for j in range(n):
+                y[j] = x[j] + h * f[j]
+            out = y
+        elif method == RK4:
+            for j in range(n):
+                x[j] += dt / 6.0 * (acc[j] + f[j])
+        elif method == EULER:
+            for j in range(n):
+                x[j] += dt * f[j]
+        elif method == EXP_EULER:
+            # x' = e^{-dt} x + (1 - e^{-dt}) (J phi(x) + drive), with f = J phi + drive - x
+            for j in range(n):
+                x[j] += (1.0 - decay) * f[j]
+        else:  # MAP: f is the pre-activation
+            for j in range(n):
+                x[j] = f[j]
+        if stage == FINAL and noise_scale > 0.0:
+            for j in range(n):
+                x[j] += noise_scale * normal(key, counter0 + np.uint64(i0 + j))
+    if linear or (method == MAP and stage == INIT):
+        for j in range(n):
+            p[j] = out[j]
+    else:
+        for j in range(n):
+            p[j] = tanh(out[j])
+    if method == MAP and stage == FINAL:  # h = phi(pre-activation); kappa = n^T h / N
+        for j in range(n):
+            x[j] = p[j]
+    _project(nT, p, i0, i1, np.int64(0), kout)
+
+
+@njit(**_JIT)
 def _peak(x, peak):
     """max(peak, max_i |x_i|), NaN entries ignored (non-finite states are caught on x_final)."""
     for i in range(x.shape[0]):
@@ -120,241 +395,205 @@ def _peak(x, peak):
 
 
 @njit(**_JIT)
-def _add_noise(x, scale, key, counter0):
-    for i in range(x.shape[0]):
-        x[i] += scale * normal(key, counter0 + np.uint64(i))
-
-
-# The stepping rules, written once for one trial and shared by both kernels. A kernel evaluates
-# the field (flows) or the latent readout (map) at the current state, calls ``_record``, then for
-# RK4 evaluates the field at each ``_rk4_stage`` point, and finally calls ``_advance``.
-
-
-@njit(**_JIT)
-def _record(step, record_every, x, kappa, x_out, kappa_out, top):
-    """Store kappa (and x, unless x_out is (0, N)) at the recorded steps; return the new peak."""
+def _begin_step(step, b, trial, R, n_u, has_bias, u, record_every, X, kappa, kin, x_out,
+                kappa_out, peak):
+    """kin[b] = [kappa[b], u(trial, step), 1 (with a bias)]; record trial ``trial`` (row b)."""
+    for r in range(R):
+        kin[b, r] = kappa[b, r]
+    ub = min(np.int64(trial), np.int64(u.shape[0] - 1))
+    us = min(np.int64(step), np.int64(u.shape[1] - 1))
+    for k in range(n_u):
+        kin[b, R + k] = u[ub, us, k]
+    if has_bias:
+        kin[b, R + n_u] = 1.0
     if step % record_every != 0:
-        return top
-    row = step // record_every
-    for r in range(kappa.shape[0]):
-        kappa_out[row, r] = kappa[r]
-    if x_out.shape[0] > 0:
-        for i in range(x.shape[0]):
-            x_out[row, i] = x[i]
-    return _peak(x, top)
-
-
-@njit(**_JIT)
-def _rk4_stage(stage, x, f, dt, acc, xs):
-    """RK4 stage ``stage`` (0, 1, 2) with f = k_{stage+1}: acc gathers k1 + 2 k2 + 2 k3.
-
-    xs becomes the point of the next field evaluation, x + dt/2 k1, x + dt/2 k2, x + dt k3.
-    """
-    h = dt if stage == 2 else 0.5 * dt
-    for i in range(x.shape[0]):
-        if stage == 0:
-            acc[i] = f[i]
-        else:
-            acc[i] += 2.0 * f[i]
-        xs[i] = x[i] + h * f[i]
-
-
-@njit(**_JIT)
-def _advance(method, x, f, acc, dt, decay, noise_scale, key, step, linear):
-    """One step of ``method`` from x, in place, with its noise (stream ``key``, draws step N..).
-
-    Flows: f is the field at x (Euler, exponential Euler) or k4 (RK4, with acc = k1 + 2 k2 + 2 k3).
-    Map: f is the pre-activation J h + I u + b; x becomes phi(f + noise) (f is overwritten).
-    """
-    N = x.shape[0]
-    counter0 = np.uint64(step) * np.uint64(N)
-    if method == MAP:
-        if noise_scale > 0.0:
-            _add_noise(f, noise_scale, key, counter0)
-        _activate(f, linear, x)
         return
-    if method == EULER:
-        for i in range(N):
-            x[i] += dt * f[i]
-    elif method == EXP_EULER:
-        for i in range(N):
-            # x' = e^{-dt} x + (1 - e^{-dt}) (J phi(x) + drive), with f = J phi + drive - x
-            x[i] += (1.0 - decay) * f[i]
-    else:  # RK4
-        for i in range(N):
-            x[i] += dt / 6.0 * (acc[i] + f[i])
-    if noise_scale > 0.0:
-        _add_noise(x, noise_scale, key, counter0)
+    row = step // record_every
+    for r in range(kappa_out.shape[2]):
+        kappa_out[trial, row, r] = kappa[b, r]
+    if x_out.shape[1] > 0:
+        for i in range(X.shape[1]):
+            x_out[trial, row, i] = X[b, i]
+    peak[trial] = _peak(X[b], peak[trial])
 
 
-@njit(parallel=True, **_JIT)
-def run_lowrank(
-    x0,
-    mT,
-    nT_scaled,
-    inputs,
-    bias,
-    u,
-    linear,
-    dt,
-    n_steps,
-    method,
-    noise,
-    keys,
-    record_every,
-    x_out,
-    kappa_out,
-    x_final,
-    peak,
-):
-    """Integrate a batch of trials of the rank-R network; see the module docstring.
-
-    x0 (B, N); mT, nT_scaled (R, N); inputs (N, K); bias (N,); u (1|B, 1|S, K); keys (B,) uint64.
-    x_out (B, T, N) or (B, 0, N) when x is not recorded; kappa_out (B, T, R); x_final (B, N);
-    peak (B,) receives max |x| over the recorded steps and the final state of each trial.
-    """
-    B, N = x0.shape
-    R = mT.shape[0]
+@njit(nogil=True, **_JIT)
+def _run_group(b0, b1, X, MT, nT, u, n_u, has_bias, linear, dt, n_steps, method, noise,
+               keys, record_every, x_out, kappa_out, peak, kin, kappa, Y, ACC):
+    """run_lowrank for the trials b0..b1 (rows of X and of the work arrays kin .. ACC)."""
+    N = X.shape[1]
+    R = nT.shape[0]
     decay = math.exp(-dt)
     noise_scale = _noise_scale(method, noise, dt)
-    for b in prange(B):
-        x = x0[b].copy()
-        p = np.empty(N)
-        kappa = np.empty(R)
-        drive = np.empty(N)
-        f = np.empty(N)
-        acc = np.empty(N)
-        xs = np.empty(N)
-        kappa_s = np.empty(R)
-        x_rows, kappa_rows, key = x_out[b], kappa_out[b], keys[b]
-        top = 0.0
-        for step in range(n_steps + 1):
-            if step == 0 or u.shape[1] > 1:
-                _drive(inputs, bias, u, b, step, drive)
-            if method == MAP:
-                _project(nT_scaled, x, kappa)
-            else:
-                _lowrank_field(mT, nT_scaled, x, drive, linear, p, kappa, f)
-            top = _record(step, record_every, x, kappa, x_rows, kappa_rows, top)
-            if step == n_steps:
-                break
-            if method == RK4:
-                for stage in range(3):
-                    _rk4_stage(stage, x, f, dt, acc, xs)
-                    _lowrank_field(mT, nT_scaled, xs, drive, linear, p, kappa_s, f)
-            elif method == MAP:  # pre-activation m kappa + drive
-                for i in range(N):
-                    f[i] = drive[i]
-                _add_latent(mT, kappa, f)
-            _advance(method, x, f, acc, dt, decay, noise_scale, key, step, linear)
-        for i in range(N):
-            x_final[b, i] = x[i]
-        peak[b] = _peak(x, top)
-
-
-#: Rows of J per block of the dense product (fixed, so that results do not depend on threads).
-BLOCK_ROWS = 128
-
-
-def row_blocks(J: np.ndarray) -> np.ndarray:
-    """J (N, N) as ``BLOCK_ROWS``-row blocks (n_blocks, BLOCK_ROWS, N), zero-padded at the end."""
-    N = J.shape[0]
-    n_blocks = -(-N // BLOCK_ROWS)
-    blocks = np.zeros((n_blocks, BLOCK_ROWS, J.shape[1]))
-    blocks.reshape(-1, J.shape[1])[:N] = J
-    return blocks
-
-
-@njit(parallel=True, **_JIT)
-def _dense_product(Jb, P, tmp, out):
-    """out = P J^T, i.e. out[b, i] = sum_j J_ij P[b, j], with J in row blocks ``Jb``.
-
-    Each block is one BLAS product (run with one BLAS thread by the caller) and the blocks are
-    split over numba threads; the blocks are fixed, so every entry is summed the same way
-    whatever the number of numba or BLAS threads.
-    """
-    n_blocks, rows, _ = Jb.shape
-    B, N = out.shape
-    for k in prange(n_blocks):
-        np.dot(P, Jb[k].T, tmp[k])
-    for k in range(n_blocks):
-        for b in range(B):
-            for r in range(min(rows, N - k * rows)):
-                out[b, k * rows + r] = tmp[k, b, r]
-
-
-@njit(**_JIT)
-def _dense_field(Jb, nT_scaled, inputs, bias, u, linear, step, X, P, K, tmp, out):
-    """out = -X + phi(X) J^T + drive for the whole batch; K = phi(X) n / N."""
-    B, N = X.shape
-    for b in range(B):
-        _activate(X[b], linear, P[b])
-    _dense_product(Jb, P, tmp, out)
-    for b in range(B):
-        _project(nT_scaled, P[b], K[b])
-        _drive(inputs, bias, u, b, step, P[b])  # P reused as drive buffer
-        for i in range(N):
-            out[b, i] += P[b, i] - X[b, i]
-
-
-@njit(**_JIT)
-def run_dense(
-    x0,
-    Jb,
-    nT_scaled,
-    inputs,
-    bias,
-    u,
-    linear,
-    dt,
-    n_steps,
-    method,
-    noise,
-    keys,
-    record_every,
-    x_out,
-    kappa_out,
-    x_final,
-    peak,
-):
-    """Integrate a batch of trials with a dense connectivity J (in row blocks, ``row_blocks``);
-    see run_lowrank."""
-    B, N = x0.shape
-    R = nT_scaled.shape[0]
-    decay = math.exp(-dt)
-    noise_scale = _noise_scale(method, noise, dt)
-    X = x0.copy()
-    P = np.empty((B, N))
-    K = np.empty((B, R))
-    F = np.empty((B, N))
-    acc = np.empty((B, N))
-    XS = np.empty((B, N))
-    KS = np.empty((B, R))
-    tmp = np.empty((Jb.shape[0], B, Jb.shape[1]))
+    f = np.empty(TILE)
+    p = np.empty(TILE)
+    first_stage = 0 if method == RK4 else FINAL  # RK4: stages 0, 1, 2, FINAL
+    # rank >= 4, Euler or exponential Euler without noise: blocks of four trials (_block_step)
+    blocked = R >= 4 and method <= EXP_EULER and noise_scale == 0.0 and not linear
+    c = dt if method == EULER else 1.0 - decay
+    rows = np.empty(4, np.int64)
+    F = np.empty((4, TILE))
+    P = np.empty((4, TILE))
+    pad_x = np.zeros((4, TILE))
+    pad_k = np.zeros(MT.shape[0])
+    pad_o = np.zeros((4, R))
+    for i0 in range(0, N, TILE):
+        for b in range(b0, b1):
+            i1 = min(N, i0 + TILE)
+            _tile(np.int64(INIT), method, linear, MT, nT, kin[b], i0, i1, dt, decay, False, f,
+                  X[b, i0:i1], Y[b, i0:i1], ACC[b, i0:i1], f, p, noise_scale, keys[b],
+                  np.uint64(0), kappa[b])
     for step in range(n_steps + 1):
-        if method == MAP:
-            for b in range(B):
-                _project(nT_scaled, X[b], K[b])
-        else:
-            _dense_field(Jb, nT_scaled, inputs, bias, u, linear, step, X, P, K, tmp, F)
-        for b in range(B):
-            peak[b] = _record(step, record_every, X[b], K[b], x_out[b], kappa_out[b], peak[b])
+        for b in range(b0, b1):
+            _begin_step(step, b, b, R, n_u, has_bias, u, record_every, X, kappa, kin, x_out,
+                        kappa_out, peak)
         if step == n_steps:
             break
-        if method == RK4:
-            for stage in range(3):
-                for b in range(B):
-                    _rk4_stage(stage, X[b], F[b], dt, acc[b], XS[b])
-                _dense_field(Jb, nT_scaled, inputs, bias, u, linear, step, XS, P, KS, tmp, F)
-        elif method == MAP:  # pre-activation J h + drive
-            _dense_product(Jb, X, tmp, F)
-            for b in range(B):
-                _drive(inputs, bias, u, b, step, P[b])
-                for i in range(N):
-                    F[b, i] += P[b, i]
+        counter0 = np.uint64(step) * np.uint64(N)
+        for stage in range(first_stage, FINAL + 1):
+            kappa[b0:b1] = 0.0
+            for i0 in range(0, N, TILE):
+                i1 = min(N, i0 + TILE)
+                if blocked:
+                    for b in range(b0, b1, 4):
+                        for t in range(4):
+                            rows[t] = b + t if b + t < b1 else -1
+                        _block_step(MT, nT, kin, kappa, X, rows, i0, i1, c, F, P, pad_x, pad_k,
+                                    pad_o)
+                    continue
+                for b in range(b0, b1):
+                    _tile(stage, method, linear, MT, nT, kin[b], i0, i1, dt, decay, False, f,
+                          X[b, i0:i1], Y[b, i0:i1], ACC[b, i0:i1], f, p, noise_scale, keys[b],
+                          counter0, kappa[b])
+            if stage < FINAL:
+                for b in range(b0, b1):
+                    for r in range(R):
+                        kin[b, r] = kappa[b, r]
+    for b in range(b0, b1):
+        peak[b] = _peak(X[b], peak[b])
+
+
+def run_lowrank(X, MT, nT, u, n_u, has_bias, linear, dt, n_steps, method, noise, keys,
+                record_every, x_out, kappa_out, peak, groups):
+    """Integrate a batch of trials of the rank-R network in place; see the module docstring.
+
+    X (B, N): the initial states, overwritten by the final ones; MT (A, N) = [m, I, b]^T with
+    A = R + n_u (+ 1 with a bias); nT (R, N) = n^T / N; u (1|B, 1|S, K >= n_u); keys (B,) uint64.
+    x_out (B, T, N) or (B, 0, N) when x is not recorded; kappa_out (B, T, R); peak (B,) receives
+    max |x| over the recorded steps and the final state of each trial. The trials are split
+    into ``groups`` contiguous groups, each run by the compiled ``_run_group`` (which releases
+    the GIL) in its own thread: no parallel region to compile, which keeps the first call of a
+    process short. When the loadings are small, a group runs its trials in chunks that fit in
+    ``CHUNK_BYTES`` with the loadings, each chunk through the whole time loop (the trials are
+    independent: same bits in any order).
+    """
+    B, N = X.shape
+    kin = np.zeros((B, MT.shape[0]))
+    kappa = np.zeros((B, nT.shape[0]))
+    Y = np.empty((B, N if method == RK4 else 0))
+    ACC = np.empty_like(Y)
+
+    # chunks of trials whose states and loadings fit in CHUNK_BYTES (else one chunk: the tiles
+    # of the loadings then stay in cache while every trial of the group uses them)
+    room = CHUNK_BYTES - 8 * N * (MT.shape[0] + nT.shape[0])
+    chunk = room // (8 * N * (3 if method == RK4 else 1)) // 4 * 4
+    chunk = chunk if chunk >= 4 else B
+
+    def group(g):
+        b0, b1 = g * B // groups, (g + 1) * B // groups
+        for c0 in range(b0, b1, chunk):
+            _run_group(c0, min(b1, c0 + chunk), X, MT, nT, u, n_u, has_bias, linear, dt,
+                       n_steps, method, noise, keys, record_every, x_out, kappa_out, peak, kin,
+                       kappa, Y, ACC)
+
+    if groups <= 1:
+        group(0)
+        return
+    with ThreadPoolExecutor(groups) as pool:
+        list(pool.map(group, range(groups)))
+
+
+@njit(parallel=True, **_JIT)
+def _bulk_product(chi, P, GT):
+    """GT = chi P^T (N, B), as one BLAS product per fixed block of BLOCK_ROWS rows of chi.
+
+    The caller runs BLAS with one thread; the blocks are split over numba threads.
+    """
+    N = chi.shape[0]
+    for k in prange((N + BLOCK_ROWS - 1) // BLOCK_ROWS):
+        r0 = k * BLOCK_ROWS
+        r1 = min(N, r0 + BLOCK_ROWS)
+        np.dot(chi[r0:r1], P.T, GT[r0:r1])
+
+
+@njit(parallel=True, **_JIT)
+def _dense_sweep(stage, method, linear, MT, nT, kin, g, GT, dt, decay, X, Y, ACC, P, F, BULK,
+                 noise_scale, keys, counter0, parts):
+    """One stage for the whole batch, tiles in parallel: parts[t, b] gets tile t's kappa."""
+    B, N = X.shape
+    for t in prange(parts.shape[0]):
+        i0 = t * TILE
+        i1 = min(N, i0 + TILE)
+        parts[t] = 0.0
         for b in range(B):
-            _advance(method, X[b], F[b], acc[b], dt, decay, noise_scale, keys[b], step, linear)
+            if stage != INIT:
+                for j in range(i1 - i0):
+                    BULK[t, j] = g * GT[i0 + j, b]
+            _tile(stage, method, linear, MT, nT, kin[b], i0, i1, dt, decay, stage != INIT,
+                  BULK[t], X[b, i0:i1], Y[b, i0:i1], ACC[b, i0:i1], F[t], P[b, i0:i1],
+                  noise_scale, keys[b], counter0, parts[t, b])
+
+
+@njit(**_JIT)
+def _sum_parts(parts, out):
+    """out[b, r] = sum_t parts[t, b, r] for r < R, added in tile order (plain loops: array
+    expressions would compile numba's broadcasting checks)."""
+    for b in range(parts.shape[1]):
+        for r in range(parts.shape[2]):
+            out[b, r] = 0.0
+        for t in range(parts.shape[0]):
+            for r in range(parts.shape[2]):
+                out[b, r] += parts[t, b, r]
+
+
+@njit(**_JIT)
+def run_dense(X, chi, g, MT, nT, u, n_u, has_bias, linear, dt, n_steps, method, noise, keys,
+              record_every, x_out, kappa_out, peak):
+    """Integrate a batch of trials with the bulk g chi in place; see run_lowrank.
+
+    chi (N, N) C-contiguous; P (B, N) holds phi(x) (the map: h) of the last sweep, whose bulk
+    product GT = chi P^T starts each stage.
+    """
+    B, N = X.shape
+    R = nT.shape[0]
+    decay = math.exp(-dt)
+    noise_scale = _noise_scale(method, noise, dt)
+    n_tiles = (N + TILE - 1) // TILE
+    kin = np.zeros((B, MT.shape[0]))
+    kappa = np.zeros((B, R))
+    parts = np.zeros((n_tiles, B, R))
+    P = np.empty((B, N))
+    GT = np.empty((N, B))
+    Y = np.empty((B, N if method == RK4 else 0))
+    ACC = np.empty_like(Y)
+    F = np.empty((n_tiles, TILE))
+    BULK = np.empty((n_tiles, TILE))
+    first_stage = 0 if method == RK4 else FINAL  # RK4: stages 0, 1, 2, FINAL
+    _dense_sweep(INIT, method, linear, MT, nT, kin, g, GT, dt, decay, X, Y, ACC, P, F, BULK,
+                 noise_scale, keys, np.uint64(0), parts)
+    for step in range(n_steps + 1):
+        _sum_parts(parts, kappa)
+        for b in range(B):
+            _begin_step(step, b, b, R, n_u, has_bias, u, record_every, X, kappa, kin, x_out,
+                        kappa_out, peak)
+        if step == n_steps:
+            break
+        counter0 = np.uint64(step) * np.uint64(N)
+        for stage in range(first_stage, FINAL + 1):
+            _bulk_product(chi, P, GT)
+            _dense_sweep(stage, method, linear, MT, nT, kin, g, GT, dt, decay, X, Y, ACC, P, F,
+                         BULK, noise_scale, keys, counter0, parts)
+            if stage < FINAL:
+                _sum_parts(parts, kin)
     for b in range(B):
-        for i in range(N):
-            x_final[b, i] = X[b, i]
         peak[b] = _peak(X[b], peak[b])
