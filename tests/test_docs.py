@@ -231,3 +231,10 @@ def test_guide_code_runs_in_order(tmp_path, monkeypatch):
     namespace: dict = {}
     for block in blocks:
         exec(compile(block, "docs/guide", "exec"), namespace)  # noqa: S102
+
+
+def test_equations_render_without_a_network(site):
+    """MathJax is served from the site itself (sphinx-mathjax-offline), not from a CDN."""
+    assert (site / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    page = (site / "theory" / "prediction.html").read_text(encoding="utf-8")
+    assert "_static/mathjax/tex-chtml.js" in page and "cdn.jsdelivr" not in page
