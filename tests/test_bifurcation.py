@@ -66,7 +66,8 @@ def test_fold_of_input_driven_unit():
 
 @pytest.mark.slow
 def test_mastrogiuseppe_onset_satisfies_bulk_radius_one():
-    """M_m = 1.1, M_n = 2: at the located chaos onset g^2 [phi'^2](mu, Delta_0) = 1 (independent quadrature)."""
+    """M_m = 1.1, M_n = 2: at the located chaos onset g^2 [phi'^2](mu, Delta_0) = 1 (independent
+    quadrature)."""
     law = GaussianLoadings([1.1, 2.0], np.eye(2), rank=1)
     d = bifurcation_diagram(lambda g: MeanField(law, g=g), "g", np.linspace(1.2, 2.4, 25))
     onsets = [e for e in d.events_of("chaos_onset") if abs(e.kappa[0]) > 0.1]

@@ -160,11 +160,18 @@ def test_mastrogiuseppe_static_branches_are_mirror_images():
     assert any(abs(e.parameter - g_star) < 1e-6 for e in d.events_of("branch_point"))
     # at every value, the static kappa come in +- pairs
     for v in values:
-        ks = np.sort([s.kappa[0] for b in static for p, s in zip(b.parameter, b.states) if p == v])
+        ks = np.sort(
+            [
+                s.kappa[0]
+                for b in static
+                for p, s in zip(b.parameter, b.states, strict=True)
+                if p == v
+            ]
+        )
         np.testing.assert_allclose(ks, -ks[::-1], atol=1e-8)
     # each sample solves the static equations of Mastrogiuseppe & Ostojic 2018 (sigma_nm = 0)
     for b in plus + minus:
-        for g, s in list(zip(b.parameter, b.states))[1::6]:
+        for g, s in list(zip(b.parameter, b.states, strict=True))[1::6]:
             k, delta = s.kappa[0], s.delta0[0]
             assert abs(k - Mn * gauss(math.tanh, Mm * k, delta)) < 1e-8
             phi2 = gauss(lambda x: math.tanh(x) ** 2, Mm * k, delta)

@@ -1,4 +1,5 @@
-"""find_fixed_points against analytic fixed points, the maps-vs-flows rule and real trained networks."""
+"""find_fixed_points against analytic fixed points, the maps-vs-flows rule and real trained
+networks."""
 
 import numpy as np
 import pytest
@@ -39,13 +40,15 @@ def test_planted_rank_two_flow_has_the_analytic_fixed_points():
     gain = 1 - np.tanh(b_pure) ** 2
     np.testing.assert_allclose(fp.eigenvalues[0, :2].real, -1 + s * gain, atol=1e-8)
     # kappa = n^T tanh(x) / N = tanh(b) on the pure states
-    assert np.sort(np.abs(fp.kappa[fp.stable]).max(axis=1)) == pytest.approx(np.tanh(b_pure), abs=1e-10)
+    assert np.sort(np.abs(fp.kappa[fp.stable]).max(axis=1)) == pytest.approx(
+        np.tanh(b_pure), abs=1e-10
+    )
 
 
 def test_maps_and_flows_disagree_on_stability_where_theory_says():
     """J = -3 xi xi^T / N: for the flow the origin's eigenvalue is -1 - 3 < 0 (stable); for the map
-    h' = tanh(J h) it is -3, |-3| > 1 (unstable: period doubling), and the map has no other fixed point
-    (h = tanh(-3 h) has only h = 0)."""
+    h' = tanh(J h) it is -3, |-3| > 1 (unstable: period doubling), and the map has no other fixed
+    point (h = tanh(-3 h) has only h = 0)."""
     xi = hadamard(32)[:, 1:2].astype(float)
     net = LowRankNetwork(-3.0 * xi, xi)
     flow = find_fixed_points(net, time="continuous", seed=0)
@@ -68,9 +71,11 @@ def test_same_seed_same_points():
 @pytest.mark.skipif(DATA is None, reason=missing_data_message())
 @pytest.mark.parametrize(
     "name, bits_states",
-    [("flipflopparallel_3bits_200_vanilla_100", 8),     # 2^3 memories (Sussillo & Barak 2013)
-     ("flipflop2bits_200_vanilla_100", 2),              # gated: the two tasks share 2 attractors
-     ("flipfloporthogonal_2bits_200_vanilla_100", 4)],  # orthogonal: 4 (Turner & Barak 2023)
+    [
+        ("flipflopparallel_3bits_200_vanilla_100", 8),  # 2^3 memories (Sussillo & Barak 2013)
+        ("flipflop2bits_200_vanilla_100", 2),  # gated: the two tasks share 2 attractors
+        ("flipfloporthogonal_2bits_200_vanilla_100", 4),
+    ],  # orthogonal: 4 (Turner & Barak 2023)
 )
 def test_trained_flip_flop_networks(name, bits_states):
     W = np.load(DATA / f"{name}.npz")["final.rnn.weight_hh_l0"][0].astype(np.float64)
@@ -83,9 +88,9 @@ def test_trained_flip_flop_networks(name, bits_states):
 
 @pytest.mark.skipif(DATA is None, reason=missing_data_message())
 def test_three_bit_flip_flop_has_the_full_product_structure():
-    """A 3-bit flip-flop is three independent bistable switches: each bit sits at -, + (stable) or at
-    the saddle between them, so there are 3^3 = 27 fixed points with C(3, k) 2^(3-k) of them having
-    k unstable directions: 8 stable, 12 index-1 saddles, 6 index-2, 1 index-3."""
+    """A 3-bit flip-flop is three independent bistable switches: each bit sits at -, + (stable) or
+    at the saddle between them, so there are 3^3 = 27 fixed points with C(3, k) 2^(3-k) of them
+    having k unstable directions: 8 stable, 12 index-1 saddles, 6 index-2, 1 index-3."""
     W = np.load(DATA / "flipflopparallel_3bits_200_vanilla_100.npz")["final.rnn.weight_hh_l0"][0]
     fp = find_fixed_points(W.astype(np.float64), time="discrete", seed=0, n_starts=128)
     assert np.bincount(fp.n_unstable_directions).tolist() == [8, 12, 6, 1]

@@ -4,8 +4,8 @@ digest, format 1 is read only when asked for, and every corruption is a ValueErr
 
 import json
 import struct
-from io import BytesIO
 import zipfile
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np

@@ -1,4 +1,5 @@
-"""GaussianLoadings / MixtureLoadings against the law they describe (CLT bounds, exact whitening)."""
+"""GaussianLoadings / MixtureLoadings against the law they describe (CLT bounds, exact
+whitening)."""
 
 import numpy as np
 import pytest
@@ -137,7 +138,9 @@ def test_mixture_bad_input():
 
 def test_tied_mixture_fit_shares_one_covariance():
     shared = np.array([[1.0, 0.4], [0.4, 1.0]])
-    mix = MixtureLoadings([GaussianLoadings([4, 0], shared, 1), GaussianLoadings([-4, 0], shared, 1)], [0.5, 0.5])
+    mix = MixtureLoadings(
+        [GaussianLoadings([4, 0], shared, 1), GaussianLoadings([-4, 0], shared, 1)], [0.5, 0.5]
+    )
     rows = mix.sample(3000, seed=1)
     fitted = MixtureLoadings.fit(rows, rank=1, covariance_type="tied", seed=0)
     assert fitted.n_populations == 2

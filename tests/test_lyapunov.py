@@ -90,7 +90,8 @@ def test_low_rank_shortcut_equals_the_dense_computation():
 
 
 def test_mean_field_latent_exponent_is_the_radial_eigenvalue():
-    """Rank one, sigma_mn = 1.6: radial eigenvalue -0.5772 at kappa* = 0.948134 (docs/theory, section theory-reference)."""
+    """Rank one, sigma_mn = 1.6: radial eigenvalue -0.5772 at kappa* = 0.948134 (docs/theory,
+    section theory-reference)."""
     from lowrank.meanfield import MeanField
 
     mf = MeanField(GaussianLoadings([0, 0], [[1, 1.6], [1.6, 3.0]], rank=1))

@@ -1,5 +1,6 @@
-"""MeanField against independent ground truth: the reference values (docs/theory, section theory-reference), analytic results,
-finite differences, and a simulated network of N = 4000 neurons."""
+"""MeanField against independent ground truth: the reference values (docs/theory, section
+theory-reference), analytic results, finite differences, and a simulated network of N = 4000
+neurons."""
 
 import math
 
@@ -35,7 +36,7 @@ def tanh3(x):  # phi''' for tanh
     return -2.0 * (1 - t * t) * (1 - 3 * t * t)
 
 
-# --- docs/theory, section theory-reference ---------------------------------------------------------------------
+# --- docs/theory, section theory-reference --------------------------------------------------------
 KAPPA_STAR = {1.2: 0.486282, 1.5: 0.843417, 1.6: 0.948134, 2.0: 1.337109, 3.0: 2.222314}
 
 
@@ -87,7 +88,8 @@ def test_sympy_expression_phi_equals_preset():
 # --- rank two ------------------------------------------------------------------------------------
 def test_symmetric_overlap_fixed_points_and_transverse_eigenvalues():
     """Sigma_nm symmetric with eigenvalues 2.5 and 1.6 (rotated basis): fixed points along the
-    eigenvectors at lambda_i [phi'](0, kappa^2) = 1, transverse eigenvalue -1 + lambda_j / lambda_i."""
+    eigenvectors at lambda_i [phi'](0, kappa^2) = 1, transverse eigenvalue
+    -1 + lambda_j / lambda_i."""
     lam = np.array([2.5, 1.6])
     c, s = math.cos(0.4), math.sin(0.4)
     Q = np.array([[c, -s], [s, c]])
@@ -211,7 +213,8 @@ def test_no_chaos_below_g_one(g):
 
 
 def test_static_outlier_reduces_to_g_zero_formula():
-    """At g = 0 the static-state outlier is M_n (M_m [phi'] + Sigma_m^2 kappa [phi'']) (docs/theory, section theory-bulk)."""
+    """At g = 0 the static-state outlier is M_n (M_m [phi'] + Sigma_m^2 kappa [phi''])
+    (docs/theory, section theory-bulk)."""
     Mm, Mn = 1.1, 2.0
     states = MeanField(GaussianLoadings([Mm, Mn], np.eye(2), rank=1), g=0.0).stationary_states()
     s = [s for s in states if s.kappa[0] > 0.5][0]
@@ -235,12 +238,13 @@ def test_mastrogiuseppe_static_state_self_consistency():
     assert s.stable and s.bulk_radius < 1
 
 
-# --- finite N --------------------------------------------------------------------------------------
+# --- finite N -------------------------------------------------------------------------------------
 def test_mean_field_matches_simulated_network():
     """N = 4000 with whitened loadings: the network settles at kappa* within 2.5%.
 
     Whitening fixes the sample means and covariances, but the sample averages of the nonlinear
-    terms (n phi(m kappa)) still fluctuate by ~1/sqrt(N) = 1.6% of their size (docs/theory, section theory-reference: 1-2%)."""
+    terms (n phi(m kappa)) still fluctuate by ~1/sqrt(N) = 1.6% of their size (docs/theory,
+    section theory-reference: 1-2%)."""
     law = rank_one(2.0)
     net = LowRankNetwork.sample(law, 4000, seed=3, whiten=True)
     x0 = 0.5 * net.m[:, 0]
@@ -248,7 +252,7 @@ def test_mean_field_matches_simulated_network():
     assert abs(traj.kappa[0, -1, 0] - KAPPA_STAR[2.0]) < 0.025 * KAPPA_STAR[2.0]
 
 
-# --- bad input -------------------------------------------------------------------------------------
+# --- bad input ------------------------------------------------------------------------------------
 def test_bad_input():
     law = rank_one(2.0)
     with pytest.raises(TypeError, match="loadings"):

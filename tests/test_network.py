@@ -1,4 +1,5 @@
-"""LowRankNetwork: dense connectivity, spectra against random-matrix theory (docs/theory, section theory-spectra)."""
+"""LowRankNetwork: dense connectivity, spectra against random-matrix theory (docs/theory, section
+theory-spectra)."""
 
 import numpy as np
 import pytest
@@ -9,15 +10,23 @@ from lowrank import GaussianLoadings, LowRankNetwork
 
 def test_dense_is_mn_over_n_plus_bulk():
     rng = np.random.default_rng(0)
-    m, n, chi = rng.standard_normal((30, 2)), rng.standard_normal((30, 2)), rng.standard_normal((30, 30))
+    m, n, chi = (
+        rng.standard_normal((30, 2)),
+        rng.standard_normal((30, 2)),
+        rng.standard_normal((30, 30)),
+    )
     net = LowRankNetwork(m, n, g=0.7, chi=chi)
     J = sum(np.outer(m[:, r], n[:, r]) for r in range(2)) / 30 + 0.7 * chi
     np.testing.assert_allclose(net.dense(), J, atol=1e-14)
-    np.testing.assert_allclose(net.overlaps(), [[n[:, r] @ m[:, s] / 30 for s in range(2)] for r in range(2)])
+    np.testing.assert_allclose(
+        net.overlaps(), [[n[:, r] @ m[:, s] / 30 for s in range(2)] for r in range(2)]
+    )
 
 
 def test_lowrank_eigenvalues_equal_brute_force():
-    law = GaussianLoadings(np.zeros(4), np.eye(4) + 0.4 * np.eye(4, k=2) + 0.4 * np.eye(4, k=-2), rank=2)
+    law = GaussianLoadings(
+        np.zeros(4), np.eye(4) + 0.4 * np.eye(4, k=2) + 0.4 * np.eye(4, k=-2), rank=2
+    )
     net = LowRankNetwork.sample(law, 40, seed=1)
     brute = np.linalg.eigvals(net.dense())
     brute = brute[np.argsort(-np.abs(brute))]
@@ -28,8 +37,8 @@ def test_lowrank_eigenvalues_equal_brute_force():
 
 def test_outlier_solves_the_series_equation_and_is_near_the_overlap():
     """Outliers of g chi + m n^T / N solve 1 = sum_k theta_k / lambda^(k+1),
-    theta_k = n^T (g chi)^k m / N (docs/theory, section theory-spectra); to first order lambda = m.n/N + theta_1/theta_0,
-    with sd(theta_1) = g sqrt(|n|^2 |m|^2 / N^3)."""
+    theta_k = n^T (g chi)^k m / N (docs/theory, section theory-spectra); to first order
+    lambda = m.n/N + theta_1/theta_0, with sd(theta_1) = g sqrt(|n|^2 |m|^2 / N^3)."""
     N, g = 2000, 0.5
     law = GaussianLoadings([1.2, 1.0], np.eye(2), rank=1)  # m, n independent, nonzero means
     for seed in range(2):
@@ -41,7 +50,9 @@ def test_outlier_solves_the_series_equation_and_is_near_the_overlap():
         for _ in range(40):
             theta.append(net.n[:, 0] @ v / N)
             v = g * (net.chi @ v)
-        series = brentq(lambda x: 1 - sum(t / x ** (k + 1) for k, t in enumerate(theta)), 0.8, 3.0)
+        series = brentq(
+            lambda x, theta=theta: 1 - sum(t / x ** (k + 1) for k, t in enumerate(theta)), 0.8, 3.0
+        )
         assert abs(lam.imag) < 1e-10
         assert lam.real == pytest.approx(series, abs=1e-8)
         overlap = net.overlaps()[0, 0]
@@ -56,7 +67,9 @@ def test_bulk_follows_the_circular_law():
     radius = np.abs(eig)
     for r in (0.3, 0.6, 0.9):
         # uniform density on the disk: fraction inside r*g is r^2, binomial sd sqrt(p(1-p)/N)
-        assert np.mean(radius < r * g) == pytest.approx(r**2, abs=4 * np.sqrt(r**2 * (1 - r**2) / N) + 0.01)
+        assert np.mean(radius < r * g) == pytest.approx(
+            r**2, abs=4 * np.sqrt(r**2 * (1 - r**2) / N) + 0.01
+        )
     assert radius.max() == pytest.approx(g, rel=0.06)
 
 

@@ -35,7 +35,8 @@ FUNCTIONS = {
 
 
 def _reference(f, mu, delta):
-    """E f(mu + sqrt(delta) z) by adaptive quadrature over z, split at the feature of f near x = 0."""
+    """E f(mu + sqrt(delta) z) by adaptive quadrature over z, split at the feature of f near
+    x = 0."""
     s = math.sqrt(delta)
 
     def integrand(z):
@@ -59,7 +60,8 @@ def test_matches_adaptive_quadrature(name, mu, delta):
 
 
 def test_fixes_the_gauss_hermite_failure_at_large_delta():
-    """docs/theory, section theory-quadrature: 200 Gauss-Hermite nodes give [phi'](0, 127) = 0.0497; the true value is 0.0706."""
+    """docs/theory, section theory-quadrature: 200 Gauss-Hermite nodes give [phi'](0, 127) =
+    0.0497; the true value is 0.0706."""
     z, w = np.polynomial.hermite_e.hermegauss(200)
     hermite = float(np.dot(w / math.sqrt(2 * math.pi), _sech2(math.sqrt(127.0) * z)))
     ours = gaussian_average(_sech2, 0.0, 127.0)

@@ -14,9 +14,10 @@ def rank_one_law(overlap):
 
 @pytest.mark.parametrize("overlap, kappa_star", [(1.5, 0.843417), (2.0, 1.337109), (3.0, 2.222314)])
 def test_rank_one_settles_at_mean_field_kappa(overlap, kappa_star):
-    """Reference values (docs/theory, section theory-reference). With whitened loadings the sample overlap and variances
-    equal the law; what is left is the non-Gaussianity of a finite sample, O(1/sqrt(N)) ~ 1.6% at
-    N = 4000 (docs/theory, section theory-reference: 1-2% away from bifurcations), so we allow 2%. Both signs are reached."""
+    """Reference values (docs/theory, section theory-reference). With whitened loadings the sample
+    overlap and variances equal the law; what is left is the non-Gaussianity of a finite sample,
+    O(1/sqrt(N)) ~ 1.6% at N = 4000 (docs/theory, section theory-reference: 1-2% away from
+    bifurcations), so we allow 2%. Both signs are reached."""
     net = LowRankNetwork.sample(rank_one_law(overlap), 4000, seed=11, whiten=True)
     x0 = np.stack([net.m[:, 0], -net.m[:, 0]])  # start on either side of the pitchfork
     traj = simulate(net, x0, 60.0, 0.1, method="exp_euler", record_every=100)
@@ -65,7 +66,9 @@ def test_exponential_euler_is_exact_for_a_pure_leak():
     net = LowRankNetwork(np.zeros((10, 1)), np.zeros((10, 1)), inputs=np.ones((10, 1)))
     x0 = np.linspace(-1, 1, 10)
     traj = simulate(net, x0, 3.0, 0.5, inputs=np.array([2.0]), method="exp_euler")
-    np.testing.assert_allclose(traj.x_final[0], np.exp(-3.0) * x0 + 2.0 * (1 - np.exp(-3.0)), atol=1e-14)
+    np.testing.assert_allclose(
+        traj.x_final[0], np.exp(-3.0) * x0 + 2.0 * (1 - np.exp(-3.0)), atol=1e-14
+    )
 
 
 def brute_force(J, nvec, inputs, bias, x0, u, dt, n_steps, discrete):
@@ -85,15 +88,18 @@ def brute_force(J, nvec, inputs, bias, x0, u, dt, n_steps, discrete):
 @pytest.mark.parametrize("time", ["continuous", "discrete"])
 def test_kernels_match_brute_force(g, time):
     rng = np.random.default_rng(2)
-    law = GaussianLoadings(np.zeros(6), np.eye(6) + 0.3 * np.eye(6, k=2) + 0.3 * np.eye(6, k=-2), 2, 2)
+    law = GaussianLoadings(
+        np.zeros(6), np.eye(6) + 0.3 * np.eye(6, k=2) + 0.3 * np.eye(6, k=-2), 2, 2
+    )
     net = LowRankNetwork.sample(law, 60, g=g, seed=4)
     net.bias = 0.05 * rng.standard_normal(60)
     u = rng.standard_normal((3, 25, 2))
     x0 = rng.standard_normal((3, 60))
     dt = 1.0 if time == "discrete" else 0.1
     traj = simulate(net, x0, 25 * dt, dt, inputs=u, time=time)
-    x_ref, kappa_ref = brute_force(net.dense(), net.n, net.inputs, net.bias, x0, u, dt, 25,
-                                   time == "discrete")
+    x_ref, kappa_ref = brute_force(
+        net.dense(), net.n, net.inputs, net.bias, x0, u, dt, 25, time == "discrete"
+    )
     np.testing.assert_allclose(traj.x_final, x_ref, atol=1e-11)
     np.testing.assert_allclose(traj.kappa, kappa_ref, atol=1e-12)
     np.testing.assert_allclose(traj.x[:, -1], x_ref, atol=1e-11)
@@ -117,11 +123,14 @@ def test_noise_has_the_ornstein_uhlenbeck_variance():
     net = LowRankNetwork(np.zeros((500, 1)), np.zeros((500, 1)))
     sigma, dt = 0.6, 0.2
     for method, expected in [("exp_euler", sigma**2 / 2), ("euler", sigma**2 / (2 - dt))]:
-        traj = simulate(net, np.zeros((40, 500)), 20.0, dt, noise=sigma, seed=1, method=method,
-                        record_x=False)
+        traj = simulate(
+            net, np.zeros((40, 500)), 20.0, dt, noise=sigma, seed=1, method=method, record_x=False
+        )
         samples = traj.x_final.ravel()  # 20000 independent draws (t = 20 >> 1)
         # sd of a sample variance: var * sqrt(2 / n)
-        assert samples.var() == pytest.approx(expected, abs=5 * expected * np.sqrt(2 / samples.size))
+        assert samples.var() == pytest.approx(
+            expected, abs=5 * expected * np.sqrt(2 / samples.size)
+        )
         assert abs(samples.mean()) < 5 * np.sqrt(expected / samples.size)
 
 

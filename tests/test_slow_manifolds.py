@@ -20,7 +20,8 @@ SPEED_TOL = 0.2  # above the ring's barrier speed (max|R| ~ 0.15 at N = 200), we
 
 def mean_field_ring_radius():
     """Rank two, Sigma_nm = 2 I, m ~ N(0, I): kappa = 2 <phi'(x)> kappa with x = m . kappa, so
-    the ring radius r solves 1 = 2 E[sech^2(r z)], z ~ N(0, 1) (1.337109; docs/theory, section theory-reference)."""
+    the ring radius r solves 1 = 2 E[sech^2(r z)], z ~ N(0, 1) (1.337109; docs/theory, section
+    theory-reference)."""
 
     def excess(r):
         def sech2_density(z):
@@ -94,8 +95,9 @@ def test_a_planted_exact_ring_has_speed_zero():
     assert ring.closed and ring.speed < 1e-9 and ring.speed_tol == fp.tol
     assert np.max(speed(net, ring.points)) < 1e-9
     system = Dynamics.from_object(net, None)
-    direct = find_slow_manifold(system.newton_function(), fp.x[0], SPEED_TOL,
-                                coordinates=system.project)
+    direct = find_slow_manifold(
+        system.newton_function(), fp.x[0], SPEED_TOL, coordinates=system.project
+    )
     assert direct.closed and direct.speed < 1e-9
     assert np.max(speed(net, direct.points)) < 1e-9
 

@@ -99,7 +99,8 @@ def test_heat_equation_rules_against_numerical_derivatives():
 
 
 def test_stein_structure_of_rank_one_equation():
-    """Rank one, one population: G = mu_n [phi] + sigma_nm kappa [phi'] at (mu_m kappa, s_mm kappa^2)."""
+    """Rank one, one population: G = mu_n [phi] + sigma_nm kappa [phi'] at
+    (mu_m kappa, s_mm kappa^2)."""
     eq = derive_equations("latent", 1)
     k = eq.unknowns[0]
     s = {str(p): p for p in eq.parameters}
@@ -135,7 +136,8 @@ def test_compiled_once_per_structure():
 
 def test_nothing_compiled_at_import():
     code = (
-        "import lowrank, lowrank.meanfield, lowrank.symbolic, lowrank.quadrature as q, lowrank.bifurcation;"
+        "import lowrank, lowrank.meanfield, lowrank.symbolic, lowrank.quadrature as q,"
+        " lowrank.bifurcation;"
         "assert q.rule.signatures == [], q.rule.signatures; print('ok')"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

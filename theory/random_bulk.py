@@ -64,7 +64,8 @@ structured = GaussianLoadings([1.1, 2.0], np.eye(2), rank=1)
 diagram = bifurcation_diagram(lambda g: MeanField(structured, g=g), "g", np.linspace(0.05, 3.0, 60))
 for e in diagram.events:
     print(
-        f"{e.kind:13s} g = {e.parameter:.6f}  kappa = {e.kappa[0]:+.4f}  chaotic = {e.state.chaotic}"
+        f"{e.kind:13s} g = {e.parameter:.6f}  kappa = {e.kappa[0]:+.4f}  "
+        f"chaotic = {e.state.chaotic}"
     )
 ax = diagram.plot()
 

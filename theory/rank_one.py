@@ -78,7 +78,8 @@ print(f"pitchfork at sigma_nm = {pitchfork:.8f}")
 for s in (1.2, 1.5, 2.0, 3.0):
     fp = MeanField(law(s)).fixed_points()[-1]
     print(
-        f"sigma_nm = {s}: kappa* = {fp.kappa[0]:.6f}, radial eigenvalue {fp.eigenvalues[0].real:.4f}"
+        f"sigma_nm = {s}: kappa* = {fp.kappa[0]:.6f}, "
+        f"radial eigenvalue {fp.eigenvalues[0].real:.4f}"
     )
 
 # %%
