@@ -90,8 +90,10 @@ class Prediction:
     complete : bool
         Every start of the mean-field solver converged.
     fit_converged : bool
-        The EM fit of the mixture converged (True for one Gaussian) and, with P chosen by
-        resampling, some P was accepted.
+        The EM fit of the mixture converged (True for one Gaussian).
+    populations_accepted : bool
+        With P chosen by resampling: some P passed the test (its resampled networks and its mean
+        field hold the observed attractor count); True for a given P or the BIC.
     fit_residual : float
         The last change of the EM lower bound (0 for one Gaussian).
     finite_size : dict or None
@@ -116,6 +118,7 @@ class Prediction:
     relative_errors: np.ndarray = field(default_factory=lambda: np.zeros(0))
     complete: bool = True
     fit_converged: bool = True
+    populations_accepted: bool = True
     fit_residual: float = 0.0
     finite_size: dict | None = None
     loadings: object = field(default=None, repr=False)
@@ -257,6 +260,7 @@ class CheckpointAnalysis:
             "finite_size_N": finite.get("N"),
             "finite_size_stable": finite.get("stable"),
             "fit_converged": main.fit_converged,
+            "populations_accepted": main.populations_accepted,
             "meanfield_complete": main.complete,
             "observed_converged": self.observed_converged,
         }
@@ -611,7 +615,7 @@ def bulk_edge(W0: np.ndarray, margin: float | None = None) -> tuple[float, float
 
 def _fit(rows, rank, n_inputs, populations, seed, *, observed, time, g, slow_manifold_tol, inputs):
     """The law of the rows (``lowrank.populations.fit_populations``): (loadings, method,
-    evidence, converged, residual).
+    evidence, EM converged, P accepted, EM residual).
 
     ``populations``: an int (P fixed), "bic" (Bayesian information criterion over full and tied
     mixtures) or "resample" (the smallest P whose resampled networks keep the ``observed``
@@ -629,9 +633,10 @@ def _fit(rows, rank, n_inputs, populations, seed, *, observed, time, g, slow_man
         warnings.simplefilter("ignore", category=ConvergenceWarning)  # reported by emergence
         choice = fit_populations(rows, rank, n_inputs, populations, seed=seed, **extra)
     report = getattr(choice.loadings, "fit_report", None)
-    converged = bool(choice.accepted) and (report is None or report.converged)
+    converged = report is None or bool(report.converged)
     residual = 0.0 if report is None else report.residual
-    return choice.loadings, choice.method, list(choice.evidence), converged, residual
+    evidence = list(choice.evidence)
+    return choice.loadings, choice.method, evidence, converged, bool(choice.accepted), residual
 
 
 def finite_size_check(
@@ -723,7 +728,7 @@ def _predict(
 
     R = m.shape[1]
     rows, inputs = loading_rows(m, n, W_in, bias)
-    loadings, how, evidence, converged, residual = _fit(
+    loadings, how, evidence, converged, accepted, residual = _fit(
         rows, R, inputs.size, populations, seed, observed=observed, time=time, g=g,
         slow_manifold_tol=slow_manifold_tol, inputs=inputs,
     )
@@ -744,7 +749,7 @@ def _predict(
     prediction = Prediction(
         method, kappa, stable, marginal, attractors, manifolds, float(g),
         getattr(loadings, "n_populations", 1), how, evidence,
-        complete=bool(found.complete), fit_converged=converged,
+        complete=bool(found.complete), fit_converged=converged, populations_accepted=accepted,
         fit_residual=residual, loadings=loadings,
     )
     if finite_size:
@@ -980,9 +985,10 @@ def emergence(
     Warns
     -----
     ConvergenceWarning
-        A RuntimeWarning: when the fit of the loadings did not converge (or no P was accepted) at
-        a checkpoint, or the fixed-point finder found no fixed point there; the table records
-        both (``fit_converged``, ``observed_converged``).
+        A RuntimeWarning: when the EM fit of the loadings did not converge, or no P passed the
+        resampling test, at a checkpoint, or the fixed-point finder found no fixed point there;
+        the table records each (``fit_converged``, ``populations_accepted``,
+        ``observed_converged``).
     """
     if time is not None:
         time = choose(time, "time", ("continuous", "discrete"))
@@ -1059,11 +1065,10 @@ def emergence(
         )
         R = found["rank"]
         for method, made in found["predictions"].items():
-            if made.fit_converged:
+            if made.fit_converged and made.populations_accepted:
                 continue
-            if made.population_evidence and not any(
-                e["accepted"] for e in made.population_evidence
-            ):
+            if not made.populations_accepted:
+                column = "populations_accepted"
                 why = (
                     f"no number of populations up to {made.population_evidence[-1]['P']} had "
                     "resampled networks and a mean field with the observed attractor count; "
@@ -1073,13 +1078,14 @@ def emergence(
                     ) else "agreed best")
                 )
             else:
+                column = "fit_converged"
                 why = (
                     "the EM fit of the loadings did not converge (its lower bound last changed "
                     f"by {made.fit_residual:.3g})"
                 )
             warnings.warn(
                 f"emergence: at checkpoint {i} ({method} prediction) {why}; the prediction "
-                "uses that fit (fit_converged is False in the table)",
+                f"uses that fit ({column} is False in the table)",
                 ConvergenceWarning,
                 stacklevel=2,
             )

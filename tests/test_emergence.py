@@ -114,6 +114,7 @@ def test_populations_chosen_by_resampling_by_default():
     report = emergence(planted_run([2.0]), n_starts=16, finite_size=None)
     row = report.table()[0]
     assert row["population_method"] == "resample" and row["populations"] == 1
+    assert row["populations_accepted"] and row["fit_converged"]  # two flags, two questions
     assert row["population_evidence"][0]["P"] == 1 and row["population_evidence"][0]["accepted"]
     assert row["observed_stable"] == row["predicted_stable"] == 2
     assert "P = 1 (chosen by resampling)" in report.summary()
