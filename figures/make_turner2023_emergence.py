@@ -3,8 +3,9 @@
 For the authors' two rank-2 runs (checkpoints_flipflopparallel_2bits_200_rank2_100_i100/i101) and
 for rank-2 and full-rank networks trained here on the same task (2-bit flip-flop, parallel mode,
 discrete time, N = 100, seeds 0-2): the number of eigenvalues of W outside the unit circle over
-training, and at 8 checkpoints the number of stable fixed points predicted by a four-population
-mean-field theory of the (projected, rank-2) loadings against the number found in the network
+training, and at 8 checkpoints the number of stable attractors predicted by the mean-field theory
+of the (projected, rank-2) loadings, with the number of populations chosen by the package's
+resampling test at each checkpoint, against the number found in the network
 (one row each; runs offset vertically by 0.06 so that equal counts do not hide one another).
 
 Run: python figures/make_turner2023_emergence.py [--data DIR]
@@ -83,7 +84,7 @@ def main() -> None:
     record = []
     for label, kind, run in runs(data):
         picks = _spread(len(run.checkpoints), 8)
-        report = lowrank.emergence(run, rank=2, populations=4, checkpoints=picks)
+        report = lowrank.emergence(run, rank=2, checkpoints=picks)
         table = report.table()
         record.append({"run": label, "model": kind, "crossings": report.crossings(),
                        "outliers": report.outlier_counts(), "table": table})
