@@ -99,6 +99,12 @@ class Prediction:
     finite_size : dict or None
         The finite-size check: ``N``, ``stable`` (attractors the resampled network settles on),
         ``unsettled`` (runs that did not settle), or None when not run.
+    settles : bool or None
+        Checked only when no stable point is predicted (else None): whether the fitted law's own
+        dynamics come to rest. False when its latent map or flow (``MeanField.simulate``, g = 0)
+        keeps moving from some start, or its stationary states with a bulk are chaotic: the law
+        then has a limit cycle or chaos, and its 0 predicted attractors are what the law does,
+        not solutions the solver missed.
     """
 
     __repr__ = compact_repr
@@ -122,6 +128,7 @@ class Prediction:
     fit_residual: float = 0.0
     finite_size: dict | None = None
     loadings: object = field(default=None, repr=False)
+    settles: bool | None = None
 
     @property
     def position_error(self) -> float | None:
@@ -262,6 +269,7 @@ class CheckpointAnalysis:
             "fit_converged": main.fit_converged,
             "populations_accepted": main.populations_accepted,
             "meanfield_complete": main.complete,
+            "predicted_settles": main.settles,
             "observed_converged": self.observed_converged,
         }
 
@@ -288,6 +296,12 @@ def _evidence_text(evidence: list) -> str:
         f"{e['P']}:{','.join(map(str, e['resampled_stable']))}{'*' if e['accepted'] else ''}"
         for e in evidence
     )
+
+
+def _predicted_text(row: dict) -> str:
+    """The predicted count, marked "cycle" where the fitted law's dynamics never come to rest."""
+    moving = row.get("predicted_settles") is False
+    return f"{row['predicted_stable']}" + (" cycle" if moving else "")
 
 
 def _text(value) -> str:
@@ -395,6 +409,12 @@ class EmergenceReport:
             text += (
                 f"; {_WORDS[other]}: {beside['matches']} of {beside['checkpoints']}, "
                 f"{_percent(beside['median_position_error'])}"
+            )
+        moving = sum(a.main.settles is False for a in self.analyses)
+        if moving:
+            text += (
+                f"; at {moving} the fitted law's mean field has no stable point and never comes "
+                "to rest (limit cycle or chaos)"
             )
         if main["finite_size_checkpoints"]:
             text += (
@@ -520,7 +540,7 @@ class EmergenceReport:
             large = _text(r["finite_size_stable"])
             line = (
                 f"{r['checkpoint']:5d} {r['epoch']:6d} {r['loss']:10.2e} {r['outliers']:8d} "
-                f"{r['predicted_stable']:9d} {r['observed_stable']:8d} {r['populations']:2d} "
+                f"{_predicted_text(r):>9} {r['observed_stable']:8d} {r['populations']:2d} "
                 f"{'yes' if r['match'] else 'no':>5} {dist:>9}"
                 f" {r['outliers_bulk']:8d} {_percent(r['position_error']):>7} {large:>7}"
                 f" {r['population_method']:>8} {r['rank']:2d}"
@@ -536,6 +556,9 @@ class EmergenceReport:
             lines.append(line)
         if evidence:
             lines[0] += "  resampled attractors per P (* accepted)"
+        if any(r.get("predicted_settles") is False for r in self.table()):
+            lines.append("cycle: the fitted law's mean field never comes to rest (limit cycle or "
+                         "chaos), so it predicts no attractor")
         return "\n".join(lines)
 
     def plot(self, portraits: int = 3):
@@ -717,6 +740,40 @@ def finite_size_check(
     }
 
 
+def _law_settles(
+    meanfield, inputs=None, n_starts: int = 8, steps: int = 2000, tol: float = 1e-7, seed=0
+) -> bool:
+    """Whether the latent dynamics of a closed mean field (g = 0) come to rest.
+
+    The latent map kappa_{t+1} = G(kappa_t) (or the flow dv/dt = -v + G(v), RK4 with dt = 0.1 for
+    ``steps`` / 10 time units; ``MeanField.simulate``) is run from ``n_starts`` points drawn
+    uniformly in the ball of radius ``meanfield.kappa_scale()``; it settles when every run ends
+    at rest, max |G(v) - v| < tol (1 + |v|). A law whose overlap matrix has complex eigenvalues
+    of modulus > 1 / <phi'> (e.g. one Gaussian fitted to a rotation-like truncated W; Beiran et
+    al. 2021, Neural Comput. 33:1572) has no fixed point but the unstable origin and runs on a
+    limit cycle: False. A run that is still converging slowly after ``steps`` also reads False.
+    """
+    rng = np.random.default_rng(seed)
+    R = meanfield.rank
+    direction = rng.standard_normal((n_starts, R))
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    radius = meanfield.kappa_scale() * rng.uniform(0.05, 1.0, (n_starts, 1)) ** (1 / R)
+    discrete = meanfield.time == "discrete"
+    dt = 1.0 if discrete else 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)  # a diverging run: not at rest
+        trajectory = meanfield.simulate(
+            direction * radius, t_max=steps * dt, dt=dt, inputs=inputs
+        )
+    v = np.asarray(trajectory.v)[:, -1]
+    if not np.all(np.isfinite(v)):
+        return False
+    kappa = np.asarray(trajectory.kappa)
+    # the map's last step, or the flow's velocity dv/dt = kappa - v
+    speed = np.abs(kappa[:, -1] - (kappa[:, -2] if discrete else v))
+    return bool(np.all(speed < tol * (1.0 + np.abs(v).max(axis=1, keepdims=True))))
+
+
 def _predict(
     method, m, n, W_in, bias, time, g, populations, seed, observed, finite_size,
     slow_manifold_tol=None,
@@ -740,17 +797,19 @@ def _predict(
         stable = np.array([p.stable for p in static], bool)
         marginal = np.array([p.marginal for p in static], bool)
         attractors, manifolds = int(stable.sum()), 0
+        settles = None if attractors else not any(p.chaotic for p in found)
     else:
         found = meanfield.fixed_points(inputs=inputs, seed=seed)
         kappa = np.array(found.kappa).reshape(-1, R)
         stable = np.array(found.stable, bool).reshape(-1)
         marginal = np.array(found.marginal, bool).reshape(-1)
         attractors, manifolds = found.n_attractors, len(found.manifolds)
+        settles = None if attractors else _law_settles(meanfield, inputs, seed=seed)
     prediction = Prediction(
         method, kappa, stable, marginal, attractors, manifolds, float(g),
         getattr(loadings, "n_populations", 1), how, evidence,
         complete=bool(found.complete), fit_converged=converged, populations_accepted=accepted,
-        fit_residual=residual, loadings=loadings,
+        fit_residual=residual, loadings=loadings, settles=settles,
     )
     if finite_size:
         prediction.finite_size = finite_size_check(
@@ -1065,6 +1124,15 @@ def emergence(
         )
         R = found["rank"]
         for method, made in found["predictions"].items():
+            if made.settles is False:
+                warnings.warn(
+                    f"emergence: at checkpoint {i} the fitted law of the {method} prediction has "
+                    "no stable fixed point and its mean-field dynamics do not come to rest "
+                    "(a limit cycle or chaos): its 0 predicted attractors are what that law "
+                    "does, not missed solutions (predicted_settles is False in the table)",
+                    ConvergenceWarning,
+                    stacklevel=2,
+                )
             if made.fit_converged and made.populations_accepted:
                 continue
             if not made.populations_accepted:
