@@ -89,7 +89,9 @@ def main() -> None:
         record.append({"run": label, "model": kind, "crossings": report.crossings(),
                        "outliers": report.outlier_counts(), "table": table})
         print(f"{kind:9s} {label:22s} crossings {report.crossings()}  final predicted/observed "
-              f"stable: {table[-1]['predicted_stable']}/{table[-1]['observed_stable']}")
+              f"stable: {table[-1]['predicted_stable']}/{table[-1]['observed_stable']}"
+              + (" (the fitted law never settles: a cycle)"
+                 if table[-1].get("predicted_settles") is False else ""))
     fig = draw(record)
     OUT.mkdir(parents=True, exist_ok=True)
     save_figure(fig, OUT / "turner2023_emergence.png")
