@@ -605,6 +605,12 @@ def _leading_eigenvalues(values: np.ndarray, time: str, count: int, edge: float)
     return values[order[keep[order]]]
 
 
+def _eigenvalues(W: np.ndarray) -> np.ndarray:
+    """All eigenvalues of W (one BLAS thread: multi-threaded OpenBLAS is slow on small matrices)."""
+    with threadpool_limits(1):
+        return np.linalg.eigvals(W)
+
+
 def _zero(values: np.ndarray) -> float:
     """The modulus below which an eigenvalue is zero (round-off of a rank-deficient W)."""
     return 1e-9 * max(float(np.abs(values).max(initial=0.0)), 1.0)
@@ -848,15 +854,16 @@ def analyse_checkpoint(
     slow_manifold_tol: float | None = None,
     bulk_margin: float | None = None,
     prediction: str = "truncated",
+    eigenvalues: np.ndarray | None = None,
 ) -> dict:
     """Outliers, predictions and observed fixed points of one set of weights (see ``emergence``).
 
     ``initial`` is W0 (a full-rank network's initial weights; ignored for a rank-R model's own
     m, n): with it both "bulk" and "truncated" are computed, ``prediction`` naming the main one.
+    ``eigenvalues``: all eigenvalues of W when already computed (``emergence`` has them).
     """
     dyn = Dynamics.from_weights(weights, time)
-    with threadpool_limits(1):
-        values = np.linalg.eigvals(dyn.W)
+    values = _eigenvalues(dyn.W) if eigenvalues is None else eigenvalues
     factors, edge = _factors(weights, dyn.W, rank, initial, bulk_margin)
     main = prediction if prediction in factors else next(iter(factors))
     readout = factors[main][1]
@@ -1105,11 +1112,10 @@ def emergence(
         from tqdm.auto import tqdm
 
         indices = tqdm(indices, desc="emergence", unit="checkpoint")
-    spectra = []  # a rank-R model has no bulk (W0 None, edge 0): its nonzero eigenvalues are out
-    for p in points:
-        with threadpool_limits(1):
-            values = np.linalg.eigvals(Dynamics.from_weights(p.weights, time).W)
-        spectra.append(_leading_eigenvalues(values, time, 8, edge))
+    # every eigenvalue of every checkpoint, computed once (the analysed ones reuse them); a rank-R
+    # model has no bulk (W0 None, edge 0): its nonzero eigenvalues are out
+    values = [_eigenvalues(Dynamics.from_weights(p.weights, time).W) for p in points]
+    spectra = [_leading_eigenvalues(v, time, 8, edge) for v in values]
     settings = {
         "n_starts": n_starts, "seed": seed, "initial": W0,
         "slow_manifold_tol": slow_manifold_tol, "prediction": prediction,
@@ -1120,7 +1126,7 @@ def emergence(
         found = analyse_checkpoint(
             point.weights, time, rank, populations, n_starts, seed, initial=W0,
             finite_size=finite_size, slow_manifold_tol=slow_manifold_tol,
-            bulk_margin=bulk_margin, prediction=prediction,
+            bulk_margin=bulk_margin, prediction=prediction, eigenvalues=values[i],
         )
         R = found["rank"]
         for method, made in found["predictions"].items():
