@@ -47,6 +47,7 @@ from scipy.optimize import linear_sum_assignment
 import lowrank
 from lowrank import RNN, train
 from lowrank import tasks as T
+from lowrank.emergence_report import FULL_RANK_PREDICTIONS
 from lowrank.turner2023 import data_dir, missing_data_message
 
 N = 100
@@ -151,12 +152,13 @@ def timing(report, rows: list[dict], located: bool) -> tuple[int, int, str]:
     return hits, total, "table"
 
 
-def analyse(name: str, kind: str, run, count: int, trained_s: float, located: bool) -> dict:
+def analyse(name: str, kind: str, run, count: int, trained_s: float, located: bool,
+            prediction: str = "truncated") -> dict:
     picks = spread(len(run.checkpoints), count)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", lowrank.ConvergenceWarning)
-        report = lowrank.emergence(run, checkpoints=picks)
+        report = lowrank.emergence(run, checkpoints=picks, prediction=prediction)
     seconds = time.perf_counter() - start
     rows = report.table()
     matches = [counts_match(r) for r in rows]
@@ -176,6 +178,12 @@ def analyse(name: str, kind: str, run, count: int, trained_s: float, located: bo
         "observed": [int(r["observed_stable"]) for r in rows],
         "populations": [r.get("populations") for r in rows],
         "matched": int(sum(matches)),
+        # every prediction the table has beside the main one (full-rank networks)
+        "methods": {
+            method: int(sum(bool(r[f"{method}_match"]) for r in rows))
+            for method in FULL_RANK_PREDICTIONS
+            if all(r.get(f"{method}_match") is not None for r in rows)
+        },
         "analysed": len(rows),
         "error": last_error(report, rows),
         "timing_hits": int(hits),
@@ -200,7 +208,8 @@ def print_run(r: dict) -> None:
         f"{r['timing_hits']:2d}/{r['timing_events']:<2d}({r['timing_source'][0]}) "
         f"{r['train_s']:7.1f} {r['emergence_s']:7.1f} {r['timing_s']:7.1f}  pred {r['predicted']} "
         f"obs {r['observed']}"
-        f" P {r['populations']} warn {r['warnings']}",
+        f" P {r['populations']} warn {r['warnings']}"
+        + (f" per prediction {r['methods']}" if r["methods"] else ""),
         flush=True,
     )
     if r["summary"]:
@@ -220,9 +229,16 @@ def totals(results: list[dict]) -> list[dict]:
         events = sum(r["timing_events"] for r in group)
         hits = sum(r["timing_hits"] for r in group)
         timed = hits / events if events else math.nan
+        methods = {
+            method: sum(r["methods"].get(method, 0) for r in group)
+            / max(sum(r["analysed"] for r in group), 1)
+            for method in FULL_RANK_PREDICTIONS
+            if all(method in r["methods"] for r in group)
+        }
         out.append(
             {
                 "kind": label,
+                "methods": methods,
                 "runs": len(group),
                 "counts": matched,
                 "counts_ok": matched >= TARGETS[label],
@@ -248,6 +264,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-turner", action="store_true", help="skip the Turner & Barak runs")
     parser.add_argument("--train-only", action="store_true", help="train and cache, no analysis")
     parser.add_argument("--json", help="also write the per-run results and totals here")
+    parser.add_argument("--prediction", choices=FULL_RANK_PREDICTIONS, default="truncated",
+                        help="main prediction of full-rank runs (all are reported)")
     parser.add_argument(
         "--table-timing",
         action="store_true",
@@ -300,7 +318,8 @@ def main(argv=None) -> int:
     results, failed = [], []
     for name, kind, run, seconds in runs:
         try:
-            result = analyse(name, kind, run, count, seconds, not args.table_timing)
+            result = analyse(name, kind, run, count, seconds, not args.table_timing,
+                             args.prediction)
         except Exception as exc:  # noqa: BLE001 - one failing run must not hide the others
             print(f"{name:52s} {kind:6s} FAILED: {type(exc).__name__}: {exc}", flush=True)
             failed.append({"run": name, "kind": kind, "error": f"{type(exc).__name__}: {exc}"})
@@ -318,6 +337,9 @@ def main(argv=None) -> int:
             f"{'ok' if t['timing_ok'] else 'NO':>2}"
             + (f"  [{t['no_error']} runs without matched points]" if t["no_error"] else "")
         )
+        if t["methods"]:
+            print("        counts per prediction: " + ", ".join(
+                f"{method} {_pct(value)}" for method, value in t["methods"].items()))
     if failed:
         print(
             f"{len(failed)} runs FAILED in emergence (not in the totals): "

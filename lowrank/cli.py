@@ -112,9 +112,9 @@ def _parser() -> argparse.ArgumentParser:
         "--starts", type=_count, default=64, help="fixed-point finder starts (default 64)"
     )
     report.add_argument(
-        "--prediction", choices=("truncated", "bulk"), default="truncated",
-        help="main prediction of a full-rank network: truncated SVD of W (default) or the low "
-        "rank of W - W0 plus a random bulk (both are reported)",
+        "--prediction", choices=("truncated", "bulk", "resolvent"), default="truncated",
+        help="main prediction of a full-rank network: truncated SVD of W (default), the low "
+        "rank of W - W0 plus a random bulk, or through the bulk's linear response (all reported)",
     )
     report.add_argument(
         "--slow-manifold-tol", type=float, default=None,

@@ -70,7 +70,8 @@ def print_bifurcations(report) -> None:
         def at(epoch):
             return "-" if epoch is None else f"{epoch:.1f}"
 
-        print(f"epochs {e['epoch_a']}-{e['epoch_b']}: {e['new_attractors']:+d} attractors, "
+        change = "gained" if e["new_attractors"] > 0 else "lost"
+        print(f"epochs {e['epoch_a']}-{e['epoch_b']}: an attractor {change}, "
               f"predicted at epoch {at(e['predicted_epoch'])}, observed at "
               f"{at(e['observed_epoch'])}"
               + ("" if e["difference"] is None else

@@ -12,8 +12,9 @@ user's own torch code (``emergence``):
 - the predictions. A full-rank network is predicted from the truncated SVD of W written as
   m n^T / N ("truncated"); when its initial weights W0 are known, also from the rank-R part of
   W - W0 plus a random bulk of the measured strength g, by the static states of the mean-field
-  theory with a bulk (Mastrogiuseppe & Ostojic 2018, Neuron 99:609): "bulk", reported beside it
-  (``emergence``'s ``prediction`` chooses the main one, and says which is closer on the demo).
+  theory with a bulk (Mastrogiuseppe & Ostojic 2018, Neuron 99:609): "bulk", and from the same
+  rank-R part seen through the linear response of W0, m = (1 - W0)^-1 U: "resolvent" (Schuessler
+  et al. 2020), reported beside it (``emergence``'s ``prediction`` chooses the main one).
   A rank-R model has its own m, n and no bulk: "own". In each, the neurons' rows (m, n, input
   weights, bias; the rows of ``project``) are fitted by a Gaussian or a mixture of P Gaussian
   populations (Beiran et al. 2021), P chosen by resampling (Dubreuil et al. 2022) unless given,
@@ -53,6 +54,8 @@ __all__ = ["CheckpointAnalysis", "EmergenceReport", "Prediction", "emergence"]
 #: matched pairs whose observed attractor lies closer than this to the origin (in kappa) enter the
 #: relative position error only through the other pairs (their relative error is undefined)
 KAPPA_FLOOR = 0.05
+#: the predictions of a full-rank network (``emergence``'s ``prediction``)
+FULL_RANK_PREDICTIONS = ("truncated", "bulk", "resolvent")
 #: default N of the finite-size check
 LARGE_N = 2000
 
@@ -65,7 +68,8 @@ class Prediction:
     ----------
     method : str
         "bulk" (rank-R part of W - W0 with a random bulk of strength g), "truncated" (rank-R SVD of
-        W, no bulk) or "own" (a rank-R model's own m, n).
+        W, no bulk), "resolvent" (rank-R part of W - W0 through the linear response of W0, no
+        bulk) or "own" (a rank-R model's own m, n).
     kappa, stable, marginal : ndarray
         The predicted fixed points (static states with a bulk), (points, R), and their class.
     n_attractors : int
@@ -231,11 +235,12 @@ class CheckpointAnalysis:
         """The table row (JSON-ready): checkpoint, epoch, loss, the two outlier counts, the main
         prediction's and the observed attractor counts (stable points plus stable manifolds),
         P and how it was chosen, the match, the position error, the counts and errors of the
-        "truncated" and "bulk" predictions (None where not made), and the finite-size check."""
+        "truncated", "bulk" and "resolvent" predictions (None where not made), and the
+        finite-size check."""
         main = self.main
         finite = main.finite_size or {}
         beside = {}
-        for method in ("truncated", "bulk"):
+        for method in FULL_RANK_PREDICTIONS:
             p = self.predictions.get(method)
             beside[f"{method}_stable"] = None if p is None else p.n_attractors
             beside[f"{method}_match"] = (
@@ -365,7 +370,8 @@ class EmergenceReport:
         Parameters
         ----------
         prediction : str, optional
-            "bulk", "truncated" or "own" (default: each checkpoint's main prediction).
+            "truncated", "bulk", "resolvent" or "own" (default: each checkpoint's main
+            prediction).
 
         Returns
         -------
@@ -403,8 +409,11 @@ class EmergenceReport:
             f"median position error {_percent(main['median_position_error'])} "
             f"({_describe(self)})"
         )
-        other = {"bulk": "truncated", "truncated": "bulk"}.get(main["prediction"])
-        if other and any(other in a.predictions for a in self.analyses):
+        for other in FULL_RANK_PREDICTIONS:
+            if other == main["prediction"] or not any(
+                other in a.predictions for a in self.analyses
+            ):
+                continue
             beside = self.agreement(other)
             text += (
                 f"; {_WORDS[other]}: {beside['matches']} of {beside['checkpoints']}, "
@@ -431,15 +440,16 @@ class EmergenceReport:
         located on that path, for the prediction (the main method, with the P chosen at the later
         checkpoint held fixed) and for the network itself
         (``lowrank.emergence_timing.locate_bifurcations``); the located changes are paired
-        (``pair_bifurcations``). The result is kept for ``to_json``.
+        attractor by attractor (``pair_bifurcations``: a predicted event creating two attractors
+        at once pairs with two observed events). The result is kept for ``to_json``.
 
         Returns
         -------
         list of dict
             ``epoch_a``, ``epoch_b`` (the interval), ``predicted_epoch``, ``observed_epoch``
-            (None when unpaired), ``new_attractors`` (change of the count), ``difference``
-            (predicted - observed epoch) and ``within_interval`` (within one checkpoint
-            interval), per paired change.
+            (None when unpaired), ``new_attractors`` (+1: an attractor gained, -1: lost),
+            ``difference`` (predicted - observed epoch) and ``within_interval`` (within one
+            checkpoint interval), one per attractor gained or lost.
 
         Notes
         -----
@@ -462,12 +472,13 @@ class EmergenceReport:
             predicted = [t for t in found if t.kind == "predicted"]
             observed = [t for t in found if t.kind == "observed"]
             for pair in pair_bifurcations(predicted, observed):
+                change = (pair.predicted or pair.observed).new_attractors
                 out.append({
                     "epoch_a": a.epoch,
                     "epoch_b": b.epoch,
                     "predicted_epoch": None if pair.predicted is None else pair.predicted.epoch,
                     "observed_epoch": None if pair.observed is None else pair.observed.epoch,
-                    "new_attractors": (pair.predicted or pair.observed).new_attractors,
+                    "new_attractors": 1 if change > 0 else -1,
                     "difference": (
                         None if np.isnan(pair.epoch_difference) else pair.epoch_difference
                     ),
@@ -483,10 +494,9 @@ class EmergenceReport:
 
         def predict(weights):
             dyn = Dynamics.from_weights(weights, self.time)
-            factors, _ = _factors(weights, dyn.W, analysis.rank, s.get("initial"), None)
-            m, n, g = factors[analysis.prediction]
+            factors, _ = _factors(weights, dyn, analysis.rank, s.get("initial"), None)
             return _predict(
-                analysis.prediction, m, n, dyn.W_in, dyn.bias, self.time, g, populations,
+                analysis.prediction, factors[analysis.prediction], self.time, populations,
                 s.get("seed", 0), None, None,
             ).n_attractors
 
@@ -571,6 +581,7 @@ class EmergenceReport:
 _WORDS = {
     "bulk": "low rank of W - W0 + bulk",
     "truncated": "truncated SVD of W",
+    "resolvent": "low rank of W - W0 through the bulk",
     "own": "the model's own m, n",
 }
 
@@ -780,17 +791,29 @@ def _law_settles(
     return bool(np.all(speed < tol * (1.0 + np.abs(v).max(axis=1, keepdims=True))))
 
 
+class _Factors(NamedTuple):
+    """What a prediction is made from: W ~ m n^T / N (+ a bulk of strength g), input weights and
+    bias (those of the network except for "resolvent")."""
+
+    m: np.ndarray
+    n: np.ndarray
+    g: float
+    inputs: np.ndarray
+    bias: np.ndarray
+
+
 def _predict(
-    method, m, n, W_in, bias, time, g, populations, seed, observed, finite_size,
+    method, factors: _Factors, time, populations, seed, observed, finite_size,
     slow_manifold_tol=None,
 ) -> Prediction:
-    """The mean-field prediction from factors m, n (N, R), the input weights W_in (N, K), the
-    bias and a bulk of strength g: the rows are those of ``project`` (``loading_rows``: m, n,
-    W_in, the bias as a last input column), the attractors those at zero input (bias at 1.0)."""
+    """The mean-field prediction from factors m, n (N, R), the input weights (N, K), the bias
+    and a bulk of strength g: the rows are those of ``project`` (``loading_rows``: m, n, input
+    weights, the bias as a last input column), the attractors those at zero input (bias at 1)."""
     from .meanfield import MeanField
 
+    m, n, g = factors.m, factors.n, factors.g
     R = m.shape[1]
-    rows, inputs = loading_rows(m, n, W_in, bias)
+    rows, inputs = loading_rows(m, n, factors.inputs, factors.bias)
     loadings, how, evidence, converged, accepted, residual = _fit(
         rows, R, inputs.size, populations, seed, observed=observed, time=time, g=g,
         slow_manifold_tol=slow_manifold_tol, inputs=inputs,
@@ -824,21 +847,35 @@ def _predict(
     return prediction
 
 
-def _factors(weights: dict, W: np.ndarray, rank, initial, bulk_margin) -> tuple[dict, float]:
-    """{method: (m, n, g)} of the predictions a checkpoint allows, and the bulk edge.
+def _factors(weights: dict, dyn: Dynamics, rank, initial, bulk_margin) -> tuple[dict, float]:
+    """{method: _Factors} of the predictions a checkpoint allows, and the bulk edge.
 
     A rank-R model: its own m, n ("own"). A full-rank one: the rank-R truncated SVD of W
-    ("truncated") and, with W0, the rank-R part of W - W0 with the bulk g of W0 ("bulk").
+    ("truncated") and, with W0, the rank-R part U V^T / N of W - W0 with the bulk g of W0
+    ("bulk") and with the bulk's linear response ("resolvent": m = (1 - W0)^-1 U and the same
+    filter on the input weights and bias, n = V; see ``emergence``).
     """
+    W, W_in, bias = dyn.W, dyn.W_in, dyn.bias
     if _own_factors(weights):
-        return {"own": (np.asarray(weights["m"], float), np.asarray(weights["n"], float), 0.0)}, 0.0
+        m, n = (np.asarray(weights[k], float) for k in ("m", "n"))
+        return {"own": _Factors(m, n, 0.0, W_in, bias)}, 0.0
     if initial is None:
         m, n, _ = svd_factors(W, rank)
-        return {"truncated": (m, n, 0.0)}, 0.0
+        return {"truncated": _Factors(m, n, 0.0, W_in, bias)}, 0.0
     m, n, _ = svd_factors(W - initial, rank)
     g, edge = bulk_edge(initial, bulk_margin)
     mt, nt, _ = svd_factors(W, m.shape[1])
-    return {"bulk": (m, n, g), "truncated": (mt, nt, 0.0)}, edge
+    N = W.shape[0]
+    with threadpool_limits(1):
+        filtered = np.linalg.solve(
+            np.eye(N) - initial, np.concatenate([m, W_in, bias.reshape(N, 1)], axis=1)
+        )
+    R, K = m.shape[1], W_in.shape[1]
+    return {
+        "bulk": _Factors(m, n, g, W_in, bias),
+        "truncated": _Factors(mt, nt, 0.0, W_in, bias),
+        "resolvent": _Factors(filtered[:, :R], n, 0.0, filtered[:, R:R + K], filtered[:, -1]),
+    }, edge
 
 
 def analyse_checkpoint(
@@ -864,7 +901,7 @@ def analyse_checkpoint(
     """
     dyn = Dynamics.from_weights(weights, time)
     values = _eigenvalues(dyn.W) if eigenvalues is None else eigenvalues
-    factors, edge = _factors(weights, dyn.W, rank, initial, bulk_margin)
+    factors, edge = _factors(weights, dyn, rank, initial, bulk_margin)
     main = prediction if prediction in factors else next(iter(factors))
     readout = factors[main][1]
     observed = find_fixed_points(
@@ -874,13 +911,14 @@ def analyse_checkpoint(
     count = count_attractors(observed)
     predictions = {}
     for method in [main] + [k for k in factors if k != main]:
-        m, n, g = factors[method]
         p = _predict(
-            method, m, n, dyn.W_in, dyn.bias, time, g, populations, seed, count,
+            method, factors[method], time, populations, seed, count,
             finite_size if method == main else None, slow_manifold_tol,
         )
-        populations = p.populations  # the prediction beside the main one uses the same P
-        p.observed_kappa = Dynamics(dyn.W, dyn.W_in, dyn.bias, time, n).project(observed.x)
+        populations = p.populations  # the predictions beside the main one use the same P
+        p.observed_kappa = Dynamics(
+            dyn.W, dyn.W_in, dyn.bias, time, factors[method].n
+        ).project(observed.x)
         p.distances, p.relative_errors = relative_errors(
             p.kappa[p.stable], p.observed_kappa[observed.stable]
         )
@@ -1023,12 +1061,20 @@ def emergence(
         only for a list of lowrank weight dicts. Must agree with the run's own.
     initial : array_like (N, N), weights, or False, optional
         The initial recurrent weights W0 of a full-rank network (default: the first checkpoint's
-        when its epoch is 0). With W0 two predictions are made and reported side by side:
-        "truncated", the rank-R truncated SVD of W, and "bulk", the rank-R part of W - W0 plus
-        an independent random bulk of strength g = sqrt(N) std(W0) (Schuessler et al. 2020;
-        Mastrogiuseppe & Ostojic 2018); without it (or with ``initial=False``) only "truncated".
-        Ignored for rank-R models (their own m, n, no bulk).
-    prediction : {"truncated", "bulk"}
+        when its epoch is 0). With W0 three predictions are made and reported side by side:
+        "truncated", the rank-R truncated SVD of W; "bulk", the rank-R part U V^T / N of
+        W - W0 plus an independent random bulk of strength g = sqrt(N) std(W0) (Schuessler et
+        al. 2020; Mastrogiuseppe & Ostojic 2018); "resolvent", the same rank-R part seen through
+        the bulk's linear response: at a fixed point x = W0 tanh(x) + U kappa + W_in u + b, and
+        with tanh replaced by its slope 1 at the origin in the bulk term only,
+        x = (1 - W0)^-1 (U kappa + W_in u + b): a rank-R network with m = (1 - W0)^-1 U, n = V,
+        input weights and bias filtered alike, and no bulk. Its linearisation at the origin,
+        V^T (1 - W0)^-1 U / N, has an eigenvalue 1 exactly when W has, since det(1 - W) =
+        det(1 - W0) det(1 - V^T (1 - W0)^-1 U / N) (the outlier equation of Schuessler et al.
+        2020 at lambda = 1): the origin's bifurcation is predicted where the network has it.
+        Without W0 (or with ``initial=False``) only "truncated". Ignored for rank-R models
+        (their own m, n, no bulk).
+    prediction : {"truncated", "bulk", "resolvent"}
         The main prediction of a full-rank network (the table's ``predicted_stable``, the
         summary, the figure), the other one given beside it. "truncated" by default, as measured:
         on the demo's full-rank 2-bit flip-flop (N = 100, torch's uniform init, g = 0.58) the
@@ -1095,12 +1141,12 @@ def emergence(
             as_int(i, f"checkpoints[{k}]", minimum=-last - 1, maximum=last) % (last + 1)
             for k, i in enumerate(checkpoints)
         ]
-    prediction = choose(prediction, "prediction", ("truncated", "bulk"))
+    prediction = choose(prediction, "prediction", FULL_RANK_PREDICTIONS)
     W0 = _initial_weights(initial, points, N)
-    if prediction == "bulk" and W0 is None and not _own_factors(points[0].weights):
+    if prediction != "truncated" and W0 is None and not _own_factors(points[0].weights):
         raise ValueError(
-            "prediction='bulk' needs the initial weights W0: pass initial=, or a run whose first "
-            "checkpoint is at epoch 0"
+            f"prediction={prediction!r} needs the initial weights W0: pass initial=, or a run "
+            "whose first checkpoint is at epoch 0"
         )
     g, edge = bulk_edge(W0, bulk_margin) if W0 is not None else (0.0, 0.0)
     indices = list(indices)

@@ -22,9 +22,10 @@ interpolated alike. Along it:
   continuation (:func:`lowrank.bifurcation.bifurcation_diagram`; Keller 1977; Kuznetsov 2004,
   sec. 10.2), which locates folds, branch points, Hopf points and chaos onsets to ~1e-10 in the
   arclength, hence to better than 1e-6 in s.
-- :func:`pair_bifurcations` pairs each predicted event with the nearest observed event that
-  creates the same number of new attractors, and says whether they lie within one checkpoint
-  interval of each other.
+- :func:`pair_bifurcations` pairs each attractor the prediction gains (or loses) with the nearest
+  one the network gains (loses), and says whether they lie within one checkpoint interval of
+  each other. It pairs attractors, not events: a symmetric mean field creates two attractors in
+  one event where the finite network, whose symmetry is broken, creates them one at a time.
 
 A convex combination of positive semi-definite covariances is positive semi-definite, so every
 interpolated law is a valid law. For a rank-one network with zero means, unit-variance m and
@@ -120,7 +121,8 @@ class BifurcationTiming:
 
 
 class BifurcationPair(NamedTuple):
-    """A predicted event and the observed event paired with it (either None when unpaired)."""
+    """One attractor gained or lost: the predicted event and the observed event that create (or
+    remove) it (either None when unpaired; see ``pair_bifurcations``)."""
 
     predicted: BifurcationTiming | None
     observed: BifurcationTiming | None
@@ -630,11 +632,15 @@ def continue_prediction(
 
 # --- pairing ---------------------------------------------------------------------------------
 def pair_bifurcations(predicted, observed, interval: float | None = None) -> list[BifurcationPair]:
-    """Pair each predicted event with the nearest observed event (in epochs) that creates the
-    same number of new attractors (count_after - count_before), one to one (Hungarian algorithm
-    on the epoch differences).
+    """Pair each attractor gained (or lost) by the prediction with one gained (lost) by the
+    network, one to one, nearest in epochs (Hungarian algorithm on the epoch differences).
 
-    Events that change no count (a branch point between unstable branches) are left out.
+    An event changing the count by k stands for |k| attractors gained (k > 0) or lost (k < 0),
+    each paired on its own: where the mean field of a symmetric law creates two attractors at
+    once (two symmetric folds, or a pitchfork of a pair), the trained network, whose symmetry is
+    broken at finite N, creates them in two events close together; each of them is paired with
+    one attractor of the predicted event. Events that change no count (a branch point between
+    unstable branches) are left out.
 
     Parameters
     ----------
@@ -646,20 +652,27 @@ def pair_bifurcations(predicted, observed, interval: float | None = None) -> lis
     Returns
     -------
     list of BifurcationPair
-        (predicted, observed, predicted epoch - observed epoch, within one interval), in order
-        of epoch; an unpaired event appears with None on the other side, NaN and False.
+        One per attractor gained or lost: (predicted event, observed event, predicted epoch -
+        observed epoch, within one interval), in order of epoch; an event of |k| > 1 appears in
+        up to |k| pairs; an attractor left unpaired appears with None on the other side, NaN and
+        False.
     """
     for name, events in (("predicted", predicted), ("observed", observed)):
         if not all(isinstance(e, BifurcationTiming) for e in events):
             raise TypeError(f"{name} must be a sequence of BifurcationTiming")
     if interval is not None:
         interval = as_float(interval, "interval", positive=True)
-    pred = [e for e in predicted if e.new_attractors != 0]
-    obs = [e for e in observed if e.new_attractors != 0]
+    # one unit per attractor gained (+1) or lost (-1)
+    pred = [e for e in predicted for _ in range(abs(e.new_attractors))]
+    obs = [e for e in observed for _ in range(abs(e.new_attractors))]
     big = 1e300
     cost = np.array(
         [
-            [abs(p.epoch - o.epoch) if p.new_attractors == o.new_attractors else big for o in obs]
+            [
+                abs(p.epoch - o.epoch)
+                if np.sign(p.new_attractors) == np.sign(o.new_attractors) else big
+                for o in obs
+            ]
             for p in pred
         ]
     ).reshape(len(pred), len(obs))

@@ -73,7 +73,7 @@ def plot_emergence(report, portraits: int = 3):
     from matplotlib.colors import Normalize
     from matplotlib.ticker import MaxNLocator
 
-    from .emergence_report import KAPPA_FLOOR, _pairs
+    from .emergence_report import FULL_RANK_PREDICTIONS, KAPPA_FLOOR, _pairs
 
     portraits = as_int(portraits, "portraits", minimum=0)
     analyses = report.analyses
@@ -103,15 +103,15 @@ def plot_emergence(report, portraits: int = 3):
                 label=f"eigenvalues outside the bulk (|λ| > {report.bulk_edge:.2f})")
     ax.step(ep, [a.observed_attractors for a in analyses], "o-", where="post", mfc="none",
             color="C0", lw=2, ms=7, label="observed attractors")
-    names = {"bulk": "low rank + bulk", "truncated": "truncated SVD", "own": "own m, n"}
+    names = {"bulk": "low rank + bulk", "truncated": "truncated SVD", "own": "own m, n",
+             "resolvent": "low rank through bulk"}
     ax.step(ep, [a.main.n_attractors for a in analyses], "x-", where="post", color="C3", lw=1.5,
             ms=8, label=f"predicted ({names[analyses[0].prediction]})" if analyses else "_")
-    for method in ("truncated", "bulk"):
-        if analyses and method != analyses[0].prediction and all(
-            method in a.predictions for a in analyses
-        ):
+    beside = [m for m in FULL_RANK_PREDICTIONS if analyses and m != analyses[0].prediction]
+    for method, colour in zip(beside, ("C2", "C4"), strict=False):
+        if all(method in a.predictions for a in analyses):
             ax.step(ep, [a.predictions[method].n_attractors for a in analyses], "+:",
-                    where="post", color="C2", ms=8, label=f"predicted ({names[method]})")
+                    where="post", color=colour, ms=8, label=f"predicted ({names[method]})")
     for e in ep:
         ax.axvline(e, color="0.6", lw=0.7, ls=":", zorder=0)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))

@@ -18,6 +18,7 @@ u = +-(atanh(t) - M_m M_n t), t = sqrt(1 - 1 / (M_m M_n)); a network whose neuro
 bias u (n heterogeneous with mean M_n) has these fixed points exactly (x = m kappa + u is uniform).
 """
 
+import itertools
 import math
 import warnings
 
@@ -291,7 +292,10 @@ def _event(kind, epoch, before, after, epochs=(0.0, 10.0)):
     return BifurcationTiming(kind, epoch / 10, epoch, before, after, True, (0, 1), epochs)
 
 
-def test_pair_bifurcations_matches_same_change_nearest():
+def test_pair_bifurcations_pairs_attractors_nearest():
+    """Attractor by attractor: predicted units at 3, 7, 7 (the +2 event is two units), observed
+    units at 2, 6, 19, 19. The assignment minimising the summed |difference| (brute force over
+    every injection below) pairs 3-2, 7-6 and 7-19 and leaves one unit at 19 unpaired."""
     pred = [
         _event("predicted", 3.0, 1, 2),
         _event("predicted", 7.0, 2, 4),
@@ -302,18 +306,43 @@ def test_pair_bifurcations_matches_same_change_nearest():
         _event("observed", 19.0, 2, 4, (10.0, 20.0)),
         _event("observed", 6.0, 2, 3),
     ]
+    units_p, units_o = [3.0, 7.0, 7.0], [2.0, 19.0, 19.0, 6.0]
+    best = min(
+        itertools.permutations(range(len(units_o)), len(units_p)),
+        key=lambda cols: sum(abs(units_p[i] - units_o[j]) for i, j in enumerate(cols)),
+    )
+    expected = sorted(units_p[i] - units_o[j] for i, j in enumerate(best))
     pairs = pair_bifurcations(pred, obs)
-    by_pred = {id(p.predicted): p for p in pairs if p.predicted is not None}
-    first = by_pred[id(pred[0])]
-    assert first.observed is obs[0] and first.epoch_difference == 1.0 and first.within_interval
-    second = by_pred[id(pred[1])]
-    assert second.observed is obs[1] and second.epoch_difference == -12.0
-    assert not second.within_interval
-    assert id(pred[2]) not in by_pred  # changes no count: left out
+    paired = [p for p in pairs if p.predicted is not None and p.observed is not None]
+    assert sorted(p.epoch_difference for p in paired) == expected == [-12.0, 1.0, 1.0]
+    assert all(p.predicted is not pred[2] for p in pairs)  # changes no count: left out
+    twice = [p for p in paired if p.predicted is pred[1]]  # the +2 event pairs twice
+    assert {id(p.observed) for p in twice} == {id(obs[1]), id(obs[2])}
+    assert [p.within_interval for p in sorted(paired, key=lambda p: p.epoch_difference)] == [
+        False, True, True
+    ]
     lone = [p for p in pairs if p.predicted is None]
-    assert len(lone) == 1 and lone[0].observed is obs[2] and np.isnan(lone[0].epoch_difference)
-    assert pair_bifurcations(pred, obs, interval=20.0)[-1].within_interval
+    assert len(lone) == 1 and lone[0].observed is obs[1] and np.isnan(lone[0].epoch_difference)
+    assert all(p.within_interval for p in pair_bifurcations(pred, obs, interval=20.0)
+               if p.predicted is not None and p.observed is not None)
     assert pair_bifurcations([], []) == []
+
+
+def test_pair_bifurcations_split_symmetric_event():
+    """A symmetric mean field gains two attractors at epoch 31 in one event; the finite network
+    gains them at 30.7 and 31.5: both within the interval (19, 37), none unpaired. Losses pair
+    only with losses."""
+    pred = [_event("predicted", 31.0, 2, 4, (19.0, 37.0)), _event("predicted", 35.0, 4, 3)]
+    obs = [
+        _event("observed", 30.7, 2, 3, (19.0, 37.0)),
+        _event("observed", 31.5, 3, 4, (19.0, 37.0)),
+    ]
+    pairs = pair_bifurcations(pred, obs)
+    gained = [p for p in pairs if p.predicted is pred[0]]
+    assert len(gained) == 2 and all(p.within_interval for p in gained)
+    assert sorted(round(p.epoch_difference, 12) for p in gained) == [-0.5, 0.3]
+    (lost,) = [p for p in pairs if p.predicted is pred[1]]
+    assert lost.observed is None and not lost.within_interval
 
 
 def test_bad_input():

@@ -1,0 +1,83 @@
+"""The "resolvent" prediction of a full-rank network: the rank-R part U V^T / N of W - W0 seen
+through the linear response of the bulk, m = (1 - W0)^-1 U, n = V.
+
+Ground truth: the matrix determinant lemma, det(1 - W0 - U V^T / N) = det(1 - W0)
+det(1 - V^T (1 - W0)^-1 U / N), makes the reduced overlap V^T (1 - W0)^-1 U / N have an
+eigenvalue 1 exactly where W has one (Schuessler et al. 2020, the outlier equation at lambda = 1).
+The position s* of W(s) = W0 + s U V^T / N's eigenvalue crossing 1 is found independently from
+numpy's eigenvalues of the full matrix (scipy's brentq), and the resolvent prediction's pitchfork
+(one stable point -> two) must sit there.
+"""
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+from lowrank import emergence
+from lowrank.dynamics import Dynamics
+from lowrank.emergence_report import _factors
+
+N = 200
+G = 0.5
+
+
+def _planted(seed=4):
+    """W0 = g chi and a rank-one U V^T / N with V partly aligned with W0 U (a learned change
+    that uses the bulk, as training does)."""
+    rng = np.random.default_rng(seed)
+    W0 = G * rng.standard_normal((N, N)) / np.sqrt(N)
+    U = rng.standard_normal((N, 1))
+    V = 0.6 * U + 0.8 * rng.standard_normal((N, 1)) + 1.0 * W0 @ U
+    return W0, U, V
+
+
+def _weights(W):
+    return {"weight_rec": W, "weight_in": np.zeros((N, 1)), "bias": np.zeros(N)}
+
+
+def _crossing(W0, U, V):
+    """s* where the largest real part of an eigenvalue of W0 + s U V^T / N reaches 1."""
+    def excess(s):
+        return np.linalg.eigvals(W0 + s * U @ V.T / N).real.max() - 1.0
+
+    return brentq(excess, 0.0, 5.0, xtol=1e-12)
+
+
+def test_reduced_overlap_has_eigenvalue_one_where_W_has():
+    W0, U, V = _planted()
+    s_star = _crossing(W0, U, V)
+    W = W0 + s_star * U @ V.T / N
+    factors, _ = _factors(_weights(W), Dynamics.from_weights(_weights(W), "discrete"), 1, W0, None)
+    m, n = factors["resolvent"].m, factors["resolvent"].n
+    # the reduced linearisation at the origin: n^T m / N (the rank-one SVD of W - W0 is s* U V^T)
+    assert (n.T @ m / N).item() == pytest.approx(1.0, abs=1e-8)
+    # without the bulk's response (the "bulk" prediction's m = U) the overlap misses the
+    # crossing by the aligned part s* V^T W0 (1 - W0)^-1 U / N of the planted V
+    mb, nb = factors["bulk"].m, factors["bulk"].n
+    aligned = s_star * (V.T @ W0 @ np.linalg.solve(np.eye(N) - W0, U)).item() / N
+    assert (nb.T @ mb / N).item() == pytest.approx(1.0 - aligned, abs=1e-8)
+    assert abs(aligned) > 0.2
+
+
+@pytest.mark.parametrize("side, expected", [(0.97, 1), (1.03, 2)])
+def test_resolvent_prediction_pitchfork_at_the_network_crossing(side, expected):
+    """Just below s*: only the origin is stable, in the network and in the prediction; just
+    above: a pair of stable points (discrete-time tanh map, rank one, one Gaussian population)."""
+    W0, U, V = _planted()
+    s = side * _crossing(W0, U, V)
+    runs = [(0, _weights(W0)), (1, _weights(W0 + s * U @ V.T / N))]
+    report = emergence(runs, rank=1, populations=1, time="discrete", n_starts=16,
+                       finite_size=None, prediction="resolvent")
+    last = report.analyses[-1]
+    assert last.prediction == "resolvent"
+    assert last.observed_attractors == expected
+    assert last.main.n_attractors == expected
+    row = report.table()[-1]
+    assert row["resolvent_stable"] == expected and row["resolvent_match"]
+
+
+def test_resolvent_needs_W0():
+    W = np.eye(3) * 0.5
+    runs = [(5, {"weight_rec": W, "weight_in": np.zeros((3, 1)), "bias": np.zeros(3)})]
+    with pytest.raises(ValueError, match="resolvent.*W0"):
+        emergence(runs, rank=1, populations=1, time="discrete", prediction="resolvent")
