@@ -653,7 +653,8 @@ def bulk_edge(W0: np.ndarray, margin: float | None = None) -> tuple[float, float
     return g, g + margin
 
 
-def _fit(rows, rank, n_inputs, populations, seed, *, observed, time, g, slow_manifold_tol, inputs):
+def _fit(rows, rank, n_inputs, populations, seed, *, observed, time, g, slow_manifold_tol, inputs,
+         observed_kappa=None):
     """The law of the rows (``lowrank.populations.fit_populations``): (loadings, method,
     evidence, EM converged, P accepted, EM residual).
 
@@ -666,7 +667,8 @@ def _fit(rows, rank, n_inputs, populations, seed, *, observed, time, g, slow_man
 
     if populations == "resample":
         extra = {"observed_stable": observed, "time": time, "g": g,
-                 "slow_manifold_tol": slow_manifold_tol, "inputs": inputs}
+                 "slow_manifold_tol": slow_manifold_tol, "inputs": inputs,
+                 "observed_kappa": observed_kappa}
     else:
         extra = {"covariance_type": "best"} if populations == "bic" else {}
     with warnings.catch_warnings():
@@ -804,7 +806,7 @@ class _Factors(NamedTuple):
 
 def _predict(
     method, factors: _Factors, time, populations, seed, observed, finite_size,
-    slow_manifold_tol=None,
+    slow_manifold_tol=None, observed_kappa=None,
 ) -> Prediction:
     """The mean-field prediction from factors m, n (N, R), the input weights (N, K), the bias
     and a bulk of strength g: the rows are those of ``project`` (``loading_rows``: m, n, input
@@ -816,7 +818,7 @@ def _predict(
     rows, inputs = loading_rows(m, n, factors.inputs, factors.bias)
     loadings, how, evidence, converged, accepted, residual = _fit(
         rows, R, inputs.size, populations, seed, observed=observed, time=time, g=g,
-        slow_manifold_tol=slow_manifold_tol, inputs=inputs,
+        slow_manifold_tol=slow_manifold_tol, inputs=inputs, observed_kappa=observed_kappa,
     )
     meanfield = MeanField(loadings, g=g, time=time)
     if g > 0:  # static states of the theory with a bulk (chaotic ones are not fixed points)
@@ -911,14 +913,16 @@ def analyse_checkpoint(
     count = count_attractors(observed)
     predictions = {}
     for method in [main] + [k for k in factors if k != main]:
+        observed_kappa = Dynamics(
+            dyn.W, dyn.W_in, dyn.bias, time, factors[method].n
+        ).project(observed.x)
         p = _predict(
             method, factors[method], time, populations, seed, count,
             finite_size if method == main else None, slow_manifold_tol,
+            observed_kappa[observed.stable],
         )
         populations = p.populations  # the predictions beside the main one use the same P
-        p.observed_kappa = Dynamics(
-            dyn.W, dyn.W_in, dyn.bias, time, factors[method].n
-        ).project(observed.x)
+        p.observed_kappa = observed_kappa
         p.distances, p.relative_errors = relative_errors(
             p.kappa[p.stable], p.observed_kappa[observed.stable]
         )

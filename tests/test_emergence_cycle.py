@@ -16,7 +16,7 @@ from scipy.integrate import quad
 from scipy.optimize import brentq, root
 
 from lowrank import MeanField
-from lowrank.emergence_report import _law_settles, _predict
+from lowrank.emergence_report import _Factors, _law_settles, _predict
 
 N = 1500
 RHO, THETA = 1.5, 0.2
@@ -83,7 +83,8 @@ def test_rotating_law_predicts_no_attractor_and_says_it_cycles():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the solver's starts stall on the cycle: it warns
-        p = _predict("truncated", m, n, W_in, np.zeros(N), "discrete", 0.0, 1, 0, 4, None)
+        factors = _Factors(m, n, 0.0, W_in, np.zeros(N))
+        p = _predict("truncated", factors, "discrete", 1, 0, 4, None)
     assert p.n_attractors == 0
     assert np.allclose(p.kappa, 0.0, atol=1e-6) and not p.stable.any()
     assert p.settles is False
@@ -100,7 +101,7 @@ def test_law_with_fixed_points_is_not_marked(time):
     assert np.max(np.abs(kappa[-1] - kappa[-2])) < 1e-8  # at rest
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        p = _predict("truncated", m, n, W_in, np.zeros(N), time, 0.0, 1, 0, 2, None)
+        p = _predict("truncated", _Factors(m, n, 0.0, W_in, np.zeros(N)), time, 1, 0, 2, None)
     assert p.n_attractors == 2
     assert np.allclose(np.sort(np.abs(p.kappa[p.stable, 0])), r, rtol=0.05)
     assert p.settles is None

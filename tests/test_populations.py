@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.optimize import brentq
 
 from lowrank import (
     ConvergenceWarning,
@@ -129,6 +130,56 @@ def test_single_gaussian_pitchfork_needs_one_population():
     evidence = choice.evidence[0]
     assert evidence["resampled_stable"] == [2] * 4
     assert evidence["meanfield_stable"] == 2 and evidence["large_N_stable"] == 2
+
+
+def _two_gain_rows(N=400, seed=5):
+    """Rank one, two equal populations: A with n = 3 m (var m = 1), B with n independent of m
+    (var m = 4); whitened so each population's sample statistics are exactly those."""
+    rng = np.random.default_rng(seed)
+    half = N // 2
+
+    def white(k):
+        z = rng.standard_normal((half, k))
+        z -= z.mean(axis=0)
+        values, vectors = np.linalg.eigh(z.T @ z / half)
+        return z @ (vectors / np.sqrt(values)) @ vectors.T
+
+    a, b = white(1), white(2)
+    A = np.hstack([a, 3 * a])
+    B = np.hstack([2 * b[:, :1], b[:, 1:]])
+    return np.vstack([A, B])
+
+
+def test_positions_decide_between_counts_that_agree():
+    """One Gaussian (pooled var m = 2.5, sigma_nm = 1.5 > 1) has the network's two stable points
+    but not where they are: the network's kappa* solves kappa = mean(n tanh(m kappa)) (brentq
+    on the exact empirical equation), the Gaussian's 1 = 1.5 <tanh'>(2.5 kappa^2) (brentq on
+    Gauss-Hermite quadrature). With the observed positions P = 2 is chosen; without them P = 1."""
+    rows = _two_gain_rows()
+    m, n = rows[:, 0], rows[:, 1]
+    k_net = brentq(lambda k: np.mean(n * np.tanh(m * k)) - k, 0.1, 10.0, xtol=1e-12)
+    z, w = np.polynomial.hermite_e.hermegauss(80)
+    w = w / w.sum()
+
+    def gaussian(k):
+        return 1.5 * np.sum(w / np.cosh(np.sqrt(2.5) * k * z) ** 2) - 1.0
+
+    k_gauss = brentq(gaussian, 0.1, 10.0, xtol=1e-12)
+    error_p1 = abs(k_gauss - k_net) / k_net
+    assert error_p1 > 0.1  # the count agrees, the position does not
+    observed = np.array([[k_net], [-k_net]])
+    kwargs = dict(observed_stable=2, time="continuous", n_networks=3, large_N=None, seed=0,
+                  max_populations=3)
+    by_count = choose_populations(rows, 1, 0, **kwargs)
+    assert by_count.n_populations == 1 and by_count.accepted
+    by_place = choose_populations(rows, 1, 0, observed_kappa=observed, **kwargs)
+    first, second = by_place.evidence[:2]
+    assert first["accepted"] and not first["positions_agree"]
+    assert first["meanfield_position_error"] == pytest.approx(error_p1, rel=1e-4)
+    assert by_place.n_populations == 2 and by_place.accepted and second["positions_agree"]
+    assert second["meanfield_position_error"] <= 0.1
+    with pytest.raises(ValueError, match="observed_kappa"):
+        choose_populations(rows, 1, 0, observed_kappa=np.zeros((2, 2)), **kwargs)
 
 
 def test_with_a_bulk_each_draw_gets_a_fresh_one():
