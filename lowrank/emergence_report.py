@@ -12,9 +12,10 @@ user's own torch code (``emergence``):
 - the predictions. A full-rank network is predicted from the truncated SVD of W written as
   m n^T / N ("truncated"); when its initial weights W0 are known, also from the rank-R part of
   W - W0 plus a random bulk of the measured strength g, by the static states of the mean-field
-  theory with a bulk (Mastrogiuseppe & Ostojic 2018, Neuron 99:609): "bulk", and from the same
-  rank-R part seen through the linear response of W0, m = (1 - W0)^-1 U: "resolvent" (Schuessler
-  et al. 2020), reported beside it (``emergence``'s ``prediction`` chooses the main one).
+  theory with a bulk (Mastrogiuseppe & Ostojic 2018, Neuron 99:609): "bulk"; and from the
+  truncated SVD with the rest of W entering through its linear response,
+  m = (1 - W_rest)^-1 m_R: "resolvent" (exact at the origin's bifurcation, Schuessler et al.
+  2020); all are reported side by side (``emergence``'s ``prediction`` chooses the main one).
   A rank-R model has its own m, n and no bulk: "own". In each, the neurons' rows (m, n, input
   weights, bias; the rows of ``project``) are fitted by a Gaussian or a mixture of P Gaussian
   populations (Beiran et al. 2021), P chosen by resampling (Dubreuil et al. 2022) unless given,
@@ -849,35 +850,50 @@ def _predict(
     return prediction
 
 
+#: 1 - (W - m n^T / N) with a condition number above this has no usable linear response
+_RESPONSE_CONDITION = 1e10
+
+
+def _through_rest(W: np.ndarray, m, n, W_in, bias) -> _Factors | None:
+    """The rank-R part m n^T / N of W with the rest W_rest = W - m n^T / N entering through its
+    linear response: m (1 - W_rest)^-1 m, input weights and bias filtered alike, n kept
+    ("resolvent", see ``emergence``); None where 1 - W_rest is (numerically) singular."""
+    N, R = m.shape
+    response = np.eye(N) - (W - m @ n.T / N)
+    with threadpool_limits(1):
+        if np.linalg.cond(response) > _RESPONSE_CONDITION:
+            return None
+        filtered = np.linalg.solve(
+            response, np.concatenate([m, W_in, bias.reshape(N, 1)], axis=1)
+        )
+    K = W_in.shape[1]
+    return _Factors(filtered[:, :R], n, 0.0, filtered[:, R:R + K], filtered[:, -1])
+
+
 def _factors(weights: dict, dyn: Dynamics, rank, initial, bulk_margin) -> tuple[dict, float]:
     """{method: _Factors} of the predictions a checkpoint allows, and the bulk edge.
 
     A rank-R model: its own m, n ("own"). A full-rank one: the rank-R truncated SVD of W
-    ("truncated") and, with W0, the rank-R part U V^T / N of W - W0 with the bulk g of W0
-    ("bulk") and with the bulk's linear response ("resolvent": m = (1 - W0)^-1 U and the same
-    filter on the input weights and bias, n = V; see ``emergence``).
+    ("truncated"), the same with the rest of W through its linear response ("resolvent",
+    unless 1 - W_rest is singular) and, with W0, the rank-R part of W - W0 with the bulk g of
+    W0 ("bulk").
     """
     W, W_in, bias = dyn.W, dyn.W_in, dyn.bias
     if _own_factors(weights):
         m, n = (np.asarray(weights[k], float) for k in ("m", "n"))
         return {"own": _Factors(m, n, 0.0, W_in, bias)}, 0.0
-    if initial is None:
-        m, n, _ = svd_factors(W, rank)
-        return {"truncated": _Factors(m, n, 0.0, W_in, bias)}, 0.0
-    m, n, _ = svd_factors(W - initial, rank)
-    g, edge = bulk_edge(initial, bulk_margin)
-    mt, nt, _ = svd_factors(W, m.shape[1])
-    N = W.shape[0]
-    with threadpool_limits(1):
-        filtered = np.linalg.solve(
-            np.eye(N) - initial, np.concatenate([m, W_in, bias.reshape(N, 1)], axis=1)
-        )
-    R, K = m.shape[1], W_in.shape[1]
-    return {
-        "bulk": _Factors(m, n, g, W_in, bias),
-        "truncated": _Factors(mt, nt, 0.0, W_in, bias),
-        "resolvent": _Factors(filtered[:, :R], n, 0.0, filtered[:, R:R + K], filtered[:, -1]),
-    }, edge
+    edge, factors = 0.0, {}
+    if initial is not None:
+        m, n, _ = svd_factors(W - initial, rank)
+        g, edge = bulk_edge(initial, bulk_margin)
+        factors["bulk"] = _Factors(m, n, g, W_in, bias)
+        rank = m.shape[1]
+    m, n, _ = svd_factors(W, rank)
+    factors["truncated"] = _Factors(m, n, 0.0, W_in, bias)
+    through = _through_rest(W, m, n, W_in, bias)
+    if through is not None:
+        factors["resolvent"] = through
+    return factors, edge
 
 
 def analyse_checkpoint(
@@ -904,7 +920,15 @@ def analyse_checkpoint(
     dyn = Dynamics.from_weights(weights, time)
     values = _eigenvalues(dyn.W) if eigenvalues is None else eigenvalues
     factors, edge = _factors(weights, dyn, rank, initial, bulk_margin)
-    main = prediction if prediction in factors else next(iter(factors))
+    main = prediction if prediction in factors else "own" if "own" in factors else "truncated"
+    if main != prediction and main != "own":
+        warnings.warn(
+            f"analyse_checkpoint: no {prediction!r} prediction here (1 - W_rest is singular: the "
+            "rest of W has an eigenvalue 1, so its linear response diverges); the main "
+            "prediction is 'truncated'",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     readout = factors[main][1]
     observed = find_fixed_points(
         Dynamics(dyn.W, dyn.W_in, dyn.bias, time, readout),
@@ -1065,19 +1089,20 @@ def emergence(
         only for a list of lowrank weight dicts. Must agree with the run's own.
     initial : array_like (N, N), weights, or False, optional
         The initial recurrent weights W0 of a full-rank network (default: the first checkpoint's
-        when its epoch is 0). With W0 three predictions are made and reported side by side:
-        "truncated", the rank-R truncated SVD of W; "bulk", the rank-R part U V^T / N of
-        W - W0 plus an independent random bulk of strength g = sqrt(N) std(W0) (Schuessler et
-        al. 2020; Mastrogiuseppe & Ostojic 2018); "resolvent", the same rank-R part seen through
-        the bulk's linear response: at a fixed point x = W0 tanh(x) + U kappa + W_in u + b, and
-        with tanh replaced by its slope 1 at the origin in the bulk term only,
-        x = (1 - W0)^-1 (U kappa + W_in u + b): a rank-R network with m = (1 - W0)^-1 U, n = V,
-        input weights and bias filtered alike, and no bulk. Its linearisation at the origin,
-        V^T (1 - W0)^-1 U / N, has an eigenvalue 1 exactly when W has, since det(1 - W) =
-        det(1 - W0) det(1 - V^T (1 - W0)^-1 U / N) (the outlier equation of Schuessler et al.
-        2020 at lambda = 1): the origin's bifurcation is predicted where the network has it.
-        Without W0 (or with ``initial=False``) only "truncated". Ignored for rank-R models
-        (their own m, n, no bulk).
+        when its epoch is 0). With W0 a third prediction is made, "bulk": the rank-R part
+        U V^T / N of W - W0 plus an independent random bulk of strength g = sqrt(N) std(W0)
+        (Schuessler et al. 2020; Mastrogiuseppe & Ostojic 2018). Ignored for rank-R models
+        (their own m, n, no bulk). Without W0 (or with ``initial=False``) two predictions are
+        made: "truncated", the rank-R truncated SVD m n^T / N of W, and "resolvent", the same
+        with the rest W_rest = W - m n^T / N kept through its linear response: at a fixed point
+        x = m kappa + W_rest tanh(x) + W_in u + b, and with tanh replaced by its slope 1 at the
+        origin in the rest's term only, x = (1 - W_rest)^-1 (m kappa + W_in u + b): a rank-R
+        network with m' = (1 - W_rest)^-1 m, n, input weights and bias filtered alike, and no
+        bulk. Its linearisation at the origin, n^T (1 - W_rest)^-1 m / N, has an eigenvalue 1
+        exactly when W has, since det(1 - W) = det(1 - W_rest) det(1 - n^T (1 - W_rest)^-1 m / N)
+        (the outlier equation of Schuessler et al. 2020 at lambda = 1): the origin's
+        bifurcation is predicted where the network has it, and what the truncation drops still
+        shapes the attractors.
     prediction : {"truncated", "bulk", "resolvent"}
         The main prediction of a full-rank network (the table's ``predicted_stable``, the
         summary, the figure), the other one given beside it. "truncated" by default, as measured:
@@ -1147,10 +1172,10 @@ def emergence(
         ]
     prediction = choose(prediction, "prediction", FULL_RANK_PREDICTIONS)
     W0 = _initial_weights(initial, points, N)
-    if prediction != "truncated" and W0 is None and not _own_factors(points[0].weights):
+    if prediction == "bulk" and W0 is None and not _own_factors(points[0].weights):
         raise ValueError(
-            f"prediction={prediction!r} needs the initial weights W0: pass initial=, or a run "
-            "whose first checkpoint is at epoch 0"
+            "prediction='bulk' needs the initial weights W0: pass initial=, or a run whose first "
+            "checkpoint is at epoch 0"
         )
     g, edge = bulk_edge(W0, bulk_margin) if W0 is not None else (0.0, 0.0)
     indices = list(indices)

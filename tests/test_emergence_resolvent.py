@@ -1,10 +1,10 @@
-"""The "resolvent" prediction of a full-rank network: the rank-R part U V^T / N of W - W0 seen
-through the linear response of the bulk, m = (1 - W0)^-1 U, n = V.
+"""The "resolvent" prediction of a full-rank network: the rank-R truncated SVD m n^T / N of W with
+the rest W_rest = W - m n^T / N kept through its linear response, m' = (1 - W_rest)^-1 m.
 
-Ground truth: the matrix determinant lemma, det(1 - W0 - U V^T / N) = det(1 - W0)
-det(1 - V^T (1 - W0)^-1 U / N), makes the reduced overlap V^T (1 - W0)^-1 U / N have an
-eigenvalue 1 exactly where W has one (Schuessler et al. 2020, the outlier equation at lambda = 1).
-The position s* of W(s) = W0 + s U V^T / N's eigenvalue crossing 1 is found independently from
+Ground truth: the matrix determinant lemma, det(1 - W) = det(1 - W_rest)
+det(1 - n^T (1 - W_rest)^-1 m / N), makes the reduced overlap n^T m' / N have an eigenvalue 1
+exactly where W has one (Schuessler et al. 2020, the outlier equation at lambda = 1). The
+position s* of W(s) = W0 + s U V^T / N's eigenvalue crossing 1 is found independently from
 numpy's eigenvalues of the full matrix (scipy's brentq), and the resolvent prediction's pitchfork
 (one stable point -> two) must sit there.
 """
@@ -49,8 +49,11 @@ def test_reduced_overlap_has_eigenvalue_one_where_W_has():
     W = W0 + s_star * U @ V.T / N
     factors, _ = _factors(_weights(W), Dynamics.from_weights(_weights(W), "discrete"), 1, W0, None)
     m, n = factors["resolvent"].m, factors["resolvent"].n
-    # the reduced linearisation at the origin: n^T m / N (the rank-one SVD of W - W0 is s* U V^T)
+    # the reduced linearisation at the origin: n^T m' / N
     assert (n.T @ m / N).item() == pytest.approx(1.0, abs=1e-8)
+    # the truncation alone has no eigenvalue 1 there
+    mt, nt = factors["truncated"].m, factors["truncated"].n
+    assert abs((nt.T @ mt / N).item() - 1.0) > 0.05
     # without the bulk's response (the "bulk" prediction's m = U) the overlap misses the
     # crossing by the aligned part s* V^T W0 (1 - W0)^-1 U / N of the planted V
     mb, nb = factors["bulk"].m, factors["bulk"].n
@@ -76,8 +79,16 @@ def test_resolvent_prediction_pitchfork_at_the_network_crossing(side, expected):
     assert row["resolvent_stable"] == expected and row["resolvent_match"]
 
 
-def test_resolvent_needs_W0():
-    W = np.eye(3) * 0.5
-    runs = [(5, {"weight_rec": W, "weight_in": np.zeros((3, 1)), "bias": np.zeros(3)})]
-    with pytest.raises(ValueError, match="resolvent.*W0"):
-        emergence(runs, rank=1, populations=1, time="discrete", prediction="resolvent")
+def test_resolvent_needs_no_W0_and_bulk_does():
+    """A checkpoint list not starting at epoch 0 has no W0: "resolvent" (truncated SVD and the
+    rest of W) is still made, "bulk" refuses clearly."""
+    W0, U, V = _planted()
+    W = W0 + 1.1 * _crossing(W0, U, V) * U @ V.T / N
+    runs = [(5, _weights(W))]
+    report = emergence(runs, rank=1, populations=1, time="discrete", n_starts=16,
+                       finite_size=None, prediction="resolvent")
+    last = report.analyses[-1]
+    assert set(last.predictions) == {"truncated", "resolvent"}
+    assert last.observed_attractors == 2 and last.main.n_attractors == 2
+    with pytest.raises(ValueError, match="bulk.*W0"):
+        emergence(runs, rank=1, populations=1, time="discrete", prediction="bulk")
