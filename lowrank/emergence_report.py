@@ -441,16 +441,19 @@ class EmergenceReport:
         located on that path, for the prediction (the main method, with the P chosen at the later
         checkpoint held fixed) and for the network itself
         (``lowrank.emergence_timing.locate_bifurcations``); the located changes are paired
-        attractor by attractor (``pair_bifurcations``: a predicted event creating two attractors
-        at once pairs with two observed events). The result is kept for ``to_json``.
+        attractor by attractor over the whole run (``pair_bifurcations``: a predicted event
+        creating two attractors at once pairs with two observed events, and a prediction may
+        lag the network across a checkpoint). The result is kept for ``to_json``.
 
         Returns
         -------
         list of dict
-            ``epoch_a``, ``epoch_b`` (the interval), ``predicted_epoch``, ``observed_epoch``
+            ``epoch_a``, ``epoch_b`` (the checkpoint interval of the observed event, else of the
+            predicted one), ``predicted_epoch``, ``observed_epoch``
             (None when unpaired), ``new_attractors`` (+1: an attractor gained, -1: lost),
             ``difference`` (predicted - observed epoch) and ``within_interval`` (within one
-            checkpoint interval), one per attractor gained or lost.
+            checkpoint interval: the longer of the two events' intervals), one per attractor
+            gained or lost.
 
         Notes
         -----
@@ -459,7 +462,7 @@ class EmergenceReport:
         """
         from .emergence_timing import locate_bifurcations, pair_bifurcations
 
-        out = []
+        predicted, observed = [], []
         for k in range(1, len(self.analyses)):
             a, b = self.analyses[k - 1], self.analyses[k]
             pa, pb = a.main.n_attractors, b.main.n_attractors
@@ -470,21 +473,22 @@ class EmergenceReport:
                 self.weights[k - 1], self.weights[k], a.epoch, b.epoch, time=self.time,
                 predict=predict, observe=observe, tol=tol, seed=seed, grid=grid,
             )
-            predicted = [t for t in found if t.kind == "predicted"]
-            observed = [t for t in found if t.kind == "observed"]
-            for pair in pair_bifurcations(predicted, observed):
-                change = (pair.predicted or pair.observed).new_attractors
-                out.append({
-                    "epoch_a": a.epoch,
-                    "epoch_b": b.epoch,
-                    "predicted_epoch": None if pair.predicted is None else pair.predicted.epoch,
-                    "observed_epoch": None if pair.observed is None else pair.observed.epoch,
-                    "new_attractors": 1 if change > 0 else -1,
-                    "difference": (
-                        None if np.isnan(pair.epoch_difference) else pair.epoch_difference
-                    ),
-                    "within_interval": bool(pair.within_interval),
-                })
+            predicted += [t for t in found if t.kind == "predicted"]
+            observed += [t for t in found if t.kind == "observed"]
+        out = []
+        for pair in pair_bifurcations(predicted, observed):  # across intervals
+            event = pair.observed or pair.predicted
+            out.append({
+                "epoch_a": event.epochs[0],
+                "epoch_b": event.epochs[1],
+                "predicted_epoch": None if pair.predicted is None else pair.predicted.epoch,
+                "observed_epoch": None if pair.observed is None else pair.observed.epoch,
+                "new_attractors": 1 if event.new_attractors > 0 else -1,
+                "difference": (
+                    None if np.isnan(pair.epoch_difference) else pair.epoch_difference
+                ),
+                "within_interval": bool(pair.within_interval),
+            })
         self._bifurcations = out
         return out
 

@@ -646,8 +646,9 @@ def pair_bifurcations(predicted, observed, interval: float | None = None) -> lis
     ----------
     predicted, observed : sequence of BifurcationTiming
     interval : float, optional
-        The checkpoint interval in epochs; default each predicted event's own
-        (``BifurcationTiming.interval``).
+        The checkpoint interval in epochs; default, per pair, the longer of the intervals its
+        two events lie in (``BifurcationTiming.interval``): they may lie in different
+        intervals, as when the prediction lags the network across a checkpoint.
 
     Returns
     -------
@@ -683,7 +684,7 @@ def pair_bifurcations(predicted, observed, interval: float | None = None) -> lis
             continue
         p, o = pred[i], obs[j]
         diff = p.epoch - o.epoch
-        limit = p.interval if interval is None else interval
+        limit = max(p.interval, o.interval) if interval is None else interval
         pairs.append(BifurcationPair(p, o, diff, bool(abs(diff) <= limit)))
         used_p.add(i)
         used_o.add(j)

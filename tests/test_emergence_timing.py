@@ -345,6 +345,18 @@ def test_pair_bifurcations_split_symmetric_event():
     assert lost.observed is None and not lost.within_interval
 
 
+def test_pair_bifurcations_across_a_checkpoint():
+    """The network gains two attractors at 8.5 (interval 7-10), the prediction at 11.6 (interval
+    10-14): they pair across the checkpoint at 10, within one interval (|3.1| <= 4, the longer
+    of the two), not within a 3-epoch interval given explicitly."""
+    pred = [_event("predicted", 11.6, 2, 4, (10.0, 14.0))]
+    obs = [_event("observed", 8.5, 2, 4, (7.0, 10.0))]
+    pairs = pair_bifurcations(pred, obs)
+    assert len(pairs) == 2 and all(p.predicted is pred[0] and p.observed is obs[0] for p in pairs)
+    assert all(p.within_interval and p.epoch_difference == pytest.approx(3.1) for p in pairs)
+    assert not any(p.within_interval for p in pair_bifurcations(pred, obs, interval=3.0))
+
+
 def test_bad_input():
     wa, wb = {"weight_rec": np.eye(2)}, {"weight_rec": np.eye(2)}
     count = lambda w: 1  # noqa: E731
