@@ -521,6 +521,7 @@ class EmergenceReport:
         return {
             "time": self.time,
             "rank": self.rank,
+            "rank_evidence": self.settings.get("rank_evidence", []),
             "summary": self.summary(),
             "prediction": self.analyses[-1].prediction if self.analyses else None,
             "g": self.g,
@@ -602,7 +603,15 @@ def _describe(report: EmergenceReport) -> str:
     words = _WORDS[last.prediction]
     bulk = f", g = {main.g:.2f}" if last.prediction == "bulk" else ""
     how = {"resample": "chosen by resampling", "bic": "chosen by BIC", "fixed": "given"}
-    return f"{words}, rank {report.rank}, P = {p_text} ({how[main.population_method]}){bulk}"
+    tried = report.settings.get("rank_evidence") or []
+    kept = [e for e in tried[1:] if e["rank"] == report.rank]
+    if kept and kept[0]["attractors"] == tried[0]["attractors"]:
+        rank = f"rank {report.rank} (keeps the attractors)"
+    elif len(tried) > 1:
+        rank = f"rank {report.rank} (gap; no rank <= {tried[-1]['rank']} keeps the attractors)"
+    else:
+        rank = f"rank {report.rank}"
+    return f"{words}, {rank}, P = {p_text} ({how[main.population_method]}){bulk}"
 
 
 def _crossings(counts: list[int]) -> list[int]:
@@ -971,6 +980,55 @@ def analyse_checkpoint(
     }
 
 
+#: largest rank ``choose_rank_by_attractors`` tries
+MAX_RANK = 8
+
+
+def choose_rank_by_attractors(
+    weights: dict, time: str, initial=None, prediction: str = "resolvent", *,
+    max_rank: int = MAX_RANK, n_starts: int = 64, seed=0, slow_manifold_tol=None,
+) -> tuple[int, list[dict]]:
+    """The smallest rank whose low-rank network keeps the full-rank network's attractors.
+
+    The test of ``choose_populations`` (Dubreuil et al. 2022) one step earlier: for R = 1, 2,
+    ..., ``max_rank`` the rank-R network of the ``prediction`` ("truncated": m n^T / N of the
+    truncated SVD of W; "resolvent": the same with the rest of W through its linear response;
+    see ``emergence``) is built at the network's own N, with its input weights and bias, and its
+    attractors are counted (``find_fixed_points`` in its R latent dimensions) against those of
+    the network itself. No law is fitted: this asks only whether rank R holds the attractors.
+
+    Returns
+    -------
+    rank : int
+        The smallest R whose count agrees; when none does (and for "bulk", whose bulk is
+        redrawn and cannot be tested at one N), the singular-value gap of W - W0 (or of W
+        without W0, ``lowrank.projection.choose_rank``).
+    evidence : list of dict
+        ``{"rank": R, "attractors": count}`` per R tried, the first entry ``{"rank": None,
+        "attractors": the network's count}``; empty for "bulk".
+    """
+    dyn = Dynamics.from_weights(weights, time)
+    gap = svd_factors(dyn.W - (0.0 if initial is None else initial))[0].shape[1]
+    if prediction == "bulk":
+        return gap, []
+    search = {"n_starts": n_starts, "seed": seed, "slow_manifold_tol": slow_manifold_tol}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # emergence reports its own
+        target = count_attractors(find_fixed_points(dyn, **search))
+        evidence = [{"rank": None, "attractors": target}]
+        for R in range(1, min(max_rank, dyn.W.shape[0] - 1) + 1):
+            factors, _ = _factors(weights, dyn, R, None, None)
+            f = factors.get(prediction)
+            if f is None:
+                continue
+            low = Dynamics(None, f.inputs, f.bias, time, f.n, factors=(f.m, f.n))
+            count = count_attractors(find_fixed_points(low, **search))
+            evidence.append({"rank": R, "attractors": count})
+            if count == target:
+                return R, evidence
+    return gap, evidence
+
+
 class _Point(NamedTuple):
     """One checkpoint in the form ``emergence`` analyses (that of ``TrainingRun.checkpoints``)."""
 
@@ -1068,9 +1126,12 @@ def emergence(
         ``{"epoch": e, "loss": loss, "state_dict": copy.deepcopy(model.state_dict())}``
         (a state dict shares the module's tensors: copy it). A missing loss is NaN.
     rank : int, optional
-        Rank R of the low-rank part of full-rank models, the same at every checkpoint (default:
-        at the singular-value gap of W - W0 at the last analysed checkpoint, or of W without
-        W0: the rank of the trained structure); rank-R models use their own m, n.
+        Rank R of the low-rank part of full-rank models, the same at every checkpoint; rank-R
+        models use their own m, n. Default: by the attractors, as P is chosen (``choose_rank``
+        below): the smallest R <= ``MAX_RANK`` whose rank-R network of the main prediction,
+        built from the last analysed checkpoint at its own N (no fit, no mean field), has the
+        network's attractor count; else (or for "bulk", whose bulk is redrawn) the singular-value
+        gap of W - W0 at that checkpoint, or of W without W0.
     populations : "resample", "bic" or int
         Number P of Gaussian populations fitted to the loadings. "resample" (default): the
         smallest P whose networks resampled from the fitted law keep the observed attractors
@@ -1183,10 +1244,13 @@ def emergence(
         )
     g, edge = bulk_edge(W0, bulk_margin) if W0 is not None else (0.0, 0.0)
     indices = list(indices)
+    rank_evidence: list[dict] = []
     if rank is None and indices and not _own_factors(points[indices[-1]].weights):
-        # one rank for the whole run: the gap of the trained structure at the last checkpoint
-        W_last = Dynamics.from_weights(points[indices[-1]].weights, time).W
-        rank = svd_factors(W_last - (0.0 if W0 is None else W0))[0].shape[1]
+        # one rank for the whole run, chosen at the last checkpoint
+        rank, rank_evidence = choose_rank_by_attractors(
+            points[indices[-1]].weights, time, W0, prediction, n_starts=n_starts, seed=seed,
+            slow_manifold_tol=slow_manifold_tol,
+        )
     if progress:
         from tqdm.auto import tqdm
 
@@ -1198,6 +1262,7 @@ def emergence(
     settings = {
         "n_starts": n_starts, "seed": seed, "initial": W0,
         "slow_manifold_tol": slow_manifold_tol, "prediction": prediction,
+        "rank_evidence": rank_evidence,
     }
     analyses, weights, R = [], [], 0
     for i in indices:

@@ -15,7 +15,8 @@ from scipy.optimize import brentq
 
 from lowrank import emergence
 from lowrank.dynamics import Dynamics
-from lowrank.emergence_report import _factors
+from lowrank.emergence_report import _factors, choose_rank_by_attractors
+from lowrank.projection import choose_rank
 
 N = 200
 G = 0.5
@@ -92,3 +93,39 @@ def test_resolvent_needs_no_W0_and_bulk_does():
     assert last.observed_attractors == 2 and last.main.n_attractors == 2
     with pytest.raises(ValueError, match="bulk.*W0"):
         emergence(runs, rank=1, populations=1, time="discrete", prediction="bulk")
+
+
+def _hopfield(N_h=200, lam=2.0, g=0.3, seed=6):
+    """Two binary patterns xi (entries +-1) stored as W = g chi + lam xi xi^T / N: the map
+    h' = tanh(W h) has the four attractors +-tanh-scaled xi_1, +-xi_2 (the mixtures are saddles)."""
+    rng = np.random.default_rng(seed)
+    xi = rng.choice([-1.0, 1.0], size=(N_h, 2))
+    return g * rng.standard_normal((N_h, N_h)) / np.sqrt(N_h) + lam * xi @ xi.T / N_h
+
+
+def _attractors_by_simulation(W, n_starts=200, steps=400, seed=0):
+    """Distinct end states of the map h' = tanh(W h) from random starts (plain numpy)."""
+    rng = np.random.default_rng(seed)
+    H = rng.uniform(-1, 1, (n_starts, W.shape[0]))
+    for _ in range(steps):
+        H = np.tanh(H @ W.T)
+    assert np.max(np.abs(np.tanh(H @ W.T) - H)) < 1e-8  # all at rest
+    return len({tuple(np.round(h, 4)) for h in H})
+
+
+@pytest.mark.parametrize("prediction", ["truncated", "resolvent"])
+def test_rank_chosen_by_the_attractors(prediction):
+    """Four attractors by simulation of the full network, two for its rank-one truncation: the
+    rank that keeps them is 2, found by the low-rank networks' own counts."""
+    W = _hopfield()
+    n = W.shape[0]
+    assert _attractors_by_simulation(W) == 4
+    U, S, Vt = np.linalg.svd(W)
+    assert _attractors_by_simulation(S[0] * np.outer(U[:, 0], Vt[0])) == 2
+    weights = {"weight_rec": W, "weight_in": np.zeros((n, 1)), "bias": np.zeros(n)}
+    rank, evidence = choose_rank_by_attractors(weights, "discrete", None, prediction,
+                                               n_starts=32)
+    assert rank == 2
+    assert evidence == [{"rank": None, "attractors": 4}, {"rank": 1, "attractors": 2},
+                        {"rank": 2, "attractors": 4}]
+    assert choose_rank_by_attractors(weights, "discrete", None, "bulk") == (choose_rank(S), [])
