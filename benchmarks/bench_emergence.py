@@ -153,7 +153,7 @@ def timing(report, rows: list[dict], located: bool) -> tuple[int, int, str]:
 
 
 def analyse(name: str, kind: str, run, count: int, trained_s: float, located: bool,
-            prediction: str = "truncated") -> dict:
+            prediction: str = "resolvent") -> dict:
     picks = spread(len(run.checkpoints), count)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -264,7 +264,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-turner", action="store_true", help="skip the Turner & Barak runs")
     parser.add_argument("--train-only", action="store_true", help="train and cache, no analysis")
     parser.add_argument("--json", help="also write the per-run results and totals here")
-    parser.add_argument("--prediction", choices=FULL_RANK_PREDICTIONS, default="truncated",
+    parser.add_argument("--prediction", choices=FULL_RANK_PREDICTIONS, default="resolvent",
                         help="main prediction of full-rank runs (all are reported)")
     parser.add_argument(
         "--table-timing",

@@ -112,9 +112,10 @@ def _parser() -> argparse.ArgumentParser:
         "--starts", type=_count, default=64, help="fixed-point finder starts (default 64)"
     )
     report.add_argument(
-        "--prediction", choices=("truncated", "bulk", "resolvent"), default="truncated",
-        help="main prediction of a full-rank network: truncated SVD of W (default), the low "
-        "rank of W - W0 plus a random bulk, or through the bulk's linear response (all reported)",
+        "--prediction", choices=("truncated", "bulk", "resolvent"), default="resolvent",
+        help="main prediction of a full-rank network: the truncated SVD of W with the rest of W "
+        "through its linear response (resolvent, default), the truncated SVD alone, or the low "
+        "rank of W - W0 plus a random bulk (all are reported)",
     )
     report.add_argument(
         "--slow-manifold-tol", type=float, default=None,

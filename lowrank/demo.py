@@ -43,7 +43,7 @@ def analyse_run(
     seed: int = 0,
     progress: bool = True,
     slow_manifold_tol: float | None = None,
-    prediction: str = "truncated",
+    prediction: str = "resolvent",
 ):
     """``lowrank.emergence`` at ``checkpoints`` checkpoints spread over the run, as the demo and
     ``lowrank emergence RUN.npz`` both run it (so that they agree): the package's defaults for

@@ -921,7 +921,7 @@ def analyse_checkpoint(
     finite_size: int | None = None,
     slow_manifold_tol: float | None = None,
     bulk_margin: float | None = None,
-    prediction: str = "truncated",
+    prediction: str = "resolvent",
     eigenvalues: np.ndarray | None = None,
 ) -> dict:
     """Outliers, predictions and observed fixed points of one set of weights (see ``emergence``).
@@ -1109,7 +1109,7 @@ def emergence(
     finite_size: int | None = LARGE_N,
     slow_manifold_tol: float | None = None,
     bulk_margin: float | None = None,
-    prediction: str = "truncated",
+    prediction: str = "resolvent",
 ) -> EmergenceReport:
     """Compare mean-field predicted with observed attractors at every checkpoint of a training run.
 
@@ -1170,12 +1170,14 @@ def emergence(
         shapes the attractors.
     prediction : {"truncated", "bulk", "resolvent"}
         The main prediction of a full-rank network (the table's ``predicted_stable``, the
-        summary, the figure), the other one given beside it. "truncated" by default, as measured:
-        on the demo's full-rank 2-bit flip-flop (N = 100, torch's uniform init, g = 0.58) the
-        truncated SVD predicts the observed count at 6 of 8 checkpoints and "bulk" at 1 (W - W0
-        has overlap eigenvalues below 1 at any rank: the outliers of W come from W0 and W - W0
-        together, n^T (lambda - W0)^-1 m (Schuessler et al. 2020), which a bulk drawn
-        independently of m, n loses).
+        summary, the figure), the others given beside it. "resolvent" by default, as measured
+        (``benchmarks/bench_emergence.py``, 12 full-rank runs of N = 100 on the 1-, 2-, 3-bit
+        flip-flops and the ring, 8 checkpoints each): the truncated SVD alone loses attractors
+        that the rest of W holds with it (rank-2 truncations of 2-bit flip-flop networks keep 2
+        of their 4 attractors), and "bulk" almost never matches (W - W0 has overlap eigenvalues
+        below 1 at any rank: the outliers of W come from W0 and W - W0 together,
+        n^T (lambda - W0)^-1 m (Schuessler et al. 2020), which a bulk drawn independently of
+        m, n loses).
     finite_size : int or None
         N of the finite-size check of the main prediction (``finite_size_check``), None to skip.
     slow_manifold_tol : float, optional

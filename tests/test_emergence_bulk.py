@@ -59,8 +59,8 @@ def test_bulk_strength_and_outliers_beyond_the_bulk():
     # the outliers sit at the planted eigenvalues up to the finite-N error (~ g / sqrt(N))
     found = np.sort(np.abs(last.outliers_bulk))
     np.testing.assert_allclose(found, [0.8, 1.6], atol=3 * G / np.sqrt(N))
-    # W0 known: all three predictions, the truncated SVD the main one by default
-    assert last.prediction == "truncated"
+    # W0 known: all three predictions, the resolvent the main one by default
+    assert last.prediction == "resolvent"
     assert set(last.predictions) == {"bulk", "truncated", "resolvent"}
     assert last.predictions["bulk"].g == pytest.approx(g)
     assert last.predictions["truncated"].g == 0.0
