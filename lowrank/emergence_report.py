@@ -46,17 +46,23 @@ from ._checks import ConvergenceWarning, as_array, as_float, as_int, choose
 from ._repr import compact_repr
 from .dynamics import unique_points
 from .dynamics.systems import own_time
+from .emergence_factors import (
+    FULL_RANK_PREDICTIONS,
+    _Factors,
+    _factors,
+    _own_factors,
+    bulk_edge,
+    choose_rank_by_attractors,
+)
 from .fixedpoints import Dynamics, find_fixed_points
 from .populations import count_attractors
-from .projection import loading_rows, svd_factors
+from .projection import loading_rows
 
 __all__ = ["CheckpointAnalysis", "EmergenceReport", "Prediction", "emergence"]
 
 #: matched pairs whose observed attractor lies closer than this to the origin (in kappa) enter the
 #: relative position error only through the other pairs (their relative error is undefined)
 KAPPA_FLOOR = 0.05
-#: the predictions of a full-rank network (``emergence``'s ``prediction``)
-FULL_RANK_PREDICTIONS = ("truncated", "bulk", "resolvent")
 #: default N of the finite-size check
 LARGE_N = 2000
 
@@ -652,21 +658,6 @@ def _beyond(values: np.ndarray, edge: float) -> np.ndarray:
     return values[np.abs(values) > max(edge, _zero(values))]
 
 
-def bulk_edge(W0: np.ndarray, margin: float | None = None) -> tuple[float, float]:
-    """The bulk strength g = sqrt(N) std(W0) and the edge g + margin of its eigenvalue disk.
-
-    By the circular law the eigenvalues of a random W0 with i.i.d. entries of variance g^2 / N fill
-    the disk of radius g (Girko 1984; Rajan & Abbott 2006); the default margin 4 g / sqrt(N) sits
-    above the finite-N fluctuation of its edge, as in ``LowRankNetwork.outliers``.
-    """
-    N = W0.shape[0]
-    g = float(np.sqrt(N) * W0.std())
-    if margin is None:
-        margin = 4.0 * g / np.sqrt(N)
-    margin = as_float(margin, "bulk_margin", minimum=0.0)
-    return g, g + margin
-
-
 def _fit(rows, rank, n_inputs, populations, seed, *, observed, time, g, slow_manifold_tol, inputs,
          observed_kappa=None):
     """The law of the rows (``lowrank.populations.fit_populations``): (loadings, method,
@@ -807,17 +798,6 @@ def _law_settles(
     return bool(np.all(speed < tol * (1.0 + np.abs(v).max(axis=1, keepdims=True))))
 
 
-class _Factors(NamedTuple):
-    """What a prediction is made from: W ~ m n^T / N (+ a bulk of strength g), input weights and
-    bias (those of the network except for "resolvent")."""
-
-    m: np.ndarray
-    n: np.ndarray
-    g: float
-    inputs: np.ndarray
-    bias: np.ndarray
-
-
 def _predict(
     method, factors: _Factors, time, populations, seed, observed, finite_size,
     slow_manifold_tol=None, observed_kappa=None,
@@ -861,52 +841,6 @@ def _predict(
             loadings, time, finite_size, g, inputs, kappa[stable], seed=seed
         )
     return prediction
-
-
-#: 1 - (W - m n^T / N) with a condition number above this has no usable linear response
-_RESPONSE_CONDITION = 1e10
-
-
-def _through_rest(W: np.ndarray, m, n, W_in, bias) -> _Factors | None:
-    """The rank-R part m n^T / N of W with the rest W_rest = W - m n^T / N entering through its
-    linear response: m (1 - W_rest)^-1 m, input weights and bias filtered alike, n kept
-    ("resolvent", see ``emergence``); None where 1 - W_rest is (numerically) singular."""
-    N, R = m.shape
-    response = np.eye(N) - (W - m @ n.T / N)
-    with threadpool_limits(1):
-        if np.linalg.cond(response) > _RESPONSE_CONDITION:
-            return None
-        filtered = np.linalg.solve(
-            response, np.concatenate([m, W_in, bias.reshape(N, 1)], axis=1)
-        )
-    K = W_in.shape[1]
-    return _Factors(filtered[:, :R], n, 0.0, filtered[:, R:R + K], filtered[:, -1])
-
-
-def _factors(weights: dict, dyn: Dynamics, rank, initial, bulk_margin) -> tuple[dict, float]:
-    """{method: _Factors} of the predictions a checkpoint allows, and the bulk edge.
-
-    A rank-R model: its own m, n ("own"). A full-rank one: the rank-R truncated SVD of W
-    ("truncated"), the same with the rest of W through its linear response ("resolvent",
-    unless 1 - W_rest is singular) and, with W0, the rank-R part of W - W0 with the bulk g of
-    W0 ("bulk").
-    """
-    W, W_in, bias = dyn.W, dyn.W_in, dyn.bias
-    if _own_factors(weights):
-        m, n = (np.asarray(weights[k], float) for k in ("m", "n"))
-        return {"own": _Factors(m, n, 0.0, W_in, bias)}, 0.0
-    edge, factors = 0.0, {}
-    if initial is not None:
-        m, n, _ = svd_factors(W - initial, rank)
-        g, edge = bulk_edge(initial, bulk_margin)
-        factors["bulk"] = _Factors(m, n, g, W_in, bias)
-        rank = m.shape[1]
-    m, n, _ = svd_factors(W, rank)
-    factors["truncated"] = _Factors(m, n, 0.0, W_in, bias)
-    through = _through_rest(W, m, n, W_in, bias)
-    if through is not None:
-        factors["resolvent"] = through
-    return factors, edge
 
 
 def analyse_checkpoint(
@@ -980,55 +914,6 @@ def analyse_checkpoint(
     }
 
 
-#: largest rank ``choose_rank_by_attractors`` tries
-MAX_RANK = 8
-
-
-def choose_rank_by_attractors(
-    weights: dict, time: str, initial=None, prediction: str = "resolvent", *,
-    max_rank: int = MAX_RANK, n_starts: int = 64, seed=0, slow_manifold_tol=None,
-) -> tuple[int, list[dict]]:
-    """The smallest rank whose low-rank network keeps the full-rank network's attractors.
-
-    The test of ``choose_populations`` (Dubreuil et al. 2022) one step earlier: for R = 1, 2,
-    ..., ``max_rank`` the rank-R network of the ``prediction`` ("truncated": m n^T / N of the
-    truncated SVD of W; "resolvent": the same with the rest of W through its linear response;
-    see ``emergence``) is built at the network's own N, with its input weights and bias, and its
-    attractors are counted (``find_fixed_points`` in its R latent dimensions) against those of
-    the network itself. No law is fitted: this asks only whether rank R holds the attractors.
-
-    Returns
-    -------
-    rank : int
-        The smallest R whose count agrees; when none does (and for "bulk", whose bulk is
-        redrawn and cannot be tested at one N), the singular-value gap of W - W0 (or of W
-        without W0, ``lowrank.projection.choose_rank``).
-    evidence : list of dict
-        ``{"rank": R, "attractors": count}`` per R tried, the first entry ``{"rank": None,
-        "attractors": the network's count}``; empty for "bulk".
-    """
-    dyn = Dynamics.from_weights(weights, time)
-    gap = svd_factors(dyn.W - (0.0 if initial is None else initial))[0].shape[1]
-    if prediction == "bulk":
-        return gap, []
-    search = {"n_starts": n_starts, "seed": seed, "slow_manifold_tol": slow_manifold_tol}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # emergence reports its own
-        target = count_attractors(find_fixed_points(dyn, **search))
-        evidence = [{"rank": None, "attractors": target}]
-        for R in range(1, min(max_rank, dyn.W.shape[0] - 1) + 1):
-            factors, _ = _factors(weights, dyn, R, None, None)
-            f = factors.get(prediction)
-            if f is None:
-                continue
-            low = Dynamics(None, f.inputs, f.bias, time, f.n, factors=(f.m, f.n))
-            count = count_attractors(find_fixed_points(low, **search))
-            evidence.append({"rank": R, "attractors": count})
-            if count == target:
-                return R, evidence
-    return gap, evidence
-
-
 class _Point(NamedTuple):
     """One checkpoint in the form ``emergence`` analyses (that of ``TrainingRun.checkpoints``)."""
 
@@ -1074,11 +959,6 @@ def _user_checkpoints(run, time) -> tuple[list[_Point], str]:
             w["m"], w["n"] = system.factors
         out.append(_Point(epoch, loss, w))
     return out, time
-
-
-def _own_factors(weights: dict) -> bool:
-    """Whether the weights are a rank-R model's own m, n."""
-    return "m" in weights and "n" in weights
 
 
 def _initial_weights(initial, points: list, N: int) -> np.ndarray | None:
@@ -1127,11 +1007,12 @@ def emergence(
         (a state dict shares the module's tensors: copy it). A missing loss is NaN.
     rank : int, optional
         Rank R of the low-rank part of full-rank models, the same at every checkpoint; rank-R
-        models use their own m, n. Default: by the attractors, as P is chosen (``choose_rank``
-        below): the smallest R <= ``MAX_RANK`` whose rank-R network of the main prediction,
-        built from the last analysed checkpoint at its own N (no fit, no mean field), has the
-        network's attractor count; else (or for "bulk", whose bulk is redrawn) the singular-value
-        gap of W - W0 at that checkpoint, or of W without W0.
+        models use their own m, n. Default: by the attractors, as P is chosen
+        (``lowrank.emergence_factors.choose_rank_by_attractors``): the smallest R <= 8 whose
+        rank-R network of the main prediction, built from the last analysed checkpoint at its
+        own N (no fit, no mean field), has the network's attractor count; else (or for
+        "bulk", whose bulk is redrawn) the singular-value gap of W - W0 at that checkpoint, or
+        of W without W0.
     populations : "resample", "bic" or int
         Number P of Gaussian populations fitted to the loadings. "resample" (default): the
         smallest P whose networks resampled from the fitted law keep the observed attractors
