@@ -19,6 +19,7 @@ _EXPORTS = {
     "Trajectory": "simulation",
     "MeanField": "meanfield",
     "bifurcation_diagram": "bifurcation",
+    "stationary_states_along": "meanfield_sweep",
     "RNN": "models",
     "train": "training",
     "TrainingRun": "training",

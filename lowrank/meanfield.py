@@ -824,6 +824,8 @@ class MeanField:
         tol: float = 1e-10,
         max_iter: int = 60,
         stability_tol: float = STABILITY_TOL,
+        *,
+        starts=None,
     ) -> StationaryStates:
         """Every static and chaotic solution of the mean-field theory, unstable ones included.
 
@@ -841,7 +843,11 @@ class MeanField:
         Delta_inf = -Delta_0 of the domain has not failed (``_collapsed``); any other start whose
         Newton iteration does not converge has, and makes the result possibly incomplete.
         Where no chaotic state can exist (``chaos_excluded``: g sup|phi'| <= 1, a theorem for
-        any structure) the chaotic search is not run.
+        any structure) the chaotic search is not run. Known states (``starts``, e.g. those of a
+        nearby parameter value) are tried first, as extra starts of the same search: every state
+        that continues to this model is found, whatever the random starts reach. To follow the
+        states over many parameter values, :func:`lowrank.stationary_states_along` continues
+        them and searches only where their number may change.
 
         Parameters
         ----------
@@ -857,6 +863,11 @@ class MeanField:
             Newton iterations per start (half of them for the chaotic starts).
         stability_tol : float
             Tolerance of the stable / unstable / marginal classification (see ``StationaryState``).
+        starts : StationaryStates or sequence of StationaryState, optional
+            Extra starts run before the others: Newton from each state's ``unknowns`` (static ones
+            on the static system, chaotic ones on the chaotic system; chaotic ones are not used
+            where no chaotic search runs). They count as starts: one that does not converge (nor
+            collapses onto a static state) makes the result possibly incomplete.
 
         Returns
         -------
@@ -876,10 +887,68 @@ class MeanField:
         max_iter = as_int(max_iter, "max_iter", minimum=1)
         stability_tol = as_float(stability_tol, "stability_tol", minimum=0.0)
         n_starts = 20 * self.rank if n_starts is None else as_int(n_starts, "n_starts", minimum=1)
+        known = self._given_states(starts)
+        found, report, _ = self._search_states(
+            u, n_starts, seed, tol, max_iter, stability_tol, known
+        )
+        warn_report(report, stacklevel=3)
+        return StationaryStates(
+            [state for state, _ in found],
+            report.n_starts,
+            report.n_failed,
+            report.failed_residual,
+            report,
+            stability_tol,
+        )
+
+    def _given_states(self, starts) -> list[StationaryState]:
+        """The ``starts`` of ``stationary_states`` as a list, checked."""
+        if starts is None:
+            return []
+        if isinstance(starts, StationaryState):
+            starts = [starts]
+        try:
+            states = list(starts)
+        except TypeError:
+            raise TypeError(
+                "starts must be StationaryStates or a sequence of StationaryState, "
+                f"got {type(starts).__name__}"
+            ) from None
+        R = self.rank
+        for state in states:
+            if not isinstance(state, StationaryState):
+                raise TypeError(
+                    f"starts must hold StationaryState objects, got {type(state).__name__}"
+                )
+            size = R + 2 if state.chaotic else R + 1
+            if state.unknowns is None or np.shape(state.unknowns) != (size,):
+                raise ValueError(
+                    f"starts: a {'chaotic' if state.chaotic else 'static'} state of this model "
+                    f"(rank {R}) has {size} unknowns, got shape {np.shape(state.unknowns)}"
+                )
+        return states
+
+    def _search_states(
+        self,
+        u: np.ndarray,
+        n_starts: int,
+        seed,
+        tol: float,
+        max_iter: int,
+        stability_tol: float,
+        known: list[StationaryState],
+    ) -> tuple[list[tuple[StationaryState, NewtonResult]], SolverReport, dict]:
+        """The multi-start search of ``stationary_states``: (state, Newton result) pairs, static
+        states first, then chaotic ones, each sorted by |kappa|; the report; and the symmetries
+        (sign flips) of each system, keyed by ``chaotic`` (False, True)."""
         kappa_starts = self._starts(n_starts, seed)
         g2 = self.g**2
         static_fun = self.residual_function("static", u)
-        static_starts = [
+        static_starts = [s.unknowns.astype(float) for s in known if not s.chaotic]
+        if self.g == 0:
+            for y in static_starts:
+                y[-1] = 0.0
+        static_starts += [
             np.append(k, d)
             for d in ((0.0,) if self.g == 0 else (0.05 * g2, 0.5 * g2))
             for k in kappa_starts
@@ -895,12 +964,19 @@ class MeanField:
             deflated_min_step=DEFLATED_MIN_STEP,
         )
         static_search.run(static_starts)
-        static_search.mirror(self._symmetries(static_fun, self._symmetry_samples(static_starts)))
-        static = [self._make_static(r, stability_tol) for r in static_search.found]
+        symmetries = {
+            False: self._symmetries(static_fun, self._symmetry_samples(static_starts)),
+            True: [],
+        }
+        static_search.mirror(symmetries[False])
+        static = [(self._make_static(r, stability_tol), r) for r in static_search.found]
         searches, chaotic = [static_search], []
         if self.g > 0 and self._is_flow and not self.chaos_excluded:
             chaotic_fun = self.residual_function("chaotic", u)
-            chaotic_starts, flips = self._chaotic_starts(static, kappa_starts, chaotic_fun)
+            chaotic_starts, flips = self._chaotic_starts(
+                [s for s, _ in static], kappa_starts, chaotic_fun
+            )
+            chaotic_starts = [s.unknowns.astype(float) for s in known if s.chaotic] + chaotic_starts
             collapsing = self._collapse_rule(u)
             chaotic_search = RootSearch(
                 chaotic_fun,
@@ -918,14 +994,12 @@ class MeanField:
             )
             chaotic_search.run(chaotic_starts)
             chaotic_search.mirror(flips)
-            chaotic = [self._make_chaotic(r, stability_tol) for r in chaotic_search.found]
+            symmetries[True] = flips
+            chaotic = [(self._make_chaotic(r, stability_tol), r) for r in chaotic_search.found]
             searches.append(chaotic_search)
-        points = sorted(static, key=_by_kappa) + sorted(chaotic, key=_by_kappa)
-        report = _report("stationary_states", searches, tol, max_iter)
-        warn_report(report, stacklevel=3)
-        return StationaryStates(
-            points, report.n_starts, report.n_failed, report.failed_residual, report, stability_tol
-        )
+        found = sorted(static, key=lambda p: _by_kappa(p[0]))
+        found += sorted(chaotic, key=lambda p: _by_kappa(p[0]))
+        return found, _report("stationary_states", searches, tol, max_iter), symmetries
 
 
 #: gaps D_0 - D_inf of the chaotic starts, as fractions of D_0

@@ -23,6 +23,7 @@ __all__ = [
     "LatentFixedPoints",
     "StationaryState",
     "StationaryStates",
+    "StationarySweep",
     "LatentTrajectory",
 ]
 
@@ -262,9 +263,24 @@ class StationaryStates(_Collection):
         How the search ended.
     stability_tol : float
         Tolerance of the stable / unstable / marginal classification.
+    search : str
+        "multistart": a multi-start search (``MeanField.stationary_states``); "continuation":
+        the states of a neighbouring parameter value followed by Newton, with no multi-start
+        search (values of :func:`lowrank.stationary_states_along` between searches).
+        A continuation is never ``complete``: states born away from the known ones are not
+        looked for.
     """
 
     __repr__ = compact_repr
+
+    search: str = "multistart"
+
+    @property
+    def complete(self) -> bool:
+        """A multi-start search in which every start converged or was accounted for
+        (``report.success``): when False, some solutions may be missing (a ConvergenceWarning
+        said so), or the states come from a continuation (``search``), not a search."""
+        return self.search == "multistart" and (self.report is None or bool(self.report.success))
 
     @property
     def chaotic(self) -> np.ndarray:
@@ -281,6 +297,68 @@ class StationaryStates(_Collection):
     @property
     def mu(self) -> np.ndarray:
         return np.array([p.mu for p in self.points]).reshape(len(self.points), -1)
+
+
+@dataclass
+class StationarySweep(Sequence):
+    """The stationary states at every value of a parameter, from
+    :func:`lowrank.stationary_states_along`.
+
+    Attributes
+    ----------
+    values : ndarray (n,)
+        The parameter values, in the order given.
+    states : list of StationaryStates
+        The states at each value: from a multi-start search where ``searched``, else continued
+        from the previous value (``StationaryStates.search``).
+    searched : ndarray (n,) bool
+        Where a multi-start search ran.
+    reasons : list of str
+        Why the search ran at each value ("" where the states were continued): the first value,
+        a test that the number of states may have changed since the previous value, or the
+        schedule ``search_every``.
+    report : SolverReport
+        Over the whole sweep: ``success`` when every multi-start search was complete.
+    """
+
+    __repr__ = compact_repr
+
+    values: np.ndarray
+    states: list
+    searched: np.ndarray
+    reasons: list
+    report: SolverReport | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Every multi-start search of the sweep was complete, and the states between them were
+        continued without any sign that their number changed (see
+        :func:`lowrank.stationary_states_along` for what is and is not detected)."""
+        return self.report is None or bool(self.report.success)
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def __getitem__(self, index):
+        return self.states[index]
+
+    def __iter__(self) -> Iterator:
+        return iter(self.states)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """(n,) int: number of states at each value."""
+        return np.array([len(s) for s in self.states], dtype=int)
+
+    @property
+    def n_chaotic(self) -> np.ndarray:
+        """(n,) int: number of chaotic states at each value."""
+        return np.array([int(np.count_nonzero(s.chaotic)) for s in self.states], dtype=int)
+
+    @property
+    def n_stable(self) -> np.ndarray:
+        """(n,) int: number of strictly stable states at each value."""
+        return np.array([int(np.count_nonzero(s.stable)) for s in self.states], dtype=int)
 
 
 @dataclass

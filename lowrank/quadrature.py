@@ -27,8 +27,9 @@ For small variances (standard deviation up to ~1.6) the trapezoidal rule on a un
 fewer nodes at the same accuracy: for an integrand analytic in the strip |Im x| < d it converges
 geometrically, with error ~ exp(-2 pi d / h) for the spacing h in x, plus the aliasing of the
 Gaussian factor ~ exp(-2 pi^2 (sd / h)^2) (Trefethen & Weideman 2014, SIAM Rev. 56:385); with
-h = min(0.2, sd / 2) both are below 1e-13 for d >= ~1 (37 nodes for a tiny variance, 91 at
-Delta = 1). The nested averages of the chaotic equations, E_z g([f](mu + sqrt(c) z, v)), use
+h = min(0.2, sd / 2) both are below 1e-13 for d >= ~1 (37 nodes for a small variance, 91 at
+Delta = 1). Tiny variances (sd <= 0.05) get a Gauss-Hermite rule of 1 to 10 nodes, exact to
+~1e-18 there. The nested averages of the chaotic equations, E_z g([f](mu + sqrt(c) z, v)), use
 that rule for both variables on one shared lattice (``lattice``): f is evaluated once per
 lattice point and each inner average is a discrete convolution, a few hundred evaluations of f
 where nested rules need tens of thousands.
@@ -84,6 +85,21 @@ MAX_LATTICE = 1601
 #: ``rule`` is the trapezoidal rule of ``lattice`` (one variance) when it needs at most this many
 #: nodes (standard deviations up to ~1.6), else the composite Gauss-Legendre rule
 MAX_TRAPEZOID = 151
+#: standard deviations up to this get a Gauss-Hermite rule (instead of the 37 nodes of the
+#: trapezoid), with the fewest nodes n <= HERMITE_NODES such that n! sd^(2n) <= HERMITE_ERROR: for
+#: f analytic in the disc of radius d >= 1 around each point its error is at most
+#: n! (sd / d)^(2n) sup|f| (Cauchy's bound on f^(2n) in the Gauss-Hermite remainder). It is what
+#: makes the nested averages cheap at a tiny outer variance (the chaotic state with mean 0 has
+#: Delta_inf ~ 0 and an outer variance of the size of Newton's last step: 1 to 3 outer nodes
+#: instead of a lattice with spacing h < sd / 2)
+HERMITE_SD = 0.05
+HERMITE_NODES = 10
+HERMITE_ERROR = 1e-18
+_HERM_T = np.zeros((HERMITE_NODES + 1, HERMITE_NODES))
+_HERM_W = np.zeros((HERMITE_NODES + 1, HERMITE_NODES))
+for _n in range(1, HERMITE_NODES + 1):
+    _t, _w = np.polynomial.hermite_e.hermegauss(_n)
+    _HERM_T[_n, :_n], _HERM_W[_n, :_n] = _t, _w / math.sqrt(2.0 * math.pi)
 
 
 @njit(cache=True)
@@ -92,11 +108,12 @@ def rule(mu: float, delta: float, x: np.ndarray, w: np.ndarray) -> int:
 
     sum_i w_i f(x_i) approximates [f](mu, delta); the weights include the Gaussian density and
     sum to 1 up to ~1e-16, for any finite mu and delta (they are computed in the standard
-    variable z). Small variances (at most MAX_TRAPEZOID nodes) get the trapezoidal rule of
-    ``lattice`` (spacing min(H_MAX, HZ_MAX sqrt(delta)) over LATTICE_Z standard deviations),
-    larger ones the composite Gauss-Legendre rule of the module docstring. ``delta = 0`` gives the
-    single
-    node mu; a negative or non-finite ``delta`` or ``mu`` returns -1 (and no nodes).
+    variable z). Tiny variances (standard deviation up to HERMITE_SD) get a Gauss-Hermite rule of
+    at most HERMITE_NODES nodes (error <= HERMITE_ERROR sup|f|), small ones (at most
+    MAX_TRAPEZOID nodes) the trapezoidal rule of ``lattice`` (spacing
+    min(H_MAX, HZ_MAX sqrt(delta)) over LATTICE_Z standard deviations), larger ones the composite
+    Gauss-Legendre rule of the module docstring. ``delta = 0`` gives the single node mu; a
+    negative or non-finite ``delta`` or ``mu`` returns -1 (and no nodes).
     The buffers must hold at least ``MAX_NODES`` entries.
     """
     if not (delta >= 0.0) or not math.isfinite(delta) or not math.isfinite(mu):
@@ -106,6 +123,16 @@ def rule(mu: float, delta: float, x: np.ndarray, w: np.ndarray) -> int:
         x[0] = mu
         w[0] = 1.0
         return 1
+    if s <= HERMITE_SD:
+        n = 1
+        bound = delta  # n! s^(2n)
+        while n < HERMITE_NODES and bound > HERMITE_ERROR:
+            n += 1
+            bound *= n * delta
+        for k in range(n):
+            x[k] = mu + s * _HERM_T[n, k]
+            w[k] = _HERM_W[n, k]
+        return n
     h = min(H_MAX, HZ_MAX * s)
     # compared as a float first: numba's ceil returns an int64, which a huge delta overflows
     if LATTICE_Z * s / h <= (MAX_TRAPEZOID - 1) // 2:  # the trapezoid: fewer nodes

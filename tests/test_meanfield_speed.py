@@ -126,6 +126,9 @@ def _direct_chaotic(law, g, kappa, d0, dinf):
         (-0.5, 2.4, -0.9),  # c = S + D_inf < 0: mirrored outer nodes
         (0.2, 1.5, 1e-6 - 0.2**2 * 1.0),  # c ~ 0 with a wide inner Gaussian: fallback rules
         (0.0, 3.0, 0.0),  # c = 0: one outer node
+        (0.0, 2.7, -2.3e-11),  # the mean-zero chaotic state: a tiny outer variance (Hermite)
+        (0.1, 1.9, 1.7e-9 - 0.01),  # c = 1.7e-9 > 0
+        (0.0, 0.8, 2e-3),  # c = 2e-3: the largest outer variance of the Hermite rules
     ],
 )
 def test_chaotic_residuals_match_nested_gauss_hermite(kappa, d0, dinf):
@@ -158,6 +161,21 @@ def _nested_quad(f, mu, c, v):
 def test_nested_lattice_average_matches_adaptive_quadrature(f, mu, c, v):
     ref = _nested_quad(f, mu, c, v)
     assert abs(nested_average(f, np.square, mu, c, v) - ref) <= 1e-10 * max(1.0, abs(ref))
+
+
+@pytest.mark.parametrize("delta", [1e-20, 1e-12, 1.7e-9, 1e-6, 1e-4, 2.5e-3])
+@pytest.mark.parametrize("f", [np.tanh, _lncosh, lambda x: 1.0 - np.tanh(x) ** 2],
+                         ids=["tanh", "lncosh", "sech2"])
+def test_tiny_variance_rule_matches_adaptive_quadrature(f, delta):
+    """The few-node Gauss-Hermite rule of a tiny variance against scipy quad in z."""
+    from lowrank.quadrature import gauss_rule
+
+    mu = 0.7
+    x, w = gauss_rule(mu, delta)
+    assert len(x) <= 10
+    ref = quad(lambda z: float(f(np.array(mu + math.sqrt(delta) * z))) * math.exp(-z * z / 2),
+               -12, 12, epsabs=1e-15, epsrel=1e-14, limit=200)[0] / math.sqrt(2 * math.pi)
+    assert abs(float(w @ f(x)) - ref) <= 1e-14 * max(1.0, abs(ref))
 
 
 # --- the chaos exclusion theorem -----------------------------------------------------------------
