@@ -231,6 +231,52 @@ def test_maxiter_reports_the_local_failure():
     assert result.report.n_failed >= 1 and result.grad_norm > 1e-6
 
 
+def test_a_search_stopped_as_futile_is_reported_as_not_converged():
+    """Two unrelated near-identity 30 x 30 matrices (like DMD matrices): every start ends at its
+    own local minimum, the added starts stop early, and the result says so. With futility=0 the
+    same seed runs the same first starts and then all max_starts: never a worse score."""
+    rng = np.random.default_rng(0)
+    n = 30
+    A = 0.9 * np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
+    B = 0.8 * np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        early = orthogonal_similarity(A, B)
+        full = orthogonal_similarity(A, B, futility=0.0)
+    messages = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert early.report.n_starts < 20 and not early.converged and early.report.status == 1
+    assert "distinct local minima" in messages[0] and "were not run" in messages[0]
+    assert full.report.n_starts == 20 or full.converged
+    assert full.euclidean <= early.euclidean + 1e-12
+    for result in (early, full):
+        np.testing.assert_allclose(result.C @ result.C.T, np.eye(n), atol=1e-10)
+        assert result.euclidean == pytest.approx(distance_at(A, B, result.C), abs=1e-12)
+        assert result.euclidean >= independent_lower_bound(A, B) - 1e-12
+        assert result.converged == (result.grad_norm <= 1e-6 and result.n_agree >= 2)
+
+
+def test_chance_to_confirm_is_conservative_under_equal_basins():
+    """Monte Carlo of the model behind the stopping rule: N minima with equal basins, k = 10
+    starts that all ended at different minima, r = 10 more. The chance that the best of them
+    is the global minimum and is reached again is never above the estimate, for N >= 45."""
+    from lowrank.metrics.procrustes import _chance_to_confirm
+
+    k, r = 10, 10
+    estimate = _chance_to_confirm(np.arange(k) * 1e-3, 1e-6, r)
+    rng = np.random.default_rng(0)
+    for N in (45, 100, 400):
+        hits = trials = 0
+        while trials < 20000:
+            first = rng.integers(N, size=k)
+            if len(np.unique(first)) < k:
+                continue  # condition on k different minima
+            trials += 1
+            hits += first.min() == 0 and np.any(rng.integers(N, size=r) == 0)  # 0: the global
+        p = hits / trials
+        assert p <= estimate + 3 * np.sqrt(estimate / trials), (N, p, estimate)
+    assert _chance_to_confirm(np.zeros(k), 1e-6, r) == 1.0  # one minimum found by all: certain
+
+
 def test_global_check_arguments_are_validated():
     with pytest.raises(ValueError, match="tol"):
         orthogonal_similarity(np.eye(2), np.eye(2), tol=0.0)
@@ -238,6 +284,9 @@ def test_global_check_arguments_are_validated():
         orthogonal_similarity(np.eye(2), np.eye(2), max_starts=0)
     with pytest.raises(TypeError, match="max_starts"):
         orthogonal_similarity(np.eye(2), np.eye(2), max_starts=2.5)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="futility"):
+            orthogonal_similarity(np.eye(2), np.eye(2), futility=bad)
 
 
 # --- DSA ------------------------------------------------------------------------------------------

@@ -238,6 +238,7 @@ def dsa_distance(
     maxiter: int = 5000,
     tol: float = 1e-6,
     max_starts: int = 20,
+    futility: float = 0.05,
     full_output: bool = False,
 ) -> float | ProcrustesResult:
     """Dynamical Similarity Analysis distance between two trajectories (Ostrow et al. 2023).
@@ -267,9 +268,11 @@ def dsa_distance(
     gtol, maxiter : float, int
         Convergence tolerance on the Riemannian gradient and iteration budget of each Procrustes
         start (see ``orthogonal_similarity``).
-    tol, max_starts : float, int
-        Tolerance of the global check (gap to the certified lower bound, agreement of starts) and
-        the most local searches of the Procrustes search (see ``orthogonal_similarity``).
+    tol, max_starts, futility : float, int, float
+        Tolerance of the global check (gap to the certified lower bound, agreement of starts),
+        the most local searches of the Procrustes search, and the estimated chance of confirming
+        the best score below which it stops adding random starts (see
+        ``orthogonal_similarity``).
     full_output : bool
         Return the whole ``ProcrustesResult`` (both scores, C, lower bound, convergence) instead
         of one score.
@@ -299,6 +302,7 @@ def dsa_distance(
             maxiter=maxiter,
             tol=tol,
             max_starts=max_starts,
+            futility=futility,
         )
     for w in caught:
         warnings.warn(f"dsa_distance: {w.message}", w.category, stacklevel=2)
@@ -347,6 +351,7 @@ def pairwise_dsa(
     maxiter: int = 5000,
     tol: float = 1e-6,
     max_starts: int = 20,
+    futility: float = 0.05,
     full_output: bool = False,
 ) -> np.ndarray | PairwiseDSA:
     """Symmetric matrix of DSA distances between all pairs of trajectories.
@@ -394,6 +399,7 @@ def pairwise_dsa(
                     maxiter=maxiter,
                     tol=tol,
                     max_starts=max_starts,
+                    futility=futility,
                 )
             D[i, j] = D[j, i] = getattr(result, score)
             grad[i, j] = grad[j, i] = result.grad_norm

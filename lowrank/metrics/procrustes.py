@@ -18,13 +18,15 @@ The problem is not convex and has many local minima. Three things make the answe
    D (distinct eigenvalues), and Q = U_a D U_b^T. The signs maximise the quadratic form
    s(U_a D U_b^T) = sigma^T [(U_a^T a U_a) * (U_b^T b U_b)] sigma, found exactly over all 2^(n-1)
    sign patterns (sigma and -sigma give the same transform) for n <= 12, and by the sign of the
-   Perron vector plus single-flip ascent from random patterns above.
+   Perron vector plus single-flip ascent from random patterns above (where only the best of the
+   three bases, by s(C), is kept on each component).
 2. Local searches from those, from the identity (and a reflection) and from Haar-random starts
    on both components of O(n), det C = +1 and det C = -1 (for odd n, -C gives the same transform
    as C and lies in the other component, so one component covers both): Riemannian L-BFGS with
    the Cayley retraction C <- C (I - W/2)^{-1} (I + W/2), W skew-symmetric, and the closed-form
-   gradient skew(C^T G), G = a C b^T + a^T C b; all starts of a stage advance together
-   (vectorised). The structural starts run first, and nothing else runs when they are certified.
+   gradient skew(C^T G), G = a C b^T + a^T C b, compiled (numba), preconditioned for n >= 16 by
+   the block-diagonal Gauss-Newton matrix in the real Schur basis of b (a sparse matrix). The
+   structural starts run first, and nothing else runs when they are certified.
 3. A certificate: a lower bound on the global minimum. Writing S, K for the symmetric and
    antisymmetric parts, |a - C b C^T|^2 = |S_a - C S_b C^T|^2 + |K_a - C K_b C^T|^2, and
    Hoffman & Wielandt (1953) for the symmetric part and Mirsky (1960) for the antisymmetric part
@@ -40,7 +42,12 @@ The problem is not convex and has many local minima. Three things make the answe
 lower bound) or *agreed* (at least two distinct starts reached the same best score within ``tol``;
 evidence, not proof, of a global minimum: ``certified`` tells the two apart). Random starts are
 added, up to ``max_starts`` local searches in all, until one of the two holds; otherwise a
-ConvergenceWarning reports the gap and the score is only an upper bound on the distance.
+ConvergenceWarning reports the gap and the score is only an upper bound on the distance. Where
+the landscape has many local minima (DMD matrices of rank 50: every start ends at its own
+minimum, 1e-5 to 1e-3 apart), the added starts stop early once a capture-recapture estimate
+(``_chance_to_confirm``) puts the chance that the remaining ones reach the best score again
+below ``futility`` (5%); that search is reported as not converged, with the estimate, like
+any other that ends without a certified or agreed optimum.
 """
 
 from __future__ import annotations
@@ -49,7 +56,9 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 from scipy.linalg import schur
+from scipy.sparse import csr_matrix
 from scipy.stats import ortho_group
 from threadpoolctl import threadpool_limits
 
@@ -216,7 +225,11 @@ def _structural_starts(a, b, rng, components) -> list[np.ndarray]:
     """C = U_a diag(sigma) U_b^T from eigenbases of covariant symmetric matrices (module doc).
 
     For each of (a + a^T)/2, a a^T and a^T a and each component of O(n) searched, the sign
-    pattern sigma maximising s(C) = sigma^T [(U_a^T a U_a) * (U_b^T b U_b)] sigma.
+    pattern sigma maximising s(C) = sigma^T [(U_a^T a U_a) * (U_b^T b U_b)] sigma. Above
+    ``_EXHAUSTIVE_SIGNS`` only the start of each component with the largest s(C) is kept: for
+    orthogonally similar matrices a basis with the right signs gives s(C) = 1, the largest value
+    there is, and for others the three bases are starts like any other (each costs a local
+    search of hundreds of iterations at n = 50).
     """
     n = len(a)
     starts = []
@@ -239,179 +252,278 @@ def _structural_starts(a, b, rng, components) -> list[np.ndarray]:
                 sigma = signs[mask][int(np.argmax(values[mask]))]
             C0 = (Ua * sigma) @ Ub.T
             starts.append(C0 if np.linalg.det(C0) * component > 0 else -C0)
-    return starts
+    if n <= _EXHAUSTIVE_SIGNS:
+        return starts
+    value = [np.sum(a * (C @ b @ C.T)) for C in starts]
+    m = len(components)  # starts[i] lies on components[i % m]
+    return [starts[c + m * int(np.argmax(value[c::m]))] for c in range(m)]
 
 
-def _skew_upper(M: np.ndarray, iu) -> np.ndarray:
-    """sqrt(2) times the strictly upper entries of skew(M) = (M - M^T)/2, for a batch (k, n, n).
+@njit(cache=True)
+def _upper_indices(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of each strictly upper entry, in the order of np.triu_indices(n, 1)."""
+    m = n * (n - 1) // 2
+    rows, cols = np.empty(m, np.int64), np.empty(m, np.int64)
+    k = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            rows[k] = i
+            cols[k] = j
+            k += 1
+    return rows, cols
 
-    The map is an isometry from skew-symmetric matrices (Frobenius norm) to vectors; ``iu`` holds
-    the flat indices of the strictly upper and the mirrored lower entries.
-    """
-    flat = M.reshape(len(M), -1)
-    return (flat[:, iu[0]] - flat[:, iu[1]]) / np.sqrt(2.0)
 
-
-def _evaluate(a: np.ndarray, b: np.ndarray, C: np.ndarray, iu):
-    """-s(C) and its left-trivialised gradient for a batch of C (k, n, n).
+@njit(cache=True)
+def _evaluate(a, b, C, rows, cols):
+    """-s(C) and its left-trivialised gradient as a vector.
 
     d/dt -s(C cay(t W)) at t = 0 is -<skew(C^T G), W> with G = a C b^T + a^T C b the Euclidean
-    gradient of s; the gradient is returned as a vector by ``_skew_upper``.
+    gradient of s; with M = C^T a C, C^T G = M b^T + M^T b = M b^T + (b^T M)^T (four products,
+    not five). The skew matrix is stored as sqrt(2) times its strictly upper entries, an isometry
+    from skew-symmetric matrices (Frobenius norm) to vectors.
     """
-    # with M = C^T a C: s(C) = <M, b> and C^T G = M b^T + M^T b (four products, not five)
-    M = np.matmul(np.swapaxes(C, 1, 2), np.matmul(a, C))
-    f = -np.einsum("kij,ij->k", M, b)
-    return f, -_skew_upper(np.matmul(M, b.T) + np.swapaxes(np.matmul(b.T, M), 1, 2), iu)
+    bT = np.ascontiguousarray(b.T)
+    M = np.ascontiguousarray(C.T) @ (a @ C)
+    X1, X2 = M @ bT, bT @ M  # C^T G = X1 + X2^T
+    g = np.empty(len(rows))
+    for k in range(len(rows)):
+        i, j = rows[k], cols[k]
+        g[k] = (X1[j, i] + X2[i, j] - X1[i, j] - X2[j, i]) / np.sqrt(2.0)
+    return -np.sum(M * b), g
 
 
-def _retract(C: np.ndarray, p: np.ndarray, iu) -> np.ndarray:
-    """C cay(W), cay(W) = (I - W/2)^{-1} (I + W/2), for the skew W of each row of p
-    (``_skew_upper`` form) and each C of a batch (k, n, n).
+@njit(cache=True)
+def _retract(C, p, rows, cols):
+    """C cay(W), cay(W) = (I - W/2)^{-1} (I + W/2), W the skew matrix of the vector p.
 
-    cay(W) = 2 (I - W/2)^{-1} - I, and (I - W/2)^{-T} = (I + W/2)^{-1}, so
-    C cay(W) = 2 X^T - C with (I + W/2) X = C^T: one solve and no product.
+    cay(W) = 2 (I - W/2)^{-1} - I, so C cay(W) = 2 C (I - W/2)^{-1} - C: one inverse (of a
+    matrix whose singular values sqrt(1 + sigma_k(W)^2 / 4) are all >= 1) and one product.
     """
-    k, n, _ = C.shape
-    half = np.zeros((k, n * n))
-    half[:, iu[0]] = p / np.sqrt(8.0)
-    half[:, iu[1]] = -p / np.sqrt(8.0)
-    half = half.reshape(k, n, n)
-    half[:, np.arange(n), np.arange(n)] = 1.0
-    return 2.0 * np.swapaxes(np.linalg.solve(half, np.swapaxes(C, 1, 2)), 1, 2) - C
+    half = np.eye(C.shape[0])
+    for k in range(len(p)):
+        half[rows[k], cols[k]] = -p[k] / np.sqrt(8.0)
+        half[cols[k], rows[k]] = p[k] / np.sqrt(8.0)
+    return 2.0 * (C @ np.linalg.inv(half)) - C
 
 
-def _rowwise_dot(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """Dot products of the rows of two real (k, m) arrays (numpy < 2 lacks the vecdot ufunc)."""
-    return np.einsum("km,km->k", X, Y)
+@njit(cache=True)
+def _apply(indptr, indices, data, v):
+    """The CSR matrix (indptr, indices, data) times v; v itself when the matrix is empty."""
+    if len(indptr) == 0:
+        return v.copy()
+    out = np.zeros_like(v)
+    for i in range(len(v)):
+        for q in range(indptr[i], indptr[i + 1]):
+            out[i] += data[q] * v[indices[q]]
+    return out
 
 
-_dot = getattr(np, "vecdot", _rowwise_dot)  # the ufunc: a third of einsum's call overhead
+@njit(cache=True)
+def _lbfgs(a, b, C, gtol, maxiter, indptr, indices, data):
+    """Riemannian L-BFGS from one start (see ``_local_searches``): (C, |grad|, nit, nfev)."""
+    n = len(a)
+    rows, cols = _upper_indices(n)
+    f, g = _evaluate(a, b, C, rows, cols)
+    nfev, nit = 1, 0
+    S = np.zeros((_MEMORY, len(g)))
+    Y = np.zeros_like(S)
+    rho = np.zeros(_MEMORY)  # 0 marks an empty or skipped pair
+    alpha = np.zeros(_MEMORY)
+    Pg = _apply(indptr, indices, data, g)
+    gamma = _FIRST_STEP / max(np.sqrt(np.dot(Pg, Pg)), 1e-300)
+    head = 0
+    gnorm = np.sqrt(np.dot(g, g))
+    while gnorm > gtol and nit < maxiter:
+        # two-loop recursion: p = -H g with H0 = gamma P
+        q = g.copy()
+        for j in range(_MEMORY):
+            slot = (head - 1 - j) % _MEMORY
+            if rho[slot] != 0.0:
+                alpha[slot] = rho[slot] * np.dot(S[slot], q)
+                q -= alpha[slot] * Y[slot]
+        r = gamma * _apply(indptr, indices, data, q)
+        for j in range(_MEMORY - 1, -1, -1):
+            slot = (head - 1 - j) % _MEMORY
+            if rho[slot] != 0.0:
+                r += (alpha[slot] - rho[slot] * np.dot(Y[slot], r)) * S[slot]
+        p = -r
+        slope = np.dot(g, p)
+        if slope >= 0.0:  # forget the curvature pairs and take a gradient step
+            rho[:] = 0.0
+            p = -gamma * Pg
+            slope = np.dot(g, p)
+        t = 1.0
+        accepted = False
+        for _ in range(_MAX_BACKTRACKS):
+            C_try = _retract(C, t * p, rows, cols)
+            f_try, g_try = _evaluate(a, b, C_try, rows, cols)
+            nfev += 1
+            # Armijo, with a rounding allowance of a few ulps of f
+            if f_try <= f + _ARMIJO * t * slope + 1e-15 * abs(f):
+                accepted = True
+                break
+            t *= 0.5
+        if not accepted:  # no decrease found: stop there, the gradient reports the failure
+            return C, gnorm, max(maxiter, 1), nfev
+        s, y = t * p, g_try - g
+        Pg_try = _apply(indptr, indices, data, g_try)
+        sy = np.dot(s, y)
+        rho[head] = 0.0
+        if sy > 1e-12 * np.sqrt(np.dot(s, s) * np.dot(y, y)):
+            S[head] = s
+            Y[head] = y
+            rho[head] = 1.0 / sy
+            # Nocedal & Wright's scaling gamma = s^T y / y^T P y (measured median gamma 0.12 at
+            # n = 20, 0.25 at n = 50: with gamma = 1 most iterations needed a backtrack)
+            gamma = sy / max(np.dot(y, Pg_try - Pg), 1e-300)
+        head = (head + 1) % _MEMORY
+        C, f, g, Pg = C_try, f_try, g_try, Pg_try
+        gnorm = np.sqrt(np.dot(g, g))
+        nit += 1
+    return C, gnorm, nit, nfev
 
 
-def _preconditioner(b: np.ndarray, iu):
-    """Approximate inverse Hessian of -s(C cay(W)) near a minimum, as a map on ``_skew_upper``
-    vectors.
+def _schur_blocks(T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First index and size (1 or 2) of each diagonal block of a real Schur form T."""
+    first, size = [], []
+    i = 0
+    while i < len(T):
+        two = i + 1 < len(T) and T[i + 1, i] != 0.0
+        first.append(i)
+        size.append(2 if two else 1)
+        i += 2 if two else 1
+    return np.array(first), np.array(size)
 
-    Near a minimum C^T a C ~ b, and the Hessian quadratic form <[W, C^T a C], [W, b]> is close to
-    |[W, b]|^2. In the complex Schur basis Z of b (b = Z T Z^H, Z unitary) the commutator of
-    What = Z^H W Z with T has diagonal part What_ij (t_jj - t_ii), so the map
-    W -> Z [(Z^H W Z)_ij / (|t_ii - t_jj|^2 + delta)] Z^H, symmetric positive definite on real skew
-    matrices, approximates the inverse Hessian; delta = 1e-2 max |t_ii - t_jj|^2 bounds it where
-    eigenvalues of b (nearly) coincide (directions that commute with b cost nothing). It removes
-    most of the ill-conditioning that clustered DMD eigenvalues cause.
+
+def _preconditioner(T: np.ndarray) -> csr_matrix:
+    """Approximate inverse Hessian of -s(C cay(W)) near a minimum, as a sparse symmetric matrix
+    acting on the vectors of skew matrices (``_evaluate``), for b = T in real Schur form
+    (quasi-upper-triangular).
+
+    Near a minimum C^T a C ~ T, and the Hessian quadratic form <[W, C^T a C], [W, T]> is close to
+    the Gauss-Newton form |[W, T]|^2. Keeping the block-diagonal part T_d of T (its 1 x 1 and
+    2 x 2 diagonal blocks), W -> [W, T_d] maps each block W_IJ of W to W_IJ T_JJ - T_II W_IJ:
+    the form splits into independent forms on the blocks, with at most 4 unknowns each
+    (for I < J, from the blocks (I, J) and (J, I) = -(I, J)^T:
+    |X T_JJ - T_II X|^2 + |X T_JJ^T - T_II^T X|^2, X = W_IJ; for a 2 x 2 block I = J,
+    |[W_II, T_II]|^2). The preconditioner is the inverse of that block-diagonal Gauss-Newton
+    matrix plus delta I, delta = 1e-2 max |lambda_i - lambda_j|^2 over the eigenvalues of T, which
+    bounds it where eigenvalues (nearly) coincide (directions that commute with T cost nothing).
+    For 1 x 1 blocks this is the weight 1 / ((t_ii - t_jj)^2 + delta) of W_ij; it removes most of
+    the ill-conditioning that clustered DMD eigenvalues cause, and costs one sparse product with
+    at most 4 entries a row (no matrix product) per application.
     """
-    n = len(b)
-    T, Z = schur(b, output="complex")
-    lam = np.diag(T)
-    gaps = np.abs(lam[:, None] - lam[None, :]) ** 2
-    weight = 1.0 / (gaps + _PRECONDITIONER_FLOOR * gaps.max() + 1e-300)
-    Zh = Z.conj().T
-
-    def apply(v: np.ndarray) -> np.ndarray:
-        W = np.zeros((len(v), n * n))
-        W[:, iu[0]], W[:, iu[1]] = v, -v
-        R = (Z @ ((Zh @ W.reshape(len(v), n, n) @ Z) * weight) @ Zh).real
-        return R.reshape(len(v), -1)[:, iu[0]]
-
-    return apply
+    n = len(T)
+    first, size = _schur_blocks(T)
+    two = size == 2
+    blk = np.zeros((len(first), 2, 2))  # the diagonal blocks, 1 x 1 ones padded with zeros
+    blk[:, 0, 0] = T[first, first]
+    f2 = first[two]
+    blk[two, 0, 1], blk[two, 1, 0], blk[two, 1, 1] = T[f2, f2 + 1], T[f2 + 1, f2], T[f2 + 1, f2 + 1]
+    # eigenvalues of the blocks: m +- sqrt(m^2 - det)
+    mid = 0.5 * (blk[:, 0, 0] + blk[:, 1, 1])
+    root = np.sqrt((mid**2 - np.linalg.det(blk)).astype(complex))
+    lam = np.concatenate([blk[~two, 0, 0], mid[two] + root[two], mid[two] - root[two]])
+    gap = np.max(np.abs(lam[:, None] - lam[None, :]) ** 2)
+    delta = _PRECONDITIONER_FLOOR * gap if gap > 0 else 1.0
+    pos = np.full((n, n), -1)
+    m = n * (n - 1) // 2
+    pos[np.triu_indices(n, 1)] = np.arange(m)  # vector index of each W_ij, i < j
+    eye = np.eye(2)
+    # pairs of blocks I < J: the unknowns X_rc = W_{first_I + r, first_J + c}, row-major
+    I, J = np.triu_indices(len(first), 1)
+    TI, TJ = blk[I], blk[J]
+    kron = lambda L, R: np.einsum("kab,kcd->kacbd", L, R).reshape(len(L), 4, 4)  # noqa: E731
+    ones = np.broadcast_to(eye, TI.shape)
+    K1 = kron(ones, np.swapaxes(TJ, 1, 2)) - kron(TI, ones)  # X -> X T_JJ - T_II X
+    K2 = kron(ones, TJ) - kron(np.swapaxes(TI, 1, 2), ones)  # X -> X T_JJ^T - T_II^T X
+    G = 0.5 * (np.swapaxes(K1, 1, 2) @ K1 + np.swapaxes(K2, 1, 2) @ K2)
+    r, c = np.divmod(np.arange(4), 2)
+    valid = (r[None, :] < size[I, None]) & (c[None, :] < size[J, None])
+    pair = valid[:, :, None] & valid[:, None, :]
+    G = np.where(pair, G, 0.0)
+    G[:, np.arange(4), np.arange(4)] += np.where(valid, delta, 1.0)  # 1: a decoupled padding
+    H = np.linalg.inv(G)
+    index = pos[np.minimum(first[I, None] + r, n - 1), np.minimum(first[J, None] + c, n - 1)]
+    rows = np.broadcast_to(index[:, :, None], pair.shape)[pair]
+    cols = np.broadcast_to(index[:, None, :], pair.shape)[pair]
+    values = H[pair]
+    # the 2 x 2 diagonal blocks: W_II = omega [[0, 1], [-1, 0]], one unknown each
+    J0 = np.array([[0.0, 1.0], [-1.0, 0.0]])
+    comm = J0 @ blk[two] - blk[two] @ J0
+    diag = 1.0 / (0.5 * np.sum(comm**2, axis=(1, 2)) + delta)
+    rows = np.concatenate([rows, pos[f2, f2 + 1]])
+    cols = np.concatenate([cols, pos[f2, f2 + 1]])
+    values = np.concatenate([values, diag])
+    return csr_matrix((values, (rows, cols)), shape=(m, m))
 
 
 def _local_searches(a, b, C0: np.ndarray, gtol: float, maxiter: int):
-    """Maximise s(C) from each start C0[k] by Riemannian L-BFGS on O(n), all starts at once.
+    """Maximise s(C) from each start C0[k] by Riemannian L-BFGS on O(n).
 
     Limited-memory BFGS (Nocedal & Wright 2006, alg. 7.4) in the left-trivialised coordinates
     C <- C cay(W), W skew (Absil, Mahony & Sepulchre 2008, ch. 4 and 8.1; the Cayley map is a
     retraction that keeps C exactly orthogonal without expm), with an Armijo backtracking line
     search; curvature pairs with s^T y <= 0 are skipped. The initial inverse Hessian of each
-    update is gamma P with P = ``_preconditioner(b)`` for n >= 16 (measured: 2-5x fewer iterations
+    update is gamma P with P = ``_preconditioner`` for n >= 16 (measured: 2-5x fewer iterations
     at n = 20-50, more at n = 8), else the identity, and gamma = s^T y / y^T P y of the latest
-    pair; P q in the two-loop recursion is P g minus the stored P y of the pairs (P is linear), so
-    P is applied once per iteration. The first step has length ``_FIRST_STEP``.
+    pair (Nocedal & Wright eq. 7.20 for P = I). With P the problem is solved in the real Schur
+    basis of b = Z T Z^T: s(C) = tr(a^T C' T C'^T) with C' = C Z, where P is a sparse matrix
+    with at most 4 entries a row; the Cayley steps of C' are those of C in the rotated
+    coordinates Z W Z^T, so gradient norms (and ``gtol``) are unchanged. The first step has
+    length ``_FIRST_STEP``. Each start runs in a compiled loop (``_lbfgs``): per iteration one
+    n x n inverse, five products and O(n^2) vector work, no interpreter overhead.
     A start stops when its Riemannian gradient |skew(C^T G)| is below ``gtol``, after ``maxiter``
     iterations, or when the line search finds no decrease (then its gradient, above ``gtol``,
     reports the failure).
     Returns (C, Riemannian gradient norms, iterations, function evaluations), one entry per start.
     """
     k, n, _ = C0.shape
-    upper = np.triu_indices(n, 1)
-    iu = (upper[0] * n + upper[1], upper[1] * n + upper[0])  # flat indices
-    C = C0.copy()
-    precondition = _preconditioner(b, iu) if n >= _PRECONDITION_FROM else None
-    f, g = _evaluate(a, b, C, iu)
-    gnorm = np.linalg.norm(g, axis=1)
-    out_C, out_g = C.copy(), gnorm.copy()
-    nit, nfev = np.zeros(k, dtype=int), np.ones(k, dtype=int)
-    idx = np.arange(k)  # the starts still running
-    S = np.zeros((_MEMORY, k, g.shape[1]))
-    Y = np.zeros_like(S)
-    PY = np.zeros_like(S)  # P y of each pair (P linear)
-    rho = np.zeros((_MEMORY, k))  # 0 marks an empty or skipped pair
-    Pg = g if precondition is None else precondition(g)
-    gamma = _FIRST_STEP / np.maximum(np.linalg.norm(Pg, axis=1), 1e-300)
-    head = 0
-    while True:
-        done = (gnorm <= gtol) | (nit[idx] >= maxiter)
-        if done.any():
-            out_C[idx[done]], out_g[idx[done]] = C[done], gnorm[done]
-            keep = ~done
-            idx, C, f, g, Pg, gnorm, gamma = (v[keep] for v in (idx, C, f, g, Pg, gnorm, gamma))
-            S, Y, PY, rho = S[:, keep], Y[:, keep], PY[:, keep], rho[:, keep]
-        if len(idx) == 0:
-            break
-        # two-loop recursion: p = -H g
-        # P q is carried along by linearity, P q = P g - sum_j alpha_j P y_j: no product with P
-        q, Pq = g.copy(), Pg.copy()
-        alpha = np.zeros((_MEMORY, len(idx)))
-        order = [(head - 1 - j) % _MEMORY for j in range(_MEMORY)]
-        for j in order:
-            alpha[j] = rho[j] * _dot(S[j], q)
-            q -= alpha[j][:, None] * Y[j]
-            if precondition is not None:
-                Pq -= alpha[j][:, None] * PY[j]
-        r = gamma[:, None] * Pq
-        for j in reversed(order):
-            r += (alpha[j] - rho[j] * _dot(Y[j], r))[:, None] * S[j]
-        p = -r
-        slope = _dot(g, p)
-        uphill = slope >= 0
-        if uphill.any():  # forget the curvature pairs and take a gradient step
-            rho[:, uphill] = 0.0
-            p[uphill] = -gamma[uphill, None] * g[uphill]
-            slope[uphill] = _dot(g[uphill], p[uphill])
-        t = np.ones(len(idx))
-        todo = np.ones(len(idx), dtype=bool)
-        C_new, f_new, g_new = C.copy(), f.copy(), g.copy()
-        for _ in range(_MAX_BACKTRACKS):
-            sel = np.flatnonzero(todo)
-            C_try = _retract(C[sel], t[sel, None] * p[sel], iu)
-            f_try, g_try = _evaluate(a, b, C_try, iu)
-            nfev[idx[sel]] += 1
-            # Armijo, with a rounding allowance of a few ulps of f
-            ok = f_try <= f[sel] + _ARMIJO * t[sel] * slope[sel] + 1e-15 * np.abs(f[sel])
-            accepted = sel[ok]
-            C_new[accepted], f_new[accepted], g_new[accepted] = C_try[ok], f_try[ok], g_try[ok]
-            todo[accepted] = False
-            t[sel[~ok]] *= 0.5
-            if not todo.any():
-                break
-        s, y = t[:, None] * p, g_new - g
-        sy = _dot(s, y)
-        good = (sy > 1e-12 * np.sqrt(_dot(s, s) * _dot(y, y))) & ~todo
-        S[head], Y[head] = s, y
-        rho[head] = np.where(good, 1.0 / np.where(good, sy, 1.0), 0.0)
-        # H0 = gamma P, P the preconditioner (the identity without one), with Nocedal & Wright's
-        # scaling gamma = s^T y / y^T P y (eq. 7.20 for P = I; measured median gamma 0.12 at n = 20,
-        # 0.25 at n = 50: with gamma = 1 most iterations needed a backtrack)
-        Pg_new = g_new if precondition is None else precondition(g_new)
-        PY[head] = Pg_new - Pg
-        scale = sy / np.maximum(_dot(y, PY[head]), 1e-300)
-        gamma = np.where(good, scale, gamma)
-        head = (head + 1) % _MEMORY
-        C, f, g, Pg = C_new, f_new, g_new, Pg_new
-        gnorm = np.linalg.norm(g, axis=1)
-        nit[idx] += 1
-        nit[idx[todo]] = max(maxiter, 1)  # no decrease found: stop there
-    return out_C, out_g, nit, nfev
+    empty = np.zeros(0, dtype=np.int64)
+    csr = (empty, empty, np.zeros(0))  # no preconditioner
+    basis = None
+    if n >= _PRECONDITION_FROM:
+        b, basis = schur(b, output="real")
+        P = _preconditioner(b)
+        csr = (P.indptr.astype(np.int64), P.indices.astype(np.int64), P.data)
+        C0 = C0 @ basis
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    out_C = np.empty_like(C0)
+    out_g = np.empty(k)
+    nit, nfev = np.zeros(k, dtype=int), np.zeros(k, dtype=int)
+    for i in range(k):
+        out_C[i], out_g[i], nit[i], nfev[i] = _lbfgs(
+            a, b, np.ascontiguousarray(C0[i]), gtol, maxiter, *csr
+        )
+    return (out_C if basis is None else out_C @ basis.T), out_g, nit, nfev
+
+
+def _distinct(runs, tol: float) -> int:
+    """Number of distinct scores among the local searches (sorted scores more than tol apart)."""
+    d = np.sort([run[0] for run in runs])
+    return int(1 + np.sum(np.diff(d) > tol))
+
+
+def _chance_to_confirm(distances, tol: float, remaining: int) -> float:
+    """Estimated probability that ``remaining`` more random starts reach the best score again.
+
+    A capture-recapture (birthday) estimate over k local searches: if the landscape had N local
+    minima with equal basins, the expected number of pairs of searches ending at the same
+    minimum would be k (k - 1) / (2 N); with c such pairs (scores within ``tol``),
+    N ~ k (k - 1) / (2 max(c, 1)) (with c = 0, the N at which one coincidence is expected: a
+    conservative, small estimate). The best score found is the global one with probability
+    about min(1, k / N), and each new start reaches a given minimum with probability 1 / N, so
+
+        P ~ min(1, k / N) [1 - (1 - 1/N)^remaining].
+
+    It is a stopping heuristic for the random extension of the search, never a convergence
+    criterion: when it stops the search, the result is reported as not converged.
+    """
+    d = np.asarray(distances)
+    k = len(d)
+    coincident = (np.sum(np.abs(d[:, None] - d[None, :]) <= tol) - k) / 2
+    minima = max(k * (k - 1) / (2.0 * max(coincident, 1.0)), 1.0)
+    return min(1.0, k / minima) * (1.0 - (1.0 - 1.0 / minima) ** remaining)
 
 
 def _haar(n: int, component: int, rng: np.random.Generator) -> np.ndarray:
@@ -429,6 +541,7 @@ def orthogonal_similarity(
     maxiter: int = 5000,
     tol: float = 1e-6,
     max_starts: int = 20,
+    futility: float = 0.05,
 ) -> ProcrustesResult:
     """Procrustes distance over the orthogonal group between two square matrices.
 
@@ -455,8 +568,14 @@ def orthogonal_similarity(
     max_starts : int
         The planned starts (structural, identity, ``n_starts`` random) all run unless one is
         certified; when they give neither a certified nor an agreed best score, Haar-random starts
-        (alternating components) are added until one of the two holds or ``max_starts`` local
-        searches have been made.
+        (two per component at a time) are added until one of the two holds, ``max_starts`` local
+        searches have been made, or the estimated chance that the remaining ones reach the best
+        score again falls below ``futility`` (many local minima; see the module docstring).
+    futility : float
+        In [0, 1): the added random starts stop when the capture-recapture estimate of the chance
+        that the remaining ones (up to ``max_starts``) reach the best score again is below this;
+        such a search is reported as not converged. 0 runs all ``max_starts`` local searches
+        (more starts can still lower the upper bound).
 
     Returns
     -------
@@ -477,6 +596,9 @@ def orthogonal_similarity(
     maxiter = as_int(maxiter, "maxiter", minimum=1)
     tol = as_float(tol, "tol", positive=True)
     max_starts = as_int(max_starts, "max_starts", minimum=1)
+    futility = as_float(futility, "futility", minimum=0.0)
+    if futility >= 1.0:
+        raise ValueError(f"futility must be in [0, 1), got {futility}")
     rng = as_rng(seed)
     n = len(a)
     components = (1, -1) if n % 2 == 0 else (1,)
@@ -493,6 +615,7 @@ def orthogonal_similarity(
 
     tried = []
     nit = nfev = 0
+    futile = None  # the estimated chance of confirming the best, when the extension gave up
 
     def search(batch) -> None:
         """Local searches from the new starts of ``batch``, all at once."""
@@ -523,7 +646,11 @@ def orthogonal_similarity(
                     + [_haar(n, c, rng) for c in components for _ in range(n_starts)]
                 )
             while not certified() and agreeing() < 2 and len(tried) < max_starts:
-                extra = min(len(components), max_starts - len(tried))
+                chance = _chance_to_confirm([run[0] for run in runs], tol, max_starts - len(tried))
+                if chance < futility:
+                    futile = chance
+                    break
+                extra = min(2 * len(components), max_starts - len(tried))
                 search(
                     [
                         _haar(n, components[(len(tried) + i) % len(components)], rng)
@@ -563,6 +690,14 @@ def orthogonal_similarity(
             f"{d:.6g} exceeds the lower bound {lower:.6g} by gap {d - lower:.2e} > tol="
             f"{tol:.1e} and no other of the {len(runs)} starts reached it"
             + (f" (next best {others[0]:.6g})" if others else "")
+            + (
+                f"; they ended at {_distinct(runs, tol)} distinct local minima, so the chance "
+                f"that the {max_starts - len(runs)} further starts max_starts allows reach the "
+                f"best again is estimated at {futile:.1%} < futility={futility:g} and they were "
+                "not run (futility=0 runs them)"
+                if futile is not None
+                else ""
+            )
             + "; the score is an upper bound - raise n_starts or max_starts"
         )
     report = SolverReport(
