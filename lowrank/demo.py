@@ -85,11 +85,12 @@ def emergence_demo(
 
     Everything is chosen by the package's defaults, as ``lowrank emergence RUN.npz`` does on the
     saved runs (``run_rank2.npz``, ``run_fullrank.npz`` in ``out_dir``): the number of Gaussian
-    populations P, the rank (the model's own for the rank-2 network; at the singular-value gap
-    of W - W0 for the full-rank one), the prediction (the full-rank network's truncated SVD, with
-    the low rank of W - W0 plus a random bulk beside it). The tables and figures state P and the
-    rank used; the epochs at which the attractor count changes are located between checkpoints,
-    predicted and observed (``EmergenceReport.bifurcations``).
+    populations P, the rank (the model's own for the rank-2 network; for the full-rank one the
+    smallest whose low-rank network keeps the network's attractors), the prediction (the
+    full-rank network's truncated SVD with the rest of W through its linear response, the
+    truncated SVD alone and the low rank of W - W0 plus a random bulk beside it). The tables and
+    figures state P and the rank used; the epochs at which the attractor count changes are
+    located between checkpoints, predicted and observed (``EmergenceReport.bifurcations``).
 
     ``quick=True`` runs the same pipeline on a small, barely trained problem (N = 24, trials of 60
     steps, 15 epochs, the first and last checkpoints, 16 fixed-point starts, no finite-size
