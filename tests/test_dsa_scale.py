@@ -218,25 +218,30 @@ def test_preconditioned_search_returns_stationary_orthogonal_matrices_of_the_giv
         assert np.linalg.norm(a - C[k] @ b @ C[k].T) < before
 
 
-@pytest.mark.slow  # dsa-metric's first Adam step imports torch._dynamo (seconds), then 3000 steps
-@pytest.mark.skipif(
-    importlib.util.find_spec("DSA") is None, reason="dsa-metric (module DSA) not installed"
-)
-def test_dsa_agrees_with_dsa_metric_at_rank_8():
+def _dsa_metric_score(X, Y, n_delays: int, rank: int) -> float:
+    """dsa-metric's angular score (its DMD and Adam search, 1500 steps of lr 5e-3, one thread)."""
     import torch
     from DSA import DMD, SimilarityTransformDist
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    X = noisy_oscillators(trials=2, T=200, units=5, seed=11)
-    Y = noisy_oscillators(trials=2, T=200, units=5, seed=12)[..., ::-1] ** 3
     models = []
     for Z in (X, Y):
-        dmd = DMD(np.ascontiguousarray(Z), n_delays=4, rank=8, lamb=0.0)
+        dmd = DMD(np.ascontiguousarray(Z), n_delays=n_delays, rank=rank, lamb=0.0)
         dmd.fit()
         models.append(dmd.A_v)
     theirs = SimilarityTransformDist(iters=1500, lr=5e-3, score_method="angular")
-    score = float(theirs.fit_score(*models))
+    return float(theirs.fit_score(*models))
+
+
+@pytest.mark.slow  # dsa-metric's first Adam step imports torch._dynamo (seconds), then 3000 steps
+@pytest.mark.skipif(
+    importlib.util.find_spec("DSA") is None, reason="dsa-metric (module DSA) not installed"
+)
+def test_dsa_agrees_with_dsa_metric_at_rank_8():
+    X = noisy_oscillators(trials=2, T=200, units=5, seed=11)
+    Y = noisy_oscillators(trials=2, T=200, units=5, seed=12)[..., ::-1] ** 3
+    score = _dsa_metric_score(X, Y, 4, 8)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         ours = dsa_distance(X, Y, n_delays=4, rank=8)
@@ -250,20 +255,9 @@ def test_dsa_agrees_with_dsa_metric_at_rank_8():
     importlib.util.find_spec("DSA") is None, reason="dsa-metric (module DSA) not installed"
 )
 def test_dsa_agrees_with_dsa_metric_at_rank_50():
-    import torch
-    from DSA import DMD, SimilarityTransformDist
-
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
     X = noisy_oscillators(trials=4, T=300, units=8, seed=21)
     Y = noisy_oscillators(trials=4, T=300, units=8, seed=22) ** 3
-    models = []
-    for Z in (X, Y):
-        dmd = DMD(np.ascontiguousarray(Z), n_delays=10, rank=50, lamb=0.0)
-        dmd.fit()
-        models.append(dmd.A_v)
-    theirs = SimilarityTransformDist(iters=1500, lr=5e-3, score_method="angular")
-    score = float(theirs.fit_score(*models))
+    score = _dsa_metric_score(X, Y, 10, 50)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         ours = dsa_distance(X, Y, n_delays=10, rank=50, full_output=True)
