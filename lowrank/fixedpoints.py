@@ -38,15 +38,27 @@ Three ways to do the linear algebra, chosen by the structure and the size of the
   eigenvalues -1 (flow) or 0 (map). Memory is O(N R) plus the (P, N) eigenvalues returned.
 - **direct** (dense W, N <= 32): (chunk x N x N) Jacobian batches, chunk sized by
   ``max_memory``.
-- **matrix-free** (dense W, N > 32): the same iterations with Jacobian-vector products only
-  (one GEMM per product over a chunk of starts); the damped normal equations of each step are
-  solved by conjugate gradients. Eigenvalues: all of them from one N x N Jacobian at a time up
-  to N = 1000; above, the few least stable by a batched Arnoldi iteration over all points, with
-  ARPACK (``scipy.sparse.linalg.eigs``) where it does not converge.
+- **matrix-free** (dense W, N > 32): Jacobian-vector products only, one GEMM per product over
+  all the descents of a batch (both initial dampings of every start together). Each
+  Levenberg-Marquardt step is taken in the Krylov space of J from R, built by Arnoldi to the
+  GMRES accuracy of an inexact Newton step (Eisenstat-Walker forcing), and a rejected step is
+  retried at a larger damping in the same space without new products (a Newton-Krylov
+  hookstep); descents that met ``tol`` at the same point are polished once, and the second
+  round descends once from each midpoint (``_descend_krylov``). Eigenvalues: all
+  of them from one N x N Jacobian at a time up to N = 1000; above, the least stable ones by a
+  batched Arnoldi iteration over all points, stopped once the Ritz values that converged span
+  an invariant subspace away from which the rest of the spectrum is certified stable (a
+  randomised power bound on the spectral radius, ``_remainder_bound``), so that a bulk of
+  eigenvalues, whose edge Krylov methods resolve only slowly, need not be resolved; ARPACK
+  (``scipy.sparse.linalg.eigs``) where this does not happen.
 
-Every descent ends in one of three ways, and the result counts each:
+Every descent ends in one of four ways, and the result counts each:
 
 - at a fixed point: max_i |R_i| < ``tol``;
+- (matrix-free path) next to a fixed point p another descent has reached, within
+  1e-3 (1 + max|p|) in every coordinate: it is stopped there (``n_joined``), as the iterations
+  to reach p again would find nothing new. This presumes that no second fixed point lies that
+  close to p (points closer than ``dedup_radius`` are counted as one anyway);
 - at a slow point: a local minimum of q that is not a root (the descent could not decrease q any
   more and the gradient of q is negligible, |J^T R| <= ``slow_tol`` (1 + |J|_F) |R|); such a
   descent is accounted for (``n_slow``). On the low-rank path this is judged on the latent
@@ -94,12 +106,17 @@ _MIN_GAIN = 1e-3  # smallest accepted ratio of actual to predicted decrease of q
 _POLISH_STEPS = 60  # Newton steps at most after the descent (a cubic root gains 2/3 per step)
 _DIRECT_MAX_N = 32  # dense networks above this size are handled matrix-free
 _DENSE_EIG_MAX_N = 1000  # above this, only the least stable eigenvalues (ARPACK)
-_N_EIGS = 2  # least stable eigenvalues computed at least (doubled while all are unstable)
+_N_EIGS = 2  # least stable eigenvalues returned at least (ARPACK: doubled while all are unstable)
+_JOIN = 1e-3  # a matrix-free descent this close to a fixed point already found has joined it
+_BOUND_PROBES, _BOUND_T = 2, 0.01  # certificate of the rest of a spectrum: probes, ...
+_BOUND_CHECKS = (8, 12, 16, 24, 32, 48, 64)  # ... and powers at which it is tried
 _ARNOLDI_MAX = 200  # largest Krylov space of the batched Arnoldi iteration
 _EXPLORE_NEURONS = 4096  # latent descents first run on a subsample of this many neurons
-_CHUNK_BYTES = 32 * 1024**2  # working arrays of one chunk of starts (matrix-free, low rank)
-_CG_RTOL, _CG_MAXITER = 1e-10, 200  # conjugate gradients of the matrix-free Newton steps
-_CG_LM_MAXITER = 50  # ... and of its damped (Levenberg-Marquardt) steps
+_CHUNK_BYTES = 32 * 1024**2  # working arrays of one chunk of latent starts (and 4x: of Arnoldi)
+_KRYLOV_MAX = 40  # largest Krylov space of a matrix-free step
+_KRYLOV_RTOL = 1e-12  # most accurate Krylov solve of a matrix-free step (relative residual)
+_KRYLOV_BYTES = 256 * 1024**2  # Krylov bases of one batch of matrix-free descents
+_EPS = np.finfo(float).eps
 
 
 @dataclass
@@ -117,9 +134,12 @@ class FixedPoints:
     eigenvalues : ndarray (P, N) or (P, k) complex
         Eigenvalues of the linearisation (dR/dx for a flow, the map's Jacobian for a map), least
         stable first: all N of them, except for a dense network with N > 1000, where they are
-        the k least stable (batched Arnoldi or ARPACK, relative accuracy 1e-10, the last one,
-        the first that is not unstable, at least 1e-4 and known to be stable; k >= 2, so that
-        every point has a non-unstable one among them and ``n_unstable_directions`` is exact).
+        the least stable ones (k >= 2 columns, NaN after the last one computed at a point):
+        either those of batched Arnoldi, relative accuracy 1e-10, whose invariant subspace
+        holds every eigenvalue that is not certified stable (every other one has modulus below
+        b < 1 - stability_tol, for a flow eigenvalues of dR/dx + I, with probability at least
+        1 - 5e-4: ``_remainder_bound``), or ARPACK's k least stable, up to the first that is not
+        unstable; ``n_unstable_directions`` and ``stability`` count NaN as stable.
     stable : ndarray (P,) bool
         Strictly stable: the largest growth rate (Re lambda for a flow, |lambda| - 1 for a map)
         is below -stability_tol.
@@ -135,7 +155,7 @@ class FixedPoints:
         root. They are accounted for and do not make the search fail.
     residuals : ndarray (n_descents,)
         max_i |R_i| reached by every descent: the 2 n_starts of the first round, then those of the
-        second (below ``tol``: a fixed point).
+        second (two per midpoint; one on the matrix-free path) (below ``tol``: a fixed point).
     tol : float
         The tolerance on max_i |R_i| a fixed point had to meet.
     stability : ndarray (P,) of str
@@ -162,6 +182,10 @@ class FixedPoints:
         Index in ``manifolds`` of the family each point lies on, -1 for an isolated point.
     method : str
         "low rank", "direct" or "matrix-free" (module docstring).
+    n_joined : int
+        Descents (matrix-free path) stopped within 1e-3 (1 + max|p|) in every coordinate of a
+        fixed point p another descent had reached: accounted for, neither a fixed point of
+        their own (their ``residuals`` stay >= ``tol``) nor a failure.
     """
 
     __repr__ = compact_repr
@@ -185,6 +209,7 @@ class FixedPoints:
     manifolds: list[Manifold]
     on_manifold: np.ndarray
     method: str = "direct"
+    n_joined: int = 0
 
     @property
     def converged(self) -> bool:
@@ -382,16 +407,12 @@ class _MatrixFree:
         flow  J v = W (phi'(x) v) - v,          J^T u = phi'(x) (W^T u) - u;
         map   J v = phi'(a) (W v) - v,          J^T u = W^T (phi'(a) u) - u,   a = W h + c;
 
-    each a GEMM over a chunk of starts. Linear systems by conjugate gradients on the normal
-    equations (Hestenes & Stiefel 1952), batched over the starts."""
+    each a GEMM over all the rows of a batch. The steps live in the Krylov space of J from R
+    (``_krylov``): one product per Krylov vector, and one space serves every damping tried."""
 
     def __init__(self, system: Dynamics, c, rows: int):
         self.system, self.c, self.rows = system, c, max(1, int(rows))
-        W = system.W
-        self.W = W
-        # |J|_F^2 = sum_j phi'_j^2 |W_:j|^2 - 2 sum_j W_jj phi'_j + N (flow; rows of W for a map)
-        axis = 0 if system.time == "continuous" else 1
-        self._norms2, self._diag = np.sum(W**2, axis=axis), np.diagonal(W).copy()
+        self.W = system.W
 
     def _gain(self, X):
         return self.system._gain(X, self.c)
@@ -406,59 +427,124 @@ class _MatrixFree:
             return D * (U @ self.W) - U
         return (D * U) @ self.W - U
 
-    def _cg(self, D, b, damping, rtol, maxiter):
-        """Solve (J^T J + damping I) s = b row by row to relative residual ``rtol`` in at most
-        ``maxiter`` iterations (CG; every row its own system). A truncated solve is still a
-        descent step whose predicted decrease is the exact one's formula (the CG iterate is a
-        Galerkin solution on its Krylov space, s^T (J^T J + damping I) s = s^T b)."""
-        s = np.zeros_like(b)
-        r, p = b.copy(), b.copy()
-        rs = np.einsum("si,si->s", r, r)
-        target = rtol**2 * rs
-        active = np.flatnonzero(rs > 0)
-        for _ in range(maxiter):
-            if not active.size:
-                break
-            Dp, pa = D[active], p[active]
-            Ap = self._vjp(Dp, self._jvp(Dp, pa)) + damping[active, None] * pa
-            pAp = np.einsum("si,si->s", pa, Ap)
-            alpha = np.where(pAp > 0, rs[active] / np.where(pAp > 0, pAp, 1.0), 0.0)
-            s[active] += alpha[:, None] * pa
-            r[active] -= alpha[:, None] * Ap
-            new = np.einsum("si,si->s", r[active], r[active])
-            p[active] = r[active] + (new / np.maximum(rs[active], 1e-300))[:, None] * pa
-            rs[active] = new
-            active = active[(new > target[active]) & (pAp > 0)]
-        return s
-
     def _chunks(self, n: int):
         return (slice(s, s + self.rows) for s in range(0, n, self.rows))
 
-    def damped(self, X, F, damping, maxiter: int = _CG_LM_MAXITER):
-        # inexact steps with the forcing term min(1e-2, max|F|) (Eisenstat & Walker 1996, SIAM J.
-        # Sci. Comput. 17:16): loose far from a root, superlinear convergence near one
-        rtol = np.clip(np.max(np.abs(F), axis=1), _CG_RTOL, 1e-2)
-        step, g = np.empty_like(X), np.empty_like(X)
-        for sl in self._chunks(len(X)):
-            D = self._gain(X[sl])
-            g[sl] = self._vjp(D, F[sl])
-            step[sl] = self._cg(D, -g[sl], damping[sl], rtol[sl], maxiter)
-        return step, g
+    def model(self, X, F, rtol) -> _KrylovModel:
+        """The Gauss-Newton model of q at each row restricted to its Krylov space of J from R,
+        built to the GMRES relative residual ``rtol`` (per row)."""
+        D = self._gain(X)
+        return _krylov(lambda rows, V: self._jvp(D[rows], V), F, rtol)
 
     def newton(self, X, F):
-        # least-squares Newton step: J^T J s = -J^T F, with a round-off-level damping
-        return self.damped(X, F, np.full(len(X), 1e-14), _CG_MAXITER)[0]
+        step = np.empty_like(X)
+        for sl in self._chunks(len(X)):
+            rows = np.arange(len(X[sl]))
+            model = self.model(X[sl], F[sl], _forcing(X[sl], F[sl]))
+            step[sl] = model.step(rows, np.zeros(len(rows)))[0]
+        return step
 
     def flat(self, X, F, slow_tol: float) -> np.ndarray:
         out = np.zeros(len(X), dtype=bool)
+        if not len(X):
+            return out
+        # |J|_F^2 = sum_j phi'_j^2 |W_:j|^2 - 2 sum_j W_jj phi'_j + N (flow; rows of W for a map)
+        W = self.W if self.system.time == "continuous" else self.W.T
+        norms2, diagonal = np.einsum("ij,ij->j", W, W), np.diagonal(W)
         for sl in self._chunks(len(X)):
             D = self._gain(X[sl])
             gradient = np.linalg.norm(self._vjp(D, F[sl]), axis=1)
             frobenius = np.sqrt(np.maximum(
-                D**2 @ self._norms2 - 2.0 * D @ self._diag + X.shape[1], 0.0
+                D**2 @ norms2 - 2.0 * D @ diagonal + X.shape[1], 0.0
             ))
             out[sl] = gradient <= slow_tol * (1.0 + frobenius) * np.linalg.norm(F[sl], axis=1)
         return out
+
+
+def _krylov(apply, F, rtol) -> _KrylovModel:
+    """Arnoldi on J from v_1 = F / |F| for every row at once: J V_m = V_{m+1} H_m, each step one
+    call ``apply(rows, V) = J V`` for the rows still running (Gram-Schmidt twice). A row stops at
+    the first m where the GMRES residual min_y |H_m y + |F| e_1| (Saad & Schultz 1986, SIAM J.
+    Sci. Stat. Comput. 7:856; tracked by Givens rotations) is at most rtol |F|, at an invariant
+    subspace, or at ``_KRYLOV_MAX``."""
+    rows, N = F.shape
+    m_max = min(N, _KRYLOV_MAX)
+    V = np.zeros((rows, m_max + 1, N))
+    H = np.zeros((rows, m_max + 1, m_max))
+    beta = np.linalg.norm(F, axis=1)
+    V[:, 0] = F / np.where(beta > 0, beta, 1.0)[:, None]
+    cs, sn = np.zeros((rows, m_max)), np.zeros((rows, m_max))
+    g = np.zeros((rows, m_max + 1))
+    g[:, 0] = beta
+    m = np.zeros(rows, dtype=int)
+    active = np.flatnonzero(beta > 0)
+    for j in range(m_max):
+        if not active.size:
+            break
+        w = apply(active, V[active, j])
+        basis = V[active, : j + 1]
+        h = np.einsum("rkn,rn->rk", basis, w)
+        w -= np.einsum("rk,rkn->rn", h, basis)
+        again = np.einsum("rkn,rn->rk", basis, w)
+        w -= np.einsum("rk,rkn->rn", again, basis)
+        h += again
+        b = np.linalg.norm(w, axis=1)
+        H[active, : j + 1, j], H[active, j + 1, j] = h, b
+        V[active, j + 1] = w / np.where(b > 0, b, 1.0)[:, None]
+        m[active] = j + 1
+        column = H[active, : j + 2, j].copy()
+        for i in range(j):
+            c, s = cs[active, i], sn[active, i]
+            column[:, i], column[:, i + 1] = (c * column[:, i] + s * column[:, i + 1],
+                                              c * column[:, i + 1] - s * column[:, i])
+        rho = np.hypot(column[:, j], column[:, j + 1])
+        c = np.where(rho > 0, column[:, j] / np.where(rho > 0, rho, 1.0), 1.0)
+        s = np.where(rho > 0, column[:, j + 1] / np.where(rho > 0, rho, 1.0), 0.0)
+        cs[active, j], sn[active, j] = c, s
+        g[active, j + 1], g[active, j] = -s * g[active, j], c * g[active, j]
+        keep = (np.abs(g[active, j + 1]) > rtol[active] * beta[active]) & (
+            b > 1e-14 * np.maximum(1.0, np.abs(h).max(axis=1))
+        )
+        active = active[keep]
+    return _KrylovModel(V, H, beta, m)
+
+
+class _KrylovModel:
+    """Linear models |J s + F| with s = V_m y in the Krylov space of each row (``_krylov``).
+
+    ``step(rows, damping)`` is the Levenberg-Marquardt step of the model restricted to the
+    space, argmin_y |H y + beta e_1|^2 + damping |y|^2, from the singular value decomposition
+    H = U diag(sigma) Q^T computed once: y = -Q diag(sigma / (sigma^2 + damping)) U^T beta e_1,
+    so that a rejected step is retried with a larger damping without new products (the
+    hookstep of Newton-Krylov solvers: Dennis & Schnabel 1996, sec. 6.4; Viswanath 2007,
+    J. Fluid Mech. 580:339). It also returns the decrease of q the linear model predicts,
+    (|F|^2 - |F + J s|^2) / 2 = sum_i (1 - (damping / (sigma_i^2 + damping))^2) (U^T beta e_1)_i^2
+    / 2."""
+
+    def __init__(self, V, H, beta, m):
+        rows, width = len(H), int(m.max(initial=0))
+        self.V = V[:, :width]
+        self.sigma, self.b = np.zeros((rows, width)), np.zeros((rows, width))
+        self.Qt = np.zeros((rows, width, width))
+        for size in np.unique(m[m > 0]):  # one batched SVD per Krylov dimension
+            same = np.flatnonzero(m == size)
+            U, sigma, Qt = np.linalg.svd(H[same, : size + 1, :size], full_matrices=False)
+            # singular values below the rounding error of the largest are zero (numpy's lstsq)
+            self.sigma[same, :size] = np.where(sigma > size * _EPS * sigma[:, :1], sigma, 0.0)
+            self.Qt[same, :size, :size] = Qt
+            self.b[same, :size] = beta[same, None] * U[:, 0, :]  # U^T beta e_1
+
+    def step(self, rows, damping):
+        sigma, b = self.sigma[rows], self.b[rows]
+        denominator = sigma**2 + damping[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            filt = np.where(sigma > 0, sigma / np.where(denominator > 0, denominator, 1.0), 0.0)
+            kept = np.where(sigma > 0, damping[:, None] / np.where(denominator > 0, denominator,
+                                                                   1.0), 1.0)
+        y = -np.einsum("rji,rj->ri", self.Qt[rows], filt * b)
+        s = np.einsum("rk,rkn->rn", y, self.V[rows])
+        predicted = 0.5 * np.sum((1.0 - kept**2) * b**2, axis=1)
+        return s, predicted
 
 
 @dataclass
@@ -470,6 +556,11 @@ class _Descents:
     slow: np.ndarray  # ended at a slow point
     nit: int
     nfev: int
+    joined: np.ndarray | None = None  # stopped next to a fixed point already found (_hookstep)
+
+    def __post_init__(self):
+        if self.joined is None:
+            self.joined = np.zeros(len(self.residual), dtype=bool)
 
     def converged(self, tol: float) -> np.ndarray:
         return self.residual < tol
@@ -482,6 +573,7 @@ class _Descents:
             np.concatenate([p.slow for p in parts]),
             sum(p.nit for p in parts),
             sum(p.nfev for p in parts),
+            np.concatenate([p.joined for p in parts]),
         )
 
 
@@ -515,6 +607,115 @@ def _levenberg_marquardt(system, algebra, X, c, max_iter: int, tol: float, dampi
         # stop where converged, or where the damping has exploded (no step decreases q)
         active[idx] = (np.max(np.abs(F[idx]), axis=1) >= tol) & (damping[idx] < _MAX_DAMPING)
     return X, damping >= _MAX_DAMPING, nit, nfev
+
+
+def _forcing(X, F) -> np.ndarray:
+    """Relative accuracy of the Krylov solve of a step, min(1e-2, max|F|) per row: quadratic
+    convergence near a root (Eisenstat & Walker 1996, SIAM J. Sci. Comput. 17:16); never below
+    the rounding error of R itself, 10 eps sqrt(N) (1 + max|x|) in norm. (Looser far from a root,
+    up to 0.3, took a third fewer products, but descents from far-off random starts then
+    collapsed onto a few points: 1-4 of the 9 of tests/test_fixedpoints_scale.py instead of 9.)"""
+    norm = np.linalg.norm(F, axis=1)
+    floor = 10.0 * _EPS * np.sqrt(F.shape[1]) * (1.0 + np.max(np.abs(X), axis=1))
+    rtol = np.clip(np.max(np.abs(F), axis=1), _KRYLOV_RTOL, 1e-2)
+    return np.maximum(rtol, floor / np.where(norm > 0, norm, 1.0))
+
+
+def _hookstep(system, algebra: _MatrixFree, X, c, max_iter: int, tol: float, damping, known):
+    """Batched Levenberg-Marquardt on q = |R|^2 / 2 in Krylov spaces (``_KrylovModel``), from the
+    initial damping of each row (``damping``).
+
+    Each round builds the Krylov space of J from R at every row still running (one product per
+    Krylov vector, all rows in one GEMM) and tries the restricted step; a row whose step is
+    rejected (gain ratio below ``_MIN_GAIN``) retries at four times the damping in the same space,
+    at the cost of one evaluation of R and no product with J; an accepted one divides the damping
+    by 10 (not 3: a step too bold for the next space costs one evaluation of R, a space built for
+    a too cautious step costs its products). Every trial counts as an
+    iteration (at most ``max_iter`` per row). A row that comes within ``_JOIN`` (1 + max|p|) in
+    every coordinate of a fixed point p already found (``known``, or a row of the batch that met
+    ``tol``) is stopped there: it has joined p, whose Newton basin it is deep inside, and the
+    iterations to reach p again would find nothing new. Returns the end states, whether each
+    stalled (the damping reached ``_MAX_DAMPING``), whether each joined a known point, the
+    iterations and the evaluations of R."""
+    damping = np.array(damping, dtype=float)
+    known = [np.asarray(known, dtype=float).reshape(-1, X.shape[1])]
+    joined = np.zeros(len(X), dtype=bool)
+    F = system.residual(X, c)
+    cost = 0.5 * np.sum(F**2, axis=1)
+    trials = np.zeros(len(X), dtype=int)
+    active = np.max(np.abs(F), axis=1) >= tol
+    nfev = 0
+    while True:
+        idx = np.flatnonzero(active & (trials < max_iter))
+        if not idx.size:
+            break
+        model = algebra.model(X[idx], F[idx], _forcing(X[idx], F[idx]))
+        pending = np.arange(len(idx))
+        while pending.size:
+            rows = idx[pending]
+            step, predicted = model.step(pending, damping[rows])
+            trial = X[rows] + step
+            F_trial = system.residual(trial, c)
+            trials[rows] += 1
+            nfev += len(rows)
+            cost_trial = 0.5 * np.sum(F_trial**2, axis=1)
+            # gain ratio (Madsen, Nielsen & Tingleff 2004, eq. 3.14), as in _levenberg_marquardt
+            better = cost[rows] - cost_trial > _MIN_GAIN * predicted
+            good = rows[better]
+            X[good], F[good], cost[good] = trial[better], F_trial[better], cost_trial[better]
+            damping[good] = np.maximum(damping[good] / 10.0, 1e-12)
+            damping[rows[~better]] *= 4.0
+            pending = pending[~better & (damping[rows] < _MAX_DAMPING)
+                              & (trials[rows] < max_iter)]
+        met = np.max(np.abs(F[idx]), axis=1) < tol
+        known.append(X[idx[met]])
+        active[idx] = ~met & (damping[idx] < _MAX_DAMPING)
+        running = np.flatnonzero(active)
+        for p in np.concatenate(known):
+            near = np.max(np.abs(X[running] - p), axis=1) <= _JOIN * (1.0 + np.max(np.abs(p)))
+            joined[running[near]], active[running[near]] = True, False
+            running = running[~near]
+    return X, damping >= _MAX_DAMPING, joined, int(trials.sum()), nfev + len(X)
+
+
+def _descend_krylov(system, algebra: _MatrixFree, X, c, max_iter: int, tol: float,
+                    slow_tol: float, radius: float, known) -> _Descents:
+    """``_descend`` for the matrix-free path: both initial dampings of every start in one batch
+    of Krylov descents (``_hookstep``; chunks of ``algebra.rows`` rows), then Newton polish of
+    one representative of each group of descents that met ``tol`` within ``radius``
+    (``unique_points``) and of every descent that did not. A descent grouped with another one
+    ends at its representative's polished state and keeps the residual it reached itself.
+
+    With fixed points already ``known`` (the second round, from midpoints of pairs of them, where
+    the saddles between attractors lie) each start descends once, from the small damping: a
+    Newton-like descent to the root the midpoint leads to. (On 10 searches of trained 3-bit
+    flip-flop networks and on the N = 3000 benchmark network it found every point that both
+    dampings found, at two thirds of the cost.)"""
+    dampings = (1e-2,) if len(known) else (1e-2, 1e2)
+    starts = np.concatenate([X] * len(dampings))
+    damping = np.repeat(dampings, len(X))
+    ends, stalled, joined, nit, nfev = [], [], [], 0, 0
+    for s in range(0, len(starts), algebra.rows):
+        part = slice(s, s + algebra.rows)
+        x, stall, join, it, fev = _hookstep(system, algebra, starts[part].copy(), c, max_iter,
+                                            tol, damping[part], known)
+        ends.append(x)
+        stalled.append(stall)
+        joined.append(join)
+        nit, nfev = nit + it, nfev + fev
+        known = np.concatenate([known, x[np.max(np.abs(system.residual(x, c)), axis=1) < tol]])
+    X, stalled, joined = np.concatenate(ends), np.concatenate(stalled), np.concatenate(joined)
+    residual = np.max(np.abs(system.residual(X, c)), axis=1)
+    met = np.flatnonzero(residual < tol)
+    first, labels, _ = unique_points(X[met], radius, radius)
+    todo = np.r_[met[first], np.flatnonzero((residual >= tol) & ~joined)]
+    polished, F, fev = _newton_polish(system, algebra, X[todo], c)
+    X[todo], residual[todo] = polished, np.max(np.abs(F), axis=1) if F.size else 0.0
+    X[met] = X[met[first]][labels]
+    slow = (residual >= tol) & stalled & ~joined
+    idx = np.flatnonzero(slow)
+    slow[idx] = algebra.flat(X[idx], system.residual(X[idx], c), slow_tol)
+    return _Descents(X, residual, slow, nit, nfev + fev + len(X), joined)
 
 
 def _newton_polish(system, algebra, X, c, max_steps: int = _POLISH_STEPS):
@@ -581,16 +782,17 @@ def _descend_latent(latent: _Latent, explorer: _Latent, X, max_iter: int, tol: f
     return out
 
 
-def _search(descend: Callable[[np.ndarray], _Descents], X, tol, rng, n_starts, unique):
+def _search(descend: Callable[..., _Descents], X, tol, rng, n_starts, unique):
     """Descents from the starts, then from midpoints of pairs of the points found (saddles sit
-    between attractors); returns the distinct points and all descents."""
-    rounds = [descend(X)]
+    between attractors; ``descend(starts, known points)``); returns the distinct points and all
+    descents."""
+    rounds = [descend(X, np.zeros((0, X.shape[1])))]
     points = unique(rounds[0].x[rounds[0].converged(tol)])
     if len(points) > 1:
         pairs = np.array([(i, j) for i in range(len(points)) for j in range(i)])
         pairs = pairs[rng.permutation(len(pairs))[:n_starts]]
         middle = 0.5 * (points[pairs[:, 0]] + points[pairs[:, 1]])
-        rounds.append(descend(middle))
+        rounds.append(descend(middle, points))
         points = unique(np.concatenate([points, rounds[1].x[rounds[1].converged(tol)]]))
     return points, _Descents.concatenate(rounds)
 
@@ -599,8 +801,9 @@ def _report(descents: _Descents, n_points: int, tol: float, residual: float) -> 
     """One SolverReport for all descents: success iff each reached a fixed point or a slow
     point."""
     converged = descents.converged(tol)
-    failed = ~converged & ~descents.slow
+    failed = ~converged & ~descents.slow & ~descents.joined
     n, n_failed = len(descents.residual), int(np.count_nonzero(failed))
+    n_joined = int(np.count_nonzero(descents.joined))
     best = float(descents.residual[failed].min()) if n_failed else np.inf
     report = SolverReport.from_starts(
         "find_fixed_points", n, n_failed, best, tol, residual=residual,
@@ -610,7 +813,10 @@ def _report(descents: _Descents, n_points: int, tol: float, residual: float) -> 
         message = (
             f"find_fixed_points: all {n} descents reached a fixed point "
             f"({int(np.count_nonzero(converged))}, tol {tol:g}) or a slow point "
-            f"({int(np.count_nonzero(descents.slow))}); {n_points} distinct fixed points"
+            f"({int(np.count_nonzero(descents.slow))})"
+            + (f" or joined one found by another ({n_joined}, within {_JOIN:g} (1 + max|x|))"
+               if n_joined else "")
+            + f"; {n_points} distinct fixed points"
         )
     else:
         lead = "no start converged to a fixed point; " if not converged.any() else ""
@@ -625,25 +831,73 @@ def _report(descents: _Descents, n_points: int, tol: float, residual: float) -> 
 
 # --- stability ---------------------------------------------------------------------------------
 def _field_products(system: Dynamics, points, c):
-    """V -> (dF/dx) V (flow) or (dG/dh) V (map) at every point at once, V of shape (P, N): one
-    GEMM with W, the gains of each point precomputed."""
+    """(V, rows) -> (dF/dx) V (flow) or (dG/dh) V (map) at the points ``rows`` (all by default),
+    V of shape (len(rows), N): one GEMM with W, the gains of each point precomputed."""
     D = system._gain(points, c)
     W = system.W
     if system.time == "continuous":  # W (phi'(x) v) - v
-        return lambda V: (D * V) @ W.T - V
-    return lambda V: D * (V @ W.T)  # phi'(a) (W v)
+        return lambda V, rows=slice(None): (D[rows] * V) @ W.T - V
+    return lambda V, rows=slice(None): D[rows] * (V @ W.T)  # phi'(a) (W v)
+
+
+def _remainder_bound(system: Dynamics, points, c, bases: list, target: float) -> np.ndarray:
+    """A bound, per point, on the spectral radius of the linearisation M (the map's Jacobian,
+    or dF/dx + I for a flow) away from the invariant subspace spanned by ``bases[p]`` (N x d,
+    orthonormal): with probability at least 1 - c (0.8 t)^s > 1 - 5e-4 (s = ``_BOUND_PROBES``
+    random unit probes z_i orthogonal to it, t = ``_BOUND_T``, c = 7 powers k tried), every
+    eigenvalue of M outside it has modulus at most
+
+        b = (sqrt(N) max_i |P M^k z_i| / t)^(1 / k),   P = I - B B^T,
+
+    since rho <= |(P M P)^k|_2^(1/k) (Gelfand) and |A z| >= |A|_2 |v_1 . z| with v_1 . z of a
+    random unit z below t / sqrt(N) with probability at most 0.8 t (Kuczynski & Wozniakowski
+    1992, SIAM J. Matrix Anal. Appl. 13:1094). b < 1 - stability_tol makes every such
+    eigenvalue stable: |lambda| < 1 (map) or Re lambda = Re mu - 1 < 0 (flow). k grows through
+    ``_BOUND_CHECKS`` until b < ``target`` (the first such b is returned; else the last)."""
+    P, N = points.shape
+    s = _BOUND_PROBES
+    field = _field_products(system, np.repeat(points, s, axis=0), c)
+    flow = system.time == "continuous"
+    basis = [b for b in bases for _ in range(s)]
+
+    def project(Z, rows):
+        for i, r in enumerate(rows):
+            Z[i] -= basis[r] @ (basis[r].T @ Z[i])
+        return Z
+
+    Z = project(np.random.default_rng(1).standard_normal((P * s, N)), range(P * s))
+    Z /= np.linalg.norm(Z, axis=1, keepdims=True)
+    log_growth = np.zeros(P * s)
+    bound = np.full(P, np.inf)
+    active = np.arange(P)
+    for k in range(1, _BOUND_CHECKS[-1] + 1):
+        rows = (active[:, None] * s + np.arange(s)).ravel()
+        Y = field(Z[rows], rows)
+        Y = project(Y + Z[rows] if flow else Y, rows)
+        norm = np.linalg.norm(Y, axis=1)
+        log_growth[rows] += np.log(np.maximum(norm, 1e-300))
+        Z[rows] = Y / np.where(norm > 0, norm, 1.0)[:, None]
+        if k in _BOUND_CHECKS:
+            worst = log_growth[rows].reshape(-1, s).max(axis=1)
+            bound[active] = np.exp((worst + np.log(np.sqrt(N) / _BOUND_T)) / k)
+            active = active[bound[active] >= target]
+            if not active.size:
+                break
+    return bound
 
 
 def _arnoldi_eigenvalues(system: Dynamics, points, c, stability_tol: float):
     """The least stable eigenvalues of the field Jacobian at all points by one batched Arnoldi
-    iteration (every matrix-vector product of all points one GEMM; classical Gram-Schmidt,
-    twice). A Ritz value counts once its residual |h_{m+1,m} y_m| is below 1e-10 max(1, |lambda|)
-    (the criterion of ARPACK, Lehoucq, Sorensen & Yang 1998); at a point the leading ones before
-    the first that is not unstable must all count (at least ``_N_EIGS`` values), and that one
-    must be stable by more than its residual (below 1e-4 max(1, |lambda|)): it is reported to
-    that accuracy. Returns, per point, the
-    leading Ritz values that count (least stable first; None where it did not converge), which
-    points converged (the others are left to ARPACK) and the k every point needs."""
+    iteration (every matrix-vector product of the points not yet done one GEMM; classical
+    Gram-Schmidt, twice). A Ritz value counts once its residual |h_{m+1,m} y_m| is below
+    1e-10 max(1, |lambda|) (the criterion of ARPACK, Lehoucq, Sorensen & Yang 1998). A point is
+    done when its leading Ritz values that count (at least one) span an invariant subspace away
+    from which every eigenvalue is certified stable (``_remainder_bound``, tried when the first
+    Ritz value that does not count is stable and more count than at the last try): they then
+    hold all its unstable eigenvalues, and the rest of its spectrum, typically a bulk whose
+    edge Krylov methods resolve only slowly, need not be resolved. Returns, per point, the
+    leading Ritz values that count (least stable first; None where it was not done) and which
+    points were done (the others are left to ARPACK)."""
     P, N = points.shape
     apply = _field_products(system, points, c)
     m_max = min(N - 1, _ARNOLDI_MAX)
@@ -653,72 +907,91 @@ def _arnoldi_eigenvalues(system: Dynamics, points, c, stability_tol: float):
     V[:, 0] = v / np.linalg.norm(v, axis=1, keepdims=True)
     done = np.zeros(P, dtype=bool)
     found: list = [None] * P
-    checks = {min(m_max, m) for m in (24, 48, 96, 192, m_max)}
+    checks = {min(m_max, m) for m in (*range(16, m_max, 8), m_max)}
+    tried = np.zeros(P, dtype=int)  # leading Ritz values that count at the last certificate tried
     for j in range(m_max):
-        w = apply(V[:, j])
+        act = np.flatnonzero(~done)
+        rows = slice(None) if act.size == P else act
+        w = apply(V[rows, j], rows)
+        basis = V[rows, : j + 1]
+        h = np.zeros((len(act), j + 1))
         for _ in range(2):
-            h = np.matmul(V[:, : j + 1], w[:, :, None])  # (P, j + 1, 1)
-            w -= np.matmul(h.transpose(0, 2, 1), V[:, : j + 1])[:, 0]
-            H[:, : j + 1, j] += h[:, :, 0]
+            more = np.matmul(basis, w[:, :, None])  # (P, j + 1, 1)
+            w -= np.matmul(more.transpose(0, 2, 1), basis)[:, 0]
+            h += more[:, :, 0]
         beta = np.linalg.norm(w, axis=1)
-        H[:, j + 1, j] = beta
-        V[:, j + 1] = w / np.where(beta > 0, beta, 1.0)[:, None]
+        H[act, : j + 1, j], H[act, j + 1, j] = h, beta
+        V[act, j + 1] = w / np.where(beta > 0, beta, 1.0)[:, None]
         m = j + 1
-        if m not in checks and not np.any(beta[~done] == 0):
+        if m not in checks and not np.any(beta == 0):
             continue
-        for p in np.flatnonzero(~done):
+        candidates, bases, values_of = [], [], {}
+        for p in act:
             values, vectors = np.linalg.eig(H[p, :m, :m])
             residual = np.abs(H[p, m, m - 1] * vectors[-1])
             order = np.argsort(-growth_rates(values, system.time), kind="stable")
-            values, residual = values[order], residual[order]
+            values, vectors, residual = values[order], vectors[:, order], residual[order]
+            good = residual <= 1e-10 * np.maximum(1.0, np.abs(values))
+            lead = int(np.argmin(np.r_[good, False]))
+            if lead == m:  # an invariant subspace: the whole spectrum is known
+                found[p], done[p] = values, True
+                continue
             rates = growth_rates(values, system.time)
-            stable_at = np.flatnonzero(rates <= stability_tol)
-            k = max(_N_EIGS, (stable_at[0] + 1) if stable_at.size else m + 1)
-            scale = np.maximum(1.0, np.abs(values))
-            good = residual <= 1e-10 * scale
-            # the first stable Ritz value only has to be known to be stable: within its residual
-            # of a growth rate below -stability_tol (a bulk edge converges slowly)
-            settled = good | ((residual <= 1e-4 * scale) & (rates + residual < -stability_tol))
-            if k <= m and np.all(good[: k - 1]) and np.all(settled[:k]):
-                found[p], done[p] = values[: max(k, np.argmin(np.r_[good, False]))], True
+            if lead > tried[p] and rates[lead] < -stability_tol:
+                tried[p] = lead
+                Y = V[p, :m].T @ vectors[:, :lead]
+                Q, R = np.linalg.qr(np.concatenate([Y.real, Y.imag], axis=1))
+                keep = np.abs(np.diagonal(R)) > 1e-8 * np.abs(R).max()
+                candidates.append(p)
+                bases.append(Q[:, keep])
+                values_of[p] = values[:lead]
+        if candidates:
+            target = 1.0 - stability_tol
+            bound = _remainder_bound(system, points[candidates], c, bases, target)
+            for p, b in zip(candidates, bound, strict=True):
+                if b < target:
+                    found[p], done[p] = values_of[p], True
         if done.all():
             break
-    k = max((_N_EIGS, *(1 + np.flatnonzero(growth_rates(f, system.time) <= stability_tol)[0]
-                        for f in found if f is not None)))
-    return found, done, k
+    return found, done
 
 
-def _least_stable_eigenvalues(system: Dynamics, points, c, stability_tol: float) -> np.ndarray:
-    """The k least stable eigenvalues of the field Jacobian at each point, matrix-free: batched
+def _least_stable_eigenvalues(system: Dynamics, points, c, stability_tol: float,
+                              max_memory: float) -> np.ndarray:
+    """The least stable eigenvalues of the field Jacobian at each point, matrix-free: batched
     Arnoldi (``_arnoldi_eigenvalues``), then ARPACK (largest real part for a flow, largest
-    modulus for a map) at the points where it did not converge, k >= ``_N_EIGS`` doubled until
-    every point has one that is not unstable among them. (P, k), least stable first."""
+    modulus for a map) at the points where it was not done, k >= ``_N_EIGS`` doubled until
+    one that is not unstable is among them. (P, k), least stable first, NaN after the last
+    eigenvalue computed at a point (k: the most computed at any point)."""
     N = system.dim
-    found, done, k = [], np.zeros(0, dtype=bool), _N_EIGS
-    size = max(1, 4 * _CHUNK_BYTES // (8 * N * (min(N - 1, _ARNOLDI_MAX) + 1)))
+    found, done = [], np.zeros(0, dtype=bool)
+    budget = min(4 * _CHUNK_BYTES, max_memory / 2)  # Krylov bases of one chunk of points
+    size = max(1, int(budget // (8 * N * (min(N - 1, _ARNOLDI_MAX) + 1))))
     for s in range(0, len(points), size):  # Krylov bases of a chunk of points at a time
-        part, ok, need = _arnoldi_eigenvalues(system, points[s : s + size], c, stability_tol)
-        found, done, k = found + part, np.r_[done, ok], max(k, need)
+        part, ok = _arnoldi_eigenvalues(system, points[s : s + size], c, stability_tol)
+        found, done = found + part, np.r_[done, ok]
     which = "LR" if system.time == "continuous" else "LM"
-    while True:
-        rows = []
-        for p, x in enumerate(points):
-            if done[p] and len(found[p]) >= k:
-                rows.append(found[p][:k])
-                continue
-            product = _field_products(system, x[None], c)
+    left, k = np.flatnonzero(~done), _N_EIGS
+    while left.size:  # the same k at every point left to ARPACK
+        for p in left:
+            product = _field_products(system, points[p][None], c)
             op = LinearOperator((N, N), matvec=lambda v, f=product: f(v.reshape(1, -1))[0],
                                 dtype=float)
             try:
                 values = eigs(op, k=k, which=which, ncv=min(N - 1, max(2 * k + 1, 40)),
                               return_eigenvectors=False, maxiter=50 * N, tol=1e-10)
             except ArpackNoConvergence:
-                values = np.linalg.eigvals(system.field_jacobian(x, c))
-            rows.append(sort_eigenvalues(values, system.time)[:k])
-        ev = np.array(rows, dtype=complex).reshape(len(points), k)
-        if k >= N - 2 or not np.any(np.all(growth_rates(ev, system.time) > stability_tol, 1)):
-            return ev
+                values = np.linalg.eigvals(system.field_jacobian(points[p], c))
+            found[p] = sort_eigenvalues(values, system.time)[:k]
+        rates = np.array([growth_rates(found[p], system.time) for p in left])
+        if k >= N - 2 or not np.any(np.all(rates > stability_tol, axis=1)):
+            break
         k = min(2 * k, N - 2)
+    k = max(_N_EIGS, max((len(f) for f in found), default=0))
+    out = np.full((len(points), k), np.nan, dtype=complex)
+    for p, values in enumerate(found):
+        out[p, : len(values)] = values
+    return out
 
 
 def _dense_eigenvalues(system: Dynamics, points, c, rows: int) -> np.ndarray:
@@ -754,11 +1027,13 @@ def _plan(system: Dynamics, n_starts: int, max_memory: float, slow: bool) -> tup
             method = "direct"
         else:
             method = "matrix-free"
-            per_start = 12 * 8 * N  # CG vectors and gains of one start
-            eig_bytes = 8 * N * (_ARNOLDI_MAX + 1) if N > _DENSE_EIG_MAX_N else 3 * 8 * N**2
+            per_start = (_KRYLOV_MAX + 8) * 8 * N  # Krylov basis, gains, trials of one descent
+            # one point's Arnoldi basis and certificate probes, or one dense eigenproblem
+            eig_bytes = 8 * N * (_ARNOLDI_MAX + 4) if N > _DENSE_EIG_MAX_N else 3 * 8 * N**2
             _refuse(state + per_start + eig_bytes, max_memory,
                     "the starts, one matrix-free step and the eigenvalues", N)
-            rows = int(max(1, min(n_starts, _CHUNK_BYTES // per_start)))
+            budget = min(max_memory - state - eig_bytes, _KRYLOV_BYTES)
+            rows = int(max(1, min(2 * n_starts, budget // per_start)))
     if slow:
         _refuse(8 * 8 * N**2, max_memory, "slow manifolds (dense Jacobians along them)", N)
     return method, rows
@@ -824,6 +1099,7 @@ def find_fixed_points(
     trace_manifolds: bool = True,
     slow_manifold_tol: float | None = None,
     max_memory: float = MAX_MEMORY,
+    initial_states=None,
 ) -> FixedPoints:
     """Find the fixed points of a tanh network (Sussillo & Barak 2013, q-minimisation).
 
@@ -885,6 +1161,12 @@ def find_fixed_points(
         in chunks that fit. A ValueError is raised before the search when even one start at a
         time would need more (the estimate counts the arrays of the chosen method, not the
         network's own weights).
+    initial_states : array_like (S, N), optional
+        States to start the descents from (states of the network: x for a flow, h for a map),
+        used as given instead of sampling ``n_starts`` states along trajectories, e.g. the
+        states of the user's own simulations (as FixedPointFinder takes them, Golub & Sussillo
+        2018, J. Open Source Softw. 3:1003); ``n_starts`` is then S. For a network with exact
+        low-rank factors the latent search starts from their projections kappa.
 
     Returns
     -------
@@ -907,6 +1189,9 @@ def find_fixed_points(
     """
     system = Dynamics.from_object(model_or_network, time)
     n_starts = as_int(n_starts, "n_starts", minimum=1)
+    if initial_states is not None:
+        initial_states = as_array(initial_states, "initial_states", shape=(None, system.dim))
+        n_starts = len(initial_states)
     tol = as_float(tol, "tol", positive=True)
     max_iter = as_int(max_iter, "max_iter", minimum=1)
     trajectory_steps = as_int(trajectory_steps, "trajectory_steps", minimum=0)
@@ -933,24 +1218,35 @@ def find_fixed_points(
             explorer = latent
             if latent.N > _EXPLORE_NEURONS:
                 explorer = latent.subsample(rng, _EXPLORE_NEURONS)
-            K = explorer.trajectories(rng, n_starts, trajectory_steps)
-            K += 1e-3 * rng.standard_normal(K.shape)
+            if initial_states is None:
+                K = explorer.trajectories(rng, n_starts, trajectory_steps)
+                K += 1e-3 * rng.standard_normal(K.shape)
+            else:
+                K = system.project(initial_states)
             kappa, descents = _search(
-                lambda K0: _descend_latent(latent, explorer, K0, max_iter, tol, slow_tol),
+                lambda K0, _: _descend_latent(latent, explorer, K0, max_iter, tol, slow_tol),
                 K, tol, rng, n_starts, unique,
             )
             points = latent.lift(kappa)
             eigenvalues = latent.eigenvalues(kappa)
         else:
             algebra = (_Direct if method == "direct" else _MatrixFree)(system, c, rows)
-            X = system.trajectory_states(rng, n_starts, c, trajectory_steps)
-            X += 1e-3 * rng.standard_normal(X.shape)
-            points, descents = _search(
-                lambda X0: _descend(system, algebra, X0, c, max_iter, tol, slow_tol),
-                X, tol, rng, n_starts, unique,
-            )
+            if initial_states is None:
+                X = system.trajectory_states(rng, n_starts, c, trajectory_steps)
+                X += 1e-3 * rng.standard_normal(X.shape)
+            else:
+                X = initial_states.copy()
+            if method == "direct":
+                def descend(X0, known):
+                    return _descend(system, algebra, X0, c, max_iter, tol, slow_tol)
+            else:
+                def descend(X0, known):
+                    return _descend_krylov(system, algebra, X0, c, max_iter, tol, slow_tol,
+                                           dedup_radius, known)
+            points, descents = _search(descend, X, tol, rng, n_starts, unique)
             if method == "matrix-free" and system.dim > _DENSE_EIG_MAX_N:
-                eigenvalues = _least_stable_eigenvalues(system, points, c, stability_tol)
+                eigenvalues = _least_stable_eigenvalues(system, points, c, stability_tol,
+                                                        max_memory)
             else:  # one N x N Jacobian and its eigen-decomposition per point of a chunk
                 eig_rows = max(1, int(max_memory // (3 * 8 * system.dim**2)))
                 eigenvalues = _dense_eigenvalues(system, points, c, eig_rows)
@@ -958,8 +1254,11 @@ def find_fixed_points(
     accepted = float(np.max(np.abs(F))) if F.size else 0.0
     report = _report(descents, len(points), tol, accepted)
     warn_report(report, stacklevel=3)
-    stability = classify(eigenvalues, system.time, stability_tol).reshape(len(points))
-    unstable = np.count_nonzero(growth_rates(eigenvalues, system.time) > stability_tol, axis=1)
+    # eigenvalues not computed (NaN) are certified stable (_arnoldi_eigenvalues)
+    known = np.where(np.isnan(eigenvalues), -np.inf if system.time == "continuous" else 0.0,
+                     eigenvalues)
+    stability = classify(known, system.time, stability_tol).reshape(len(points))
+    unstable = np.count_nonzero(growth_rates(known, system.time) > stability_tol, axis=1)
     # stable first, then marginal, then by number of unstable directions; larger |x| first
     order = np.lexsort((-np.linalg.norm(points, axis=1), stability == "marginal", unstable))
     points, F, eigenvalues = points[order], F[order], eigenvalues[order]
@@ -1011,4 +1310,5 @@ def find_fixed_points(
         manifolds=families,
         on_manifold=on_manifold,
         method=method,
+        n_joined=int(np.count_nonzero(descents.joined)),
     )

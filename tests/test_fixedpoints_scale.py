@@ -1,10 +1,13 @@
 """find_fixed_points at scale: the latent solve of low-rank networks, the matrix-free solve of
-dense ones and the memory bound, each against an independent ground truth (brentq on the 1-D
-latent equation, the direct dense path with formed Jacobians, numpy's dense eigenvalues)."""
+dense ones (Krylov hookstep, joined descents, certified eigenvalues) and the memory bound, each
+against an independent ground truth (brentq on the 1-D latent equation, brute-force
+scipy.optimize.root from many starts, the direct dense path with formed Jacobians, numpy's dense
+eigenvalues)."""
 
 import numpy as np
 import pytest
 from scipy.optimize import brentq
+from threadpoolctl import threadpool_limits
 
 import lowrank.fixedpoints as fixedpoints
 from lowrank import GaussianLoadings, LowRankNetwork
@@ -166,3 +169,140 @@ def test_memory_refusal_names_max_memory():
     with pytest.raises(ValueError, match="slow manifolds"):
         find_fixed_points(W, time="continuous", n_starts=4, slow_manifold_tol=0.1,
                           max_memory=2e6)
+
+
+def planted_dense(N, bulk, seed):
+    rng = np.random.default_rng(seed)
+    xi = np.sign(rng.standard_normal((N, 2)))
+    return 2.0 * xi @ xi.T / N + bulk * rng.standard_normal((N, N)) / np.sqrt(N)
+
+
+def brute_force_roots(W, n_starts=150, seed=0):
+    """Every fixed point of x = W tanh(x) that scipy.optimize.root (MINPACK hybrj, analytic
+    Jacobian) reaches from uniform random starts in [-3, 3]^N, deduplicated."""
+    from scipy.optimize import root
+
+    N = len(W)
+    rng = np.random.default_rng(seed)
+    roots = []
+    for x0 in rng.uniform(-3, 3, (n_starts, N)):
+        sol = root(lambda x: W @ np.tanh(x) - x, x0,
+                   jac=lambda x: W * (1 - np.tanh(x) ** 2) - np.eye(N), tol=1e-13)
+        residual = np.max(np.abs(W @ np.tanh(sol.x) - sol.x))
+        if sol.success and residual < 1e-10:
+            if all(np.max(np.abs(sol.x - r)) > 1e-6 for r in roots):
+                roots.append(sol.x)
+    return np.array(roots)
+
+
+def test_matrix_free_finds_every_root_of_brute_force_scipy(monkeypatch):
+    """Planted rank two plus a random bulk (g = 0.3), N = 60, solved matrix-free: the same nine
+    points as scipy's hybrj from 150 random starts, with numpy's stability of each."""
+    W = planted_dense(60, 0.3, seed=3)
+    truth = brute_force_roots(W)
+    assert len(truth) == 9
+    monkeypatch.setattr(fixedpoints, "_DIRECT_MAX_N", 10)
+    fp = find_fixed_points(W, time="continuous", seed=0, n_starts=16)
+    assert fp.method == "matrix-free" and fp.converged and len(fp) == 9
+    distance = np.max(np.abs(fp.x[:, None] - truth[None]), axis=2)
+    assert np.all(distance.min(axis=0) < 1e-8)  # every true root found
+    rates = np.array([np.linalg.eigvals(W * (1 - np.tanh(x) ** 2) - np.eye(60)).real.max()
+                      for x in fp.x])
+    assert fp.stability.tolist() == np.where(rates < 0, "stable", "unstable").tolist()
+    assert fp.n_stable == 4
+
+
+def test_matrix_free_from_uniform_random_starts_finds_every_root(monkeypatch):
+    """Without trajectories (16 starts uniform in [-2, 2]^N, far from every root) the descents
+    still end at all nine roots of brute-force scipy (a looser Krylov accuracy far from roots
+    once collapsed them onto 1 of them)."""
+    W = planted_dense(60, 0.3, seed=3)
+    truth = brute_force_roots(W)
+    monkeypatch.setattr(fixedpoints, "_DIRECT_MAX_N", 10)
+    fp = find_fixed_points(W, time="continuous", seed=0, n_starts=16, trajectory_steps=0)
+    assert fp.converged and len(fp) == 9
+    assert np.all(np.max(np.abs(fp.x[:, None] - truth[None]), axis=2).min(axis=0) < 1e-8)
+
+
+def test_one_iteration_matrix_free_finds_everything_or_says_it_did_not(monkeypatch):
+    """The Krylov hookstep never reports success it did not reach: after one iteration (then
+    Newton polish) from unsettled starts, either all nine roots of brute-force scipy are found or
+    the search warns and says it did not converge; every descent is counted once."""
+    import warnings
+
+    from lowrank import ConvergenceWarning
+
+    W = planted_dense(60, 0.3, seed=3)
+    truth = brute_force_roots(W)
+    monkeypatch.setattr(fixedpoints, "_DIRECT_MAX_N", 10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fp = find_fixed_points(W, time="continuous", seed=0, n_starts=64, max_iter=1,
+                               trajectory_steps=0)
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    found_all = len(fp) == 9 and np.all(
+        np.max(np.abs(fp.x[:, None] - truth[None]), axis=2).min(axis=0) < 1e-8)
+    assert found_all or not fp.converged
+    assert warned == (not fp.converged) == (fp.n_failed > 0)
+    met = np.count_nonzero(fp.residuals < fp.tol)
+    assert "descents" in fp.report.message and len(fp.residuals) >= 8
+    assert met + fp.n_slow + fp.n_failed <= len(fp.residuals)
+
+
+def test_joined_descents_are_accounted_for(monkeypatch):
+    """Descents stopped next to a fixed point another one found (matrix-free) are neither
+    converged nor failed: the result and the report count them, and converged + slow + joined +
+    failed is every descent; the points are brute-force scipy's."""
+    W = planted_dense(200, 0.3, seed=7)
+    fp = find_fixed_points(W, time="continuous", seed=0, n_starts=16)
+    assert fp.method == "matrix-free" and fp.converged and len(fp) == 9
+    truth = brute_force_roots(W, n_starts=60)  # finds some of them: each must be ours
+    assert len(truth) >= 5
+    assert np.all(np.max(np.abs(fp.x[:, None] - truth[None]), axis=2).min(axis=0) < 1e-8)
+    met = int(np.count_nonzero(fp.residuals < fp.tol))
+    assert met + fp.n_slow + fp.n_joined + fp.n_failed == len(fp.residuals)
+    assert fp.n_joined > 0 and f"({fp.n_joined}, within" in fp.report.message
+    assert f"fixed point ({met}," in fp.report.message
+
+
+def test_remainder_bound_holds_against_numpy():
+    """The certificate of the rest of a spectrum: with the two outlier eigenvectors of W
+    (planted rank two, outliers near 2, plus a bulk of radius 0.5) deflated, the bound at x = 0
+    (flow: dR/dx + I = W) lies between the spectral radius of the other eigenvalues (numpy) and
+    1; without deflation it is at least the largest |eigenvalue|."""
+    N = 400
+    W = planted_dense(N, 0.5, seed=5)
+    system = fixedpoints.Dynamics.from_object(W, "continuous")
+    with threadpool_limits(1):
+        values, vectors = np.linalg.eig(W)
+    order = np.argsort(-np.abs(values))
+    Q = np.linalg.qr(np.real(vectors[:, order[:2]]))[0]
+    x = np.zeros((2, N))
+    bound = fixedpoints._remainder_bound(system, x, np.zeros(N), [Q, np.zeros((N, 0))], 0.0)
+    rest = np.abs(values[order[2]])
+    assert rest < bound[0] < 1.0
+    assert bound[1] >= np.abs(values[order[0]]) > 1.5
+
+
+@pytest.mark.parametrize("time", ["continuous", "discrete"])
+def test_certified_eigenvalues_match_numpy(time, monkeypatch):
+    """N = 300 (bulk g = 0.5) with the Arnoldi path and its certificate: the eigenvalues computed
+    are numpy's least stable ones, every eigenvalue left out (NaN) is stable, and the counts of
+    unstable directions are numpy's."""
+    W = planted_dense(300, 0.5, seed=6)
+    monkeypatch.setattr(fixedpoints, "_DENSE_EIG_MAX_N", 100)
+    fp = find_fixed_points(W, time=time, seed=0, n_starts=8)
+    assert fp.method == "matrix-free" and fp.converged and len(fp) >= 5
+    with threadpool_limits(1):
+        full = fixedpoints.Dynamics.from_object(W, time).stability_eigenvalues(fp.x)
+    assert np.all(~np.isnan(fp.eigenvalues[:, 0]))
+    computed = ~np.isnan(fp.eigenvalues)
+    # each computed value is one of numpy's (complex pairs may be split at the end of a row)
+    for row, values in zip(fp.eigenvalues, full, strict=True):
+        for value in row[~np.isnan(row)]:
+            assert np.min(np.abs(values - value)) < 1e-8
+    rates = np.abs(full) - 1 if time == "discrete" else full.real
+    unstable = np.count_nonzero(rates > fp.stability_tol, axis=1)
+    assert fp.n_unstable_directions.tolist() == unstable.tolist()
+    assert fp.stability.tolist() == np.where(unstable > 0, "unstable", "stable").tolist()
+    assert np.any(~computed)  # the certificate did spare a bulk

@@ -334,7 +334,8 @@ class Dynamics(System):
         def record(k, Y):
             states[stop == k] = Y[stop == k]
 
-        run(stepper(lambda Y: self.target(Y, c), self.time, "euler", 0.2), X, steps, record)
+        last = int(stop.max()) if n_starts else 0  # no step after the last state is recorded
+        run(stepper(lambda Y: self.target(Y, c), self.time, "euler", 0.2), X, last, record)
         return states
 
 
