@@ -593,7 +593,7 @@ class EmergenceReport:
 _WORDS = {
     "bulk": "low rank of W - W0 + bulk",
     "truncated": "truncated SVD of W",
-    "resolvent": "low rank of W - W0 through the bulk",
+    "resolvent": "truncated SVD of W + linear response of the rest",
     "own": "the model's own m, n",
 }
 

@@ -104,7 +104,7 @@ def plot_emergence(report, portraits: int = 3):
     ax.step(ep, [a.observed_attractors for a in analyses], "o-", where="post", mfc="none",
             color="C0", lw=2, ms=7, label="observed attractors")
     names = {"bulk": "low rank + bulk", "truncated": "truncated SVD", "own": "own m, n",
-             "resolvent": "low rank through bulk"}
+             "resolvent": "SVD + response of the rest"}
     ax.step(ep, [a.main.n_attractors for a in analyses], "x-", where="post", color="C3", lw=1.5,
             ms=8, label=f"predicted ({names[analyses[0].prediction]})" if analyses else "_")
     beside = [m for m in FULL_RANK_PREDICTIONS if analyses and m != analyses[0].prediction]
