@@ -3,6 +3,7 @@ emergence figure."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -60,14 +61,15 @@ def plot_emergence(report, portraits: int = 3):
     """The emergence figure of an ``EmergenceReport``.
 
     Left: attractor counts against the epoch, as steps at the analysed checkpoints (dotted
-    verticals): observed, predicted (main prediction) and, for a full-rank network with W0, the
-    truncated-SVD prediction; thin steps give the eigenvalues past the stability boundary and
-    outside the bulk at every checkpoint. Middle: the leading eigenvalues at every checkpoint,
-    coloured by epoch (colour bar), with the stability boundary and the bulk edge. Right: kappa
+    verticals): observed, predicted (main prediction) and, for a full-rank network, the
+    predictions beside it (legend inside the panel); thin steps give the eigenvalues past the
+    stability boundary and outside the bulk at every checkpoint. Middle: the leading eigenvalues
+    at every checkpoint, coloured by epoch (colour bar), with the stability boundary and the bulk
+    edge. Right: kappa
     planes at up to ``portraits`` analysed checkpoints whose attractors are not all at the origin
     (shared limits), predicted and observed stable points joined by their matching; the strip
-    above each is its epoch's colour. The title is the one-line summary: agreement, the
-    prediction, the rank R, P and how it was chosen.
+    above each is its epoch's colour. The title is the summary (wrapped at clauses): agreement,
+    the prediction, the rank R, P and how they were chosen.
     """
     import matplotlib.pyplot as plt
     from matplotlib.colors import Normalize
@@ -118,7 +120,7 @@ def plot_emergence(report, portraits: int = 3):
     ax.set_xlabel("epoch (dotted: analysed checkpoints)")
     ax.set_ylabel("count")
     ax.set_title("attractors over training", fontsize=9)
-    ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=2)
+    ax.legend(fontsize=6.5, loc="upper left", framealpha=0.85)
 
     ax = axes[1]
     for e, values in zip(epochs, report.spectra, strict=True):
@@ -168,9 +170,14 @@ def plot_emergence(report, portraits: int = 3):
                                    color=plt.cm.viridis(norm(a.epoch))))  # training time
     if picks:
         axes[2].legend(frameon=False, fontsize=7, loc="upper left")
-    summary = report.summary()
-    cut = summary.find("; ", summary.find(")"))
-    fig.suptitle(summary if cut < 0 else summary[:cut] + "\n" + summary[cut + 2:], fontsize=9)
+    width = int(13 * fig.get_figwidth())  # characters of 9 pt text across the figure
+    lines: list[str] = []
+    for part in report.summary().split("; "):  # whole clauses per line, long ones wrapped
+        if lines and len(lines[-1]) + 2 + len(part) <= width:
+            lines[-1] += "; " + part
+        else:
+            lines += textwrap.wrap(part, width)
+    fig.suptitle("\n".join(lines), fontsize=9)
     fig.tight_layout()
     return fig
 
