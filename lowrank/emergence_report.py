@@ -445,7 +445,8 @@ class EmergenceReport:
         Between consecutive analysed checkpoints where the predicted or the observed count
         changes, the weights are interpolated, W(s) = (1 - s) W_a + s W_b, and the change is
         located on that path, for the prediction (the main method, with the P chosen at the later
-        checkpoint held fixed) and for the network itself
+        checkpoint held fixed, or the earlier one's where only it gives the table's counts at
+        both ends) and for the network itself
         (``lowrank.emergence_timing.locate_bifurcations``); the located changes are paired
         attractor by attractor over the whole run (``pair_bifurcations``: a predicted event
         creating two attractors at once pairs with two observed events, and a prediction may
@@ -474,7 +475,7 @@ class EmergenceReport:
             pa, pb = a.main.n_attractors, b.main.n_attractors
             if pa == pb and a.observed_attractors == b.observed_attractors:
                 continue
-            predict, observe = self._counters(b)
+            predict, observe = self._counters(b, self._path_populations(k))
             found = locate_bifurcations(
                 self.weights[k - 1], self.weights[k], a.epoch, b.epoch, time=self.time,
                 predict=predict, observe=observe, tol=tol, seed=seed, grid=grid,
@@ -498,10 +499,25 @@ class EmergenceReport:
         self._bifurcations = out
         return out
 
-    def _counters(self, analysis: CheckpointAnalysis):
-        """predict(weights) and observe(weights) for the interpolated weights after ``analysis``."""
+    def _path_populations(self, k: int) -> int:
+        """P held along the path from analysis k - 1 to k: the later checkpoint's P_b, unless
+        its law at the earlier checkpoint's weights predicts another count than the table
+        there while P_a's law at the later weights predicts the table's count there (then P_a:
+        the path's predicted counts then agree with the table at both ends)."""
+        a, b = self.analyses[k - 1], self.analyses[k]
+        P_a, P_b = a.main.populations, b.main.populations
+        if P_a == P_b:
+            return P_b
+        predict_b, _ = self._counters(b, P_b)
+        if predict_b(self.weights[k - 1]) == a.main.n_attractors:
+            return P_b
+        predict_a, _ = self._counters(b, P_a)
+        return P_a if predict_a(self.weights[k]) == b.main.n_attractors else P_b
+
+    def _counters(self, analysis: CheckpointAnalysis, populations: int):
+        """predict(weights) (P populations) and observe(weights) for the interpolated weights
+        after ``analysis``."""
         s = self.settings
-        populations = analysis.main.populations
 
         def predict(weights):
             dyn = Dynamics.from_weights(weights, self.time)
