@@ -75,7 +75,8 @@ def plot_emergence(report, portraits: int = 3):
     from matplotlib.colors import Normalize
     from matplotlib.ticker import MaxNLocator
 
-    from .emergence_report import FULL_RANK_PREDICTIONS, KAPPA_FLOOR, _pairs
+    from .emergence_checkpoint import KAPPA_FLOOR, _pairs
+    from .emergence_factors import FULL_RANK_PREDICTIONS
 
     portraits = as_int(portraits, "portraits", minimum=0)
     analyses = report.analyses

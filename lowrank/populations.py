@@ -193,7 +193,7 @@ def _evaluate(law, N, g, u, time, observed, task, accuracy, accuracy_tol, n_netw
         predicted = MeanField(law, time=time).fixed_points(inputs=u, seed=as_rng(meanfield_seed))
         meanfield, complete = count_attractors(predicted), complete and predicted.complete
         if observed_kappa is not None:
-            from .emergence_report import relative_errors
+            from .emergence_checkpoint import relative_errors
 
             kappa = np.asarray(predicted.kappa).reshape(-1, observed_kappa.shape[1])
             errors = relative_errors(kappa[np.asarray(predicted.stable, bool)], observed_kappa)[1]

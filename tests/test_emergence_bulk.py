@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from lowrank import emergence
-from lowrank.emergence_report import (
+from lowrank.emergence_checkpoint import (
     KAPPA_FLOOR,
     CheckpointAnalysis,
-    EmergenceReport,
     Prediction,
-    bulk_edge,
     relative_errors,
 )
+from lowrank.emergence_factors import bulk_edge
+from lowrank.emergence_report import EmergenceReport
 
 N = 300
 G = 0.5
@@ -143,7 +143,7 @@ def test_finite_size_check_against_the_rank_one_fixed_point():
     from scipy.stats import norm
 
     from lowrank import GaussianLoadings
-    from lowrank.emergence_report import finite_size_check
+    from lowrank.emergence_checkpoint import finite_size_check
 
     def gain(k):
         return quad(lambda z: (1 - np.tanh(k * z) ** 2) * norm.pdf(z), -12, 12)[0]

@@ -16,7 +16,8 @@ from scipy.integrate import quad
 from scipy.optimize import brentq, root
 
 from lowrank import MeanField
-from lowrank.emergence_report import _Factors, _law_settles, _predict
+from lowrank.emergence_checkpoint import _law_settles, _predict
+from lowrank.emergence_factors import _Factors
 
 N = 1500
 RHO, THETA = 1.5, 0.2
