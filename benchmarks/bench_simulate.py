@@ -11,6 +11,16 @@ The baselines are written as their best user would write them, batched over the 
 - jax: the same step under jax.jit, all the steps in one lax.scan, float64
   (jax_enable_x64), compiled and warmed up before the timing, block_until_ready.
 lowrank.simulate is timed as a user calls it (argument checks included), recording only kappa.
+Without a bulk, noise or recorded x, lowrank steps Euler in closed form: x_s = (1 - dt)^s x_0 +
+m a_s with a_{s+1} = (1 - dt) a_s + dt kappa_s, so each step reads x_0 and the loadings once and
+writes nothing per neuron (the same steps as the baselines, to round-off: max|dx| column).
+
+With a bulk every library's step is bound by one float64 product chi tanh(X)^T (2 N^2 B flops,
+B = 32 trials): the script measures this machine's one-thread dgemm peak (n = 1000 squares) and
+prints, for each bulk case, the largest ratio to numpy that any float64 code could reach
+(numpy's time / the time of the product alone at that peak). Likewise without a bulk: a
+neuron-step costs at least one tanh (lowrank's, timed here) and 2R + 1 multiply-adds at the
+dgemm peak, which bounds the ratio to numpy that lowrank can reach.
 Every library gets the same number of threads (--threads; numba, BLAS via threadpoolctl, torch,
 XLA's CPU thread pool). Times are the best of --repeats runs, wall-clock (or, with --cpu-time,
 the process CPU time: with one thread it counts only the time the process ran, which keeps the
@@ -118,6 +128,24 @@ def jax_runner(m, n, J, steps, dt):
 CLOCK = time.perf_counter
 
 
+def tanh_time():
+    """Seconds per element of lowrank's compiled tanh over an array in cache (best of 5)."""
+    from numba import njit
+
+    from lowrank._kernels.mathfn import tanh
+
+    @njit
+    def sweep(x, out, reps):
+        for _ in range(reps):
+            for i in range(x.size):
+                out[i] = tanh(x[i])
+
+    x = np.random.default_rng(0).standard_normal(1024) * 2
+    out = np.empty_like(x)
+    sweep(x, out, 1)
+    return min(best_of(lambda: sweep(x, out, 2000), 1)[0] for _ in range(5)) / (2000 * x.size)
+
+
 def best_of(fn, repeats):
     times, out = [], None
     for _ in range(repeats):
@@ -188,7 +216,7 @@ def main() -> None:
               + "  ".join(f"{'x ' + name:>8s}" for name in ("numpy", "torch", "jax"))
               + "   max|dx|")
     print(header)
-    worst = {}
+    worst, bulk_numpy, lowrank_numpy = {}, {}, {}
     for N, R, g in cases:
         if g:
             steps = max(5, int(flops / (BATCH * N * N)))
@@ -196,6 +224,10 @@ def main() -> None:
             steps = max(20, int(work / (BATCH * N)))  # >= 20: the setup stays a small part
         times, err = run_case(N, R, g, steps, args.repeats, args.threads)
         ours = times["lowrank"]
+        if g:
+            bulk_numpy[(N, steps)] = times["numpy"]
+        else:
+            lowrank_numpy[(N, R, steps)] = times["numpy"]
         label = f"N={N} R={R}" + (f" bulk g={g}" if g else "")
         ratios = []
         for name in ("numpy", "torch", "jax"):
@@ -209,6 +241,27 @@ def main() -> None:
               + "  ".join(ratios) + f"   {err:.1e}", flush=True)
     print("worst ratio (baseline time / lowrank time): "
           + ", ".join(f"{name} {value:.2f}" for name, value in worst.items()))
+    with threadpool_limits(args.threads):
+        a = np.random.default_rng(0).standard_normal((1000, 1000))
+        peak = 2e9 / best_of(lambda: a @ a, 3)[0]
+    if lowrank_numpy:
+        t_tanh = tanh_time()
+        print(f"low-rank arithmetic: a neuron-step is one tanh (lowrank's: {t_tanh * 1e9:.2f} ns) "
+              f"and 2R + 1 multiply-adds (at the dgemm peak, {peak / 1e9:.1f} GFLOP/s): with this "
+              "tanh no code can be more than")
+        print("  " + ", ".join(
+            f"N={N} R={R}: {t / (steps * BATCH * N * (t_tanh + 2 * (2 * R + 1) / peak)):.2f}x"
+            for (N, R, steps), t in lowrank_numpy.items()) + " numpy")
+    if bulk_numpy:
+        print(f"bulk arithmetic: a step is one float64 product of 2 N^2 B flops (B = {BATCH}); "
+              f"this machine's dgemm peak: {peak / 1e9:.1f} GFLOP/s with {args.threads} "
+              "thread(s)")
+        for (N, steps), t_numpy in bulk_numpy.items():
+            flop = steps * 2.0 * N * N * BATCH
+            floor = flop / peak
+            print(f"  N={N}: numpy's step runs at {flop / t_numpy / 1e9:.1f} GFLOP/s; the products "
+                  f"alone at peak take {floor:.3f}s: no float64 code can be more than "
+                  f"{t_numpy / floor:.2f}x numpy")
 
 
 if __name__ == "__main__":

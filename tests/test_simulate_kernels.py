@@ -210,3 +210,108 @@ def test_blocks_of_four_trials_bit_for_bit_whatever_the_batch_and_threads(method
     kappa, x_final = reference(net, x0, 0.1, 10, method, u)
     np.testing.assert_allclose(runs[0].kappa, kappa, rtol=0, atol=ATOL)
     np.testing.assert_allclose(runs[0].x_final, x_final, rtol=0, atol=ATOL)
+
+
+# --- the closed-form sweeps (Euler / exponential Euler, no noise, no bulk) ---
+# x_s = c^s x_0 + MT^T a_s with a_{s+1} = c a_s + h [kappa_s, u_s, 1]: the same steps as the
+# numpy loop, rounded differently (same 1e-12 tolerance). The tests above cover them too (every
+# rank, method and tile count); these add the recording options and long runs.
+
+
+@pytest.mark.parametrize("K, bias", [(0, False), (2, True)])
+@pytest.mark.parametrize("R", [1, 2, 3, 8, 16])
+@pytest.mark.parametrize("method", ["euler", "exp_euler"])
+def test_closed_form_matches_numpy_whether_x_is_recorded_or_not(method, R, K, bias):
+    """kappa at every recorded step and the final state against numpy, with and without x
+    recorded (then bit for bit the same kappa); record_every = 3 leaves the last step
+    unrecorded."""
+    net = make_network(integrate.LATENT_TILE + 90, R, 0.0, K=K, bias=bias)
+    rng = np.random.default_rng(2)
+    batch, n_steps = 6, 14
+    x0 = rng.standard_normal((batch, net.N))
+    u = rng.standard_normal((batch, n_steps, K)) if K else None
+    kappa, x_final = reference(net, x0, 0.1, n_steps, method,
+                               u if K else np.zeros((batch, n_steps, 0)))
+    for every in (1, 3):
+        fast = simulate(net, x0, n_steps * 0.1, 0.1, inputs=u, method=method, record_x=False,
+                        record_every=every)
+        full = simulate(net, x0, n_steps * 0.1, 0.1, inputs=u, method=method, record_every=every)
+        np.testing.assert_allclose(fast.kappa, kappa[:, ::every], rtol=0, atol=ATOL)
+        np.testing.assert_allclose(fast.x_final, x_final, rtol=0, atol=ATOL)
+        assert np.array_equal(fast.kappa, full.kappa)
+        assert np.array_equal(fast.x_final, full.x_final)
+        assert np.array_equal(full.x[:, 0], x0)
+        if every == 1:
+            assert np.array_equal(full.x[:, -1], full.x_final)
+
+
+@pytest.mark.parametrize("R", [1, 8])
+def test_closed_form_with_zero_initial_states(R):
+    """Trials that start at x = 0 (whose states the sweeps do not read) beside others."""
+    net = make_network(integrate.LATENT_TILE + 30, R, 0.0, K=1)
+    x0 = np.random.default_rng(9).standard_normal((5, net.N))
+    x0[[0, 3]] = 0.0
+    u = np.random.default_rng(10).standard_normal((5, 8, 1))
+    kappa, x_final = reference(net, x0, 0.1, 8, "euler", u)
+    fast = simulate(net, x0, 0.8, 0.1, inputs=u, record_x=False)
+    np.testing.assert_allclose(fast.kappa, kappa, rtol=0, atol=ATOL)
+    np.testing.assert_allclose(fast.x_final, x_final, rtol=0, atol=ATOL)
+    assert np.any(fast.x_final[0] != 0.0)
+
+
+def test_closed_form_round_off_over_many_steps():
+    """3000 small steps from a large state: the closed form's c^s and a_s accumulate no more
+    round-off than stepping x (both within 1e-12 of numpy)."""
+    net = make_network(60, 2, 0.0, K=1)
+    x0 = 5.0 * np.random.default_rng(4).standard_normal((2, net.N))
+    u = np.random.default_rng(5).standard_normal((2, 3000, 1))
+    kappa, x_final = reference(net, x0, 0.01, 3000, "euler", u)
+    fast = simulate(net, x0, 30.0, 0.01, inputs=u, record_x=False, record_every=100)
+    np.testing.assert_allclose(fast.kappa, kappa[:, ::100], rtol=0, atol=ATOL)
+    np.testing.assert_allclose(fast.x_final, x_final, rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize("R", [2, 8])
+def test_closed_form_bit_for_bit_whatever_the_batch_and_threads(R):
+    net = make_network(integrate.LATENT_TILE + 40, R, 0.0)
+    x0 = np.random.default_rng(6).standard_normal((7, net.N))
+    before = numba.get_num_threads()
+    runs = []
+    try:
+        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(threads)
+            runs.append(simulate(net, x0, 1.0, 0.1, record_x=False))
+    finally:
+        numba.set_num_threads(before)
+    alone = simulate(net, x0[5:6], 1.0, 0.1, record_x=False)
+    assert np.array_equal(runs[0].kappa, runs[1].kappa)
+    assert np.array_equal(runs[0].x_final, runs[1].x_final)
+    assert np.array_equal(runs[0].kappa[5:6], alone.kappa)
+    assert np.array_equal(runs[0].x_final[5:6], alone.x_final)
+
+
+@pytest.mark.parametrize("R", [1, 8])
+def test_closed_form_reports_divergence_like_the_stepwise_kernel(R):
+    """Euler with dt = 2.5 (unstable on the leak) diverges in every trial, whether x is
+    recorded or not; with dt = 0.5 nothing is reported."""
+    net = make_network(80, R, 0.0, K=0, bias=False)
+    x0 = np.random.default_rng(7).standard_normal((5, net.N))
+    for record_x in (False, True):
+        with pytest.warns(RuntimeWarning, match="diverged"):
+            bad = simulate(net, x0, 60.0, 2.5, record_x=record_x, record_every=3)
+        assert bad.diverged.all()
+    calm = simulate(net, x0, 5.0, 0.5, record_x=False)
+    assert not calm.diverged.any()
+
+
+def test_compiled_helpers_against_numpy():
+    rng = np.random.default_rng(8)
+    A = rng.standard_normal((300, 5))
+    out = np.empty((5, 300))
+    integrate.transpose_into(A, 0.5, out)
+    assert np.array_equal(out, 0.5 * A.T)
+    L = rng.standard_normal((3, 2 * integrate.LATENT_TILE + 5))
+    tiles = integrate._tiled(L)[:, :, :integrate.LATENT_TILE]
+    assert tiles.shape == (3, 3, integrate.LATENT_TILE)
+    assert np.array_equal(tiles.transpose(1, 0, 2).reshape(3, -1)[:, :L.shape[1]], L)
+    assert not integrate._tiled(L)[2, :, 5:].any()

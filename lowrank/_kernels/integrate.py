@@ -11,21 +11,29 @@ The low-rank part, the inputs and the bias are one product: with the columns
 pad R and A (``simulation._kernel_loadings``) to the kernels' unrolled loops. One sweep over the
 neurons, in tiles of ``TILE`` neurons (the tile of m and n stays in cache while every trial of a
 thread uses it), evaluates the field, takes the step, applies phi and accumulates the next
-kappa. For Euler and exponential Euler without noise, the last columns of the field, the step,
-the tanh and the first four rows of the projection are one loop (``_fused_step``): each
-neuron-step reads and writes x once and costs little more than its tanh. Tile partial sums of
-kappa are added in tile order, so a trial's result does not depend on the batch it runs in nor
-on the number of threads.
+kappa. With a bulk, for Euler and exponential Euler without noise, the last columns of the
+field, the step, the tanh and the first four rows of the projection are one loop
+(``_fused_step``). Tile partial sums of kappa are added in tile order, so a trial's result does
+not depend on the batch it runs in nor on the number of threads.
 
 - ``run_lowrank``: J is never formed, O(N (2R + K + 1)) per trial-step. The trials are split into
-  groups run in parallel threads, each group running its whole time loop (no barrier). With
-  rank >= 4, Euler or exponential Euler and no noise, a group steps its trials four at a time
-  (``_block_step``): each row of m and n is loaded once per tile for four trials.
-- ``run_dense``: with a random bulk, every stage starts with one product ``chi phi(X)^T`` for the
-  whole batch, computed as one BLAS product per fixed block of ``BLOCK_ROWS`` rows of chi (run
-  with one BLAS thread by the caller), the blocks split over numba threads; then the tiles are
-  swept in parallel. The blocks are fixed, so every entry is summed the same way whatever the
-  number of numba or BLAS threads (a multi-threaded BLAS splits its sums by the thread count).
+  groups run in parallel threads, each group running its whole time loop (no barrier).
+- Closed form (``_run_latent_group``, used by ``run_lowrank`` for Euler and exponential Euler
+  without noise, phi = tanh): both methods step x' = c x + h MT^T kin, so
+  x_s = c^s x_0 + MT^T a_s with a_{s+1} = c a_s + h kin_s: A numbers per trial carry the whole
+  state. A sweep reads x_0 and the loadings (tile by tile, each tile one contiguous block) and
+  writes nothing per neuron but the recorded states (a zero x_0 is not even read); the last
+  sweep writes the final state. kappa is summed the same way whether x is recorded or not.
+  Same steps as the stepwise kernel, rounded differently (tested to 1e-12 against a numpy
+  loop, over 3000 steps too).
+  With rank >= 4 a group sweeps its trials four at a time (``_latent_block``): each row of the
+  loadings is loaded once per tile for four trials.
+- ``run_dense``: with a random bulk, every stage starts with one product ``phi(X) chi^T`` for
+  the whole batch, computed as one BLAS product per fixed block of ``BLOCK_ROWS`` rows of chi
+  (run with one BLAS thread by the caller), the blocks split over numba threads; then the tiles
+  are swept in parallel. The blocks are fixed, so every entry is summed the same way whatever
+  the number of numba or BLAS threads (a multi-threaded BLAS splits its sums by the thread
+  count). The product is the step's cost: 2 N^2 B flops, at the speed of the machine's dgemm.
 
 Both kernels also return, per trial, the largest |x_i| seen at the recorded steps and at the end
 (``peak``), from which ``simulate`` detects a diverging integration.
@@ -43,7 +51,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit, prange
 
-from .mathfn import normal, tanh
+from .mathfn import abs_bits, from_bits, normal, tanh
 
 EULER, EXP_EULER, RK4, MAP = 0, 1, 2, 3
 
@@ -54,12 +62,20 @@ INIT, FINAL = -1, 3
 #: Neurons per tile of the sweep (fixed: the order of the sums does not depend on threads).
 TILE = 1024
 
+#: Neurons per tile of the closed-form sweeps (``_run_latent_group``), whose loadings are stored
+#: tile by tile: longer runs of memory than TILE (about 10% faster at N >= 1e4).
+LATENT_TILE = 2048
+
+#: Row length of the closed-form sweeps' tiled arrays: LATENT_TILE plus one cache line, so that
+#: the rows a loop reads together (16 KiB apart otherwise) do not compete for the same L1 sets.
+_ROW = LATENT_TILE + 8
+
 #: Bytes of state and loadings per chunk of trials that ``run_lowrank`` runs through its whole
 #: time loop before the next chunk (a multiple of four trials): they then stay in cache.
 CHUNK_BYTES = 8 << 20
 
-#: Rows of chi per block of the dense product (fixed, for the same reason).
-BLOCK_ROWS = 256
+#: Rows of chi per block of the dense product (fixed, for the same reason): one tile.
+BLOCK_ROWS = TILE
 
 #: (Arguments that would be typed as literals, such as a constant stage or flag, are passed
 #: through np.int64 / np.bool_: one compiled specialisation per function, not one per constant.)
@@ -210,43 +226,6 @@ def _fused_step(MT, nT, k, i0, i1, c, x, f, p, kout):
 
 
 @njit(**_JIT)
-def _field4(MT, k0, k1, k2, k3, i0, i1, f0, f1, f2, f3):
-    """f_t[j] = sum_a MT[a, i0 + j] k_t[a] for the four trials t of a block (rows by four).
-
-    Every row of MT is read once for the four trials (register blocking over trials).
-    """
-    n = i1 - i0
-    iu = np.uint64(i0)
-    for j in range(n):
-        f0[j] = 0.0
-        f1[j] = 0.0
-        f2[j] = 0.0
-        f3[j] = 0.0
-    for a in range(0, MT.shape[0], 4):
-        a0, a1, a2, a3 = k0[a], k0[a + 1], k0[a + 2], k0[a + 3]
-        b0, b1, b2, b3 = k1[a], k1[a + 1], k1[a + 2], k1[a + 3]
-        c0, c1, c2, c3 = k2[a], k2[a + 1], k2[a + 2], k2[a + 3]
-        d0, d1, d2, d3 = k3[a], k3[a + 1], k3[a + 2], k3[a + 3]
-        for j in range(n):
-            i = iu + np.uint64(j)
-            m0, m1, m2, m3 = MT[a, i], MT[a + 1, i], MT[a + 2, i], MT[a + 3, i]
-            f0[j] += m0 * a0 + m1 * a1 + m2 * a2 + m3 * a3
-            f1[j] += m0 * b0 + m1 * b1 + m2 * b2 + m3 * b3
-            f2[j] += m0 * c0 + m1 * c1 + m2 * c2 + m3 * c3
-            f3[j] += m0 * d0 + m1 * d1 + m2 * d2 + m3 * d3
-
-
-@njit(**_JIT)
-def _step_tanh(n, c, x, f, p):
-    """x += c (f - x); p = tanh(x) on the first n entries (Euler / exponential Euler)."""
-    for j in range(n):
-        xj = x[j]
-        xj += c * (f[j] - xj)
-        x[j] = xj
-        p[j] = tanh(xj)
-
-
-@njit(**_JIT)
 def _project4(nT, i0, i1, p0, p1, p2, p3, o0, o1, o2, o3):
     """o_t[r] += sum_j nT[r, i0 + j] p_t[j] for the four trials t of a block (rows by four)."""
     n = i1 - i0
@@ -296,30 +275,6 @@ def _project4(nT, i0, i1, p0, p1, p2, p3, o0, o1, o2, o3):
 def _pick(A, b, i0, i1, pad):
     """A[b, i0:i1], or pad[:i1 - i0] for a padding slot (b < 0)."""
     return A[b, i0:i1] if b >= 0 else pad[:i1 - i0]
-
-
-@njit(**_JIT)
-def _block_step(MT, nT, kin, kappa, X, rows, i0, i1, c, F, P, pad_x, pad_k, pad_o):
-    """The fused Euler / exponential Euler step (no noise, rank >= 4) of four trials on a tile.
-
-    rows: the four trials' rows of kin, kappa and X, -1 for a padding slot, computed on the
-    scratch rows pad_x[t], pad_k (zeros), pad_o[t] and discarded. Every trial runs through this
-    same code whatever its block-mates, so its sums are taken in the same order whatever the
-    batch and the number of threads.
-    """
-    n = i1 - i0
-    A, R = MT.shape[0], nT.shape[0]
-    r0, r1, r2, r3 = rows[0], rows[1], rows[2], rows[3]
-    _field4(MT, _pick(kin, r0, 0, A, pad_k), _pick(kin, r1, 0, A, pad_k),
-            _pick(kin, r2, 0, A, pad_k), _pick(kin, r3, 0, A, pad_k), i0, i1,
-            F[0], F[1], F[2], F[3])
-    _step_tanh(n, c, _pick(X, r0, i0, i1, pad_x[0]), F[0], P[0])
-    _step_tanh(n, c, _pick(X, r1, i0, i1, pad_x[1]), F[1], P[1])
-    _step_tanh(n, c, _pick(X, r2, i0, i1, pad_x[2]), F[2], P[2])
-    _step_tanh(n, c, _pick(X, r3, i0, i1, pad_x[3]), F[3], P[3])
-    _project4(nT, i0, i1, P[0], P[1], P[2], P[3], _pick(kappa, r0, 0, R, pad_o[0]),
-              _pick(kappa, r1, 0, R, pad_o[1]), _pick(kappa, r2, 0, R, pad_o[2]),
-              _pick(kappa, r3, 0, R, pad_o[3]))
 
 
 @njit(**_JIT)
@@ -428,15 +383,6 @@ def _run_group(b0, b1, X, MT, nT, u, n_u, has_bias, linear, dt, n_steps, method,
     f = np.empty(TILE)
     p = np.empty(TILE)
     first_stage = 0 if method == RK4 else FINAL  # RK4: stages 0, 1, 2, FINAL
-    # rank >= 4, Euler or exponential Euler without noise: blocks of four trials (_block_step)
-    blocked = R >= 4 and method <= EXP_EULER and noise_scale == 0.0 and not linear
-    c = dt if method == EULER else 1.0 - decay
-    rows = np.empty(4, np.int64)
-    F = np.empty((4, TILE))
-    P = np.empty((4, TILE))
-    pad_x = np.zeros((4, TILE))
-    pad_k = np.zeros(MT.shape[0])
-    pad_o = np.zeros((4, R))
     for i0 in range(0, N, TILE):
         for b in range(b0, b1):
             i1 = min(N, i0 + TILE)
@@ -454,13 +400,6 @@ def _run_group(b0, b1, X, MT, nT, u, n_u, has_bias, linear, dt, n_steps, method,
             kappa[b0:b1] = 0.0
             for i0 in range(0, N, TILE):
                 i1 = min(N, i0 + TILE)
-                if blocked:
-                    for b in range(b0, b1, 4):
-                        for t in range(4):
-                            rows[t] = b + t if b + t < b1 else -1
-                        _block_step(MT, nT, kin, kappa, X, rows, i0, i1, c, F, P, pad_x, pad_k,
-                                    pad_o)
-                    continue
                 for b in range(b0, b1):
                     _tile(stage, method, linear, MT, nT, kin[b], i0, i1, dt, decay, False, f,
                           X[b, i0:i1], Y[b, i0:i1], ACC[b, i0:i1], f, p, noise_scale, keys[b],
@@ -471,6 +410,52 @@ def _run_group(b0, b1, X, MT, nT, u, n_u, has_bias, linear, dt, n_steps, method,
                         kin[b, r] = kappa[b, r]
     for b in range(b0, b1):
         peak[b] = _peak(X[b], peak[b])
+
+
+@njit(**_JIT)
+def _tile_into(L, out):
+    """out[t, a, j] = L[a, t LATENT_TILE + j], zero beyond N (see ``_tiled``)."""
+    rows, N = L.shape
+    for t in range(out.shape[0]):
+        i0 = t * LATENT_TILE
+        n = min(N, i0 + LATENT_TILE) - i0
+        for a in range(rows):
+            for j in range(n):
+                out[t, a, j] = L[a, i0 + j]
+            for j in range(n, _ROW):
+                out[t, a, j] = 0.0
+
+
+def _tiled(L):
+    """The loadings L (rows, N) tile by tile: (tiles, rows, _ROW), tile t holding the neurons
+    t LATENT_TILE + j, j < LATENT_TILE, in its first columns; zero beyond N.
+
+    Allocated by numpy, which asks the kernel for huge pages for large arrays (fewer TLB misses
+    and page-crossing stalls when the sweep streams through them)."""
+    out = np.empty((-(-L.shape[1] // LATENT_TILE), L.shape[0], _ROW))
+    _tile_into(L, out)
+    return out
+
+
+@njit(**_JIT)
+def transpose_into(A, scale, out):
+    """out[r, i] = scale A[i, r] for A (N, R), read once, row by row (the loadings' rows)."""
+    N, R = A.shape
+    for i in range(N):
+        for r in range(R):
+            out[r, i] = scale * A[i, r]
+
+
+@njit(**_JIT)
+def _zero_rows(X):
+    """zero[b]: every entry of X[b] is 0 (each row read up to its first nonzero entry)."""
+    zero = np.ones(X.shape[0], np.bool_)
+    for b in range(X.shape[0]):
+        for i in range(X.shape[1]):
+            if X[b, i] != 0.0:
+                zero[b] = False
+                break
+    return zero
 
 
 def run_lowrank(X, MT, nT, u, n_u, has_bias, linear, dt, n_steps, method, noise, keys,
@@ -485,7 +470,8 @@ def run_lowrank(X, MT, nT, u, n_u, has_bias, linear, dt, n_steps, method, noise,
     the GIL) in its own thread: no parallel region to compile, which keeps the first call of a
     process short. When the loadings are small, a group runs its trials in chunks that fit in
     ``CHUNK_BYTES`` with the loadings, each chunk through the whole time loop (the trials are
-    independent: same bits in any order).
+    independent: same bits in any order). Euler and exponential Euler without noise (tanh
+    networks) run in closed form (``_run_latent_group``).
     """
     B, N = X.shape
     kin = np.zeros((B, MT.shape[0]))
@@ -499,9 +485,19 @@ def run_lowrank(X, MT, nT, u, n_u, has_bias, linear, dt, n_steps, method, noise,
     chunk = room // (8 * N * (3 if method == RK4 else 1)) // 4 * 4
     chunk = chunk if chunk >= 4 else B
 
+    latent = method <= EXP_EULER and noise == 0.0 and not linear
+    coef = np.zeros((B, MT.shape[0]))
+    if latent:
+        MTt, nTt, zero = _tiled(MT), _tiled(nT), _zero_rows(X)
+
     def group(g):
         b0, b1 = g * B // groups, (g + 1) * B // groups
         for c0 in range(b0, b1, chunk):
+            if latent:
+                _run_latent_group(c0, min(b1, c0 + chunk), X, zero, MTt, nTt, u, n_u, has_bias,
+                                  dt, n_steps, method, record_every, x_out, kappa_out, peak,
+                                  kin, kappa, coef)
+                continue
             _run_group(c0, min(b1, c0 + chunk), X, MT, nT, u, n_u, has_bias, linear, dt,
                        n_steps, method, noise, keys, record_every, x_out, kappa_out, peak, kin,
                        kappa, Y, ACC)
@@ -513,17 +509,297 @@ def run_lowrank(X, MT, nT, u, n_u, has_bias, linear, dt, n_steps, method, noise,
         list(pool.map(group, range(groups)))
 
 
+# --- Closed-form (latent) sweeps: Euler / exponential Euler without noise ---
+#
+# Both methods step x' = c x + h (MT^T kin) with (c, h) = (1 - dt, dt) or (e^{-dt}, 1 - e^{-dt}),
+# so x_s = w_s x_0 + MT^T a_s with w_s = c^s and a_{s+1} = c a_s + h kin_s, a_0 = 0: the state
+# is x_0 and A numbers per trial. A sweep then reads x_0 and writes no state per neuron.
+
+
+@njit(**_JIT)
+def _latent_fused(MT, nT, k, w, base, i0, i1, kout):
+    """x = w base + the last q rows of MT^T k (q = R = 1 or 2); kout += nT tanh(x); max |x|.
+
+    base: x_0 on the tile (w = c^s), or, when MT has rows before the last q, f = c^s x_0 plus
+    their part (w = 1), computed by ``_latent_affine``.
+    """
+    n = i1 - i0
+    iu = np.uint64(i0)
+    q = nT.shape[0]
+    a = MT.shape[0] - q
+    top = np.int64(0)
+    if q == 1:
+        k0 = k[a]
+        s0 = 0.0
+        for j in range(n):
+            i = iu + np.uint64(j)
+            xj = w * base[j] + MT[a, i] * k0
+            top = max(top, abs_bits(xj))
+            s0 += nT[0, i] * tanh(xj)
+        kout[0] += s0
+        return from_bits(top)
+    k0, k1 = k[a], k[a + 1]
+    s0 = s1 = 0.0
+    for j in range(n):
+        i = iu + np.uint64(j)
+        xj = w * base[j] + MT[a, i] * k0 + MT[a + 1, i] * k1
+        top = max(top, abs_bits(xj))
+        pj = tanh(xj)
+        s0 += nT[0, i] * pj
+        s1 += nT[1, i] * pj
+    kout[0] += s0
+    kout[1] += s1
+    return from_bits(top)
+
+
+@njit(**_JIT)
+def _latent_affine(MT, k, w, x0, i0, i1, a_end, f):
+    """f[j] = w x0[j] + sum_{a < a_end} MT[a, i0 + j] k[a] (the rows of ``_field``)."""
+    _field(MT, k, i0, i1, a_end, np.bool_(False), x0, np.bool_(False), x0, f)
+    for j in range(i1 - i0):
+        f[j] += w * x0[j]
+
+
+@njit(**_JIT)
+def _rows4(MT, a, k0, k1, k2, k3, s, b0, b1, b2, b3, i0, i1, f0, f1, f2, f3):
+    """f_t[j] = s b_t[j] + sum_{a <= c < a + 4} MT[c, i0 + j] k_t[c] for the four trials t.
+
+    b_t and f_t are distinct arrays (see ``_latent_field4``).
+    """
+    iu = np.uint64(i0)
+    a0, a1, a2, a3 = k0[a], k0[a + 1], k0[a + 2], k0[a + 3]
+    c0, c1, c2, c3 = k1[a], k1[a + 1], k1[a + 2], k1[a + 3]
+    d0, d1, d2, d3 = k2[a], k2[a + 1], k2[a + 2], k2[a + 3]
+    e0, e1, e2, e3 = k3[a], k3[a + 1], k3[a + 2], k3[a + 3]
+    for j in range(i1 - i0):
+        i = iu + np.uint64(j)
+        m0, m1, m2, m3 = MT[a, i], MT[a + 1, i], MT[a + 2, i], MT[a + 3, i]
+        f0[j] = s * b0[j] + m0 * a0 + m1 * a1 + m2 * a2 + m3 * a3
+        f1[j] = s * b1[j] + m0 * c0 + m1 * c1 + m2 * c2 + m3 * c3
+        f2[j] = s * b2[j] + m0 * d0 + m1 * d1 + m2 * d2 + m3 * d3
+        f3[j] = s * b3[j] + m0 * e0 + m1 * e1 + m2 * e2 + m3 * e3
+
+
+@njit(**_JIT)
+def _rows8(MT, a, k0, k1, k2, k3, s, b0, b1, b2, b3, i0, i1, f0, f1, f2, f3):
+    """``_rows4`` for the eight rows a .. a + 7 (each b_t and f_t is read and written once)."""
+    iu = np.uint64(i0)
+    a0, a1, a2, a3, a4, a5, a6, a7 = (k0[a], k0[a + 1], k0[a + 2], k0[a + 3], k0[a + 4],
+                                      k0[a + 5], k0[a + 6], k0[a + 7])
+    c0, c1, c2, c3, c4, c5, c6, c7 = (k1[a], k1[a + 1], k1[a + 2], k1[a + 3], k1[a + 4],
+                                      k1[a + 5], k1[a + 6], k1[a + 7])
+    d0, d1, d2, d3, d4, d5, d6, d7 = (k2[a], k2[a + 1], k2[a + 2], k2[a + 3], k2[a + 4],
+                                      k2[a + 5], k2[a + 6], k2[a + 7])
+    e0, e1, e2, e3, e4, e5, e6, e7 = (k3[a], k3[a + 1], k3[a + 2], k3[a + 3], k3[a + 4],
+                                      k3[a + 5], k3[a + 6], k3[a + 7])
+    for j in range(i1 - i0):
+        i = iu + np.uint64(j)
+        m0, m1, m2, m3 = MT[a, i], MT[a + 1, i], MT[a + 2, i], MT[a + 3, i]
+        m4, m5, m6, m7 = MT[a + 4, i], MT[a + 5, i], MT[a + 6, i], MT[a + 7, i]
+        f0[j] = (s * b0[j] + m0 * a0 + m1 * a1 + m2 * a2 + m3 * a3 + m4 * a4 + m5 * a5
+                 + m6 * a6 + m7 * a7)
+        f1[j] = (s * b1[j] + m0 * c0 + m1 * c1 + m2 * c2 + m3 * c3 + m4 * c4 + m5 * c5
+                 + m6 * c6 + m7 * c7)
+        f2[j] = (s * b2[j] + m0 * d0 + m1 * d1 + m2 * d2 + m3 * d3 + m4 * d4 + m5 * d5
+                 + m6 * d6 + m7 * d7)
+        f3[j] = (s * b3[j] + m0 * e0 + m1 * e1 + m2 * e2 + m3 * e3 + m4 * e4 + m5 * e5
+                 + m6 * e6 + m7 * e7)
+
+
+@njit(**_JIT)
+def _latent_field4(MT, k0, k1, k2, k3, w, x0, x1, x2, x3, i0, i1, FG):
+    """FG[0, t] = w x_t + MT^T k_t on the tile for the four trials t of a block.
+
+    The A rows of MT (a multiple of four) by eight while they last, then four; each group of
+    rows reads the last one's output and writes the other half of FG (the last group FG[0]):
+    an in-place update would look like overlapping arrays to LLVM's vectoriser, which would
+    then fall back to scalar code.
+    """
+    A = MT.shape[0]
+    n_groups = A // 8 + (A % 8) // 4
+    b0, b1, b2, b3 = x0, x1, x2, x3
+    s = w
+    a = 0
+    for g in range(n_groups):
+        out = FG[(n_groups - 1 - g) % 2]
+        if a + 8 <= A:
+            _rows8(MT, a, k0, k1, k2, k3, s, b0, b1, b2, b3, i0, i1, out[0], out[1], out[2],
+                   out[3])
+            a += 8
+        else:
+            _rows4(MT, a, k0, k1, k2, k3, s, b0, b1, b2, b3, i0, i1, out[0], out[1], out[2],
+                   out[3])
+            a += 4
+        b0, b1, b2, b3 = out[0], out[1], out[2], out[3]
+        s = 1.0
+
+
+@njit(**_JIT)
+def _tanh_top(n, f, p, top):
+    """p = tanh(f) on the first n entries; returns max(top, max |f|) (NaN above inf)."""
+    bits = abs_bits(top)
+    for j in range(n):
+        fj = f[j]
+        bits = max(bits, abs_bits(fj))
+        p[j] = tanh(fj)
+    return from_bits(bits)
+
+
+@njit(**_JIT)
+def _state(r, zero):
+    """The row of X to read for trial row r: r, or -1 (pad) for a padding slot or a zero x_0."""
+    return r if r >= 0 and not zero[r] else -1
+
+
+@njit(**_JIT)
+def _latent_block(MT, nT, coef, kappa, X, zero, rows, w, i0, i1, final, x_out, row, FG, P,
+                  pad_x, pad_k, pad_o, top):
+    """kappa_t += nT tanh(x_t), x_t = w X[t] + MT^T a_t on a tile, for a block of four trials.
+
+    MT, nT: the tile's loadings (columns 0 .. i1 - i0); X: the initial states (neurons
+    i0 .. i1 - 1 of the tile; the zero rows flagged by ``zero`` are read from the zeros of pad_x,
+    which stay in cache), overwritten by x_t when ``final``; x_t is also stored in
+    x_out[trial, row] when row >= 0; rows: the trials' rows of coef, kappa and X, -1 for a
+    padding slot (computed on the scratch rows pad_x, pad_k, pad_o and discarded: every trial
+    runs through the same code whatever its block-mates, so its sums are taken in the same order
+    whatever the batch and the number of threads); top[t] gets max |x_t| on the tile.
+    """
+    A, R = MT.shape[0], nT.shape[0]
+    n = i1 - i0
+    r0, r1, r2, r3 = rows[0], rows[1], rows[2], rows[3]
+    x0, x1, x2, x3 = _state(r0, zero), _state(r1, zero), _state(r2, zero), _state(r3, zero)
+    _latent_field4(MT, _pick(coef, r0, 0, A, pad_k), _pick(coef, r1, 0, A, pad_k),
+                   _pick(coef, r2, 0, A, pad_k), _pick(coef, r3, 0, A, pad_k), w,
+                   _pick(X, x0, i0, i1, pad_x[0]), _pick(X, x1, i0, i1, pad_x[1]),
+                   _pick(X, x2, i0, i1, pad_x[2]), _pick(X, x3, i0, i1, pad_x[3]), 0, n, FG)
+    for t in range(4):
+        top[t] = _tanh_top(n, FG[0, t], P[t], 0.0)
+        if final and rows[t] >= 0:
+            X[rows[t], i0:i1] = FG[0, t, :n]
+        if row >= 0 and rows[t] >= 0:
+            x_out[rows[t], row, i0:i1] = FG[0, t, :n]
+    _project4(nT, 0, n, P[0], P[1], P[2], P[3], _pick(kappa, r0, 0, R, pad_o[0]),
+              _pick(kappa, r1, 0, R, pad_o[1]), _pick(kappa, r2, 0, R, pad_o[2]),
+              _pick(kappa, r3, 0, R, pad_o[3]))
+
+
+@njit(**_JIT)
+def _latent_single(MT, nT, coef, kappa, x, w, n, final, x_rec, f, x_end):
+    """kappa += nT tanh(x_s), x_s = w x + MT^T a on a tile of n neurons, for one trial of rank
+    R = 1 or 2 (MT, nT, x: the tile's loadings and initial state); returns max |x_s| on the
+    tile. x_s goes to x_end when ``final`` and to x_rec unless it is empty: computed apart, so
+    that kappa is summed the same way whether x is kept or not."""
+    A, R = MT.shape[0], nT.shape[0]
+    if A > R:
+        _latent_affine(MT, coef, w, x, 0, n, A - R, f)
+        top = _latent_fused(MT, nT, coef, 1.0, f, 0, n, kappa)
+    else:
+        top = _latent_fused(MT, nT, coef, w, x, 0, n, kappa)
+    if final or x_rec.size:
+        _latent_affine(MT, coef, w, x, 0, n, A, f)
+        if x_rec.size:
+            x_rec[:n] = f[:n]
+        if final:
+            x_end[:n] = f[:n]
+    return top
+
+
+@njit(nogil=True, **_JIT)
+def _run_latent_group(b0, b1, X, zero, MTt, nTt, u, n_u, has_bias, dt, n_steps, method,
+                      record_every, x_out, kappa_out, peak, kin, kappa, coef):
+    """run_lowrank for the trials b0..b1 in closed form (see above): Euler or exponential Euler,
+    no noise, tanh. X holds x_0 until the last sweep writes the final states.
+
+    MTt (tiles, A, LATENT_TILE), nTt (tiles, R, LATENT_TILE): the loadings tile by tile (zero
+    beyond N), each tile one contiguous block, which stays in cache while every trial of the
+    group uses it.
+    zero[b]: x_0 of trial b is zero (then x_s = MT^T a_s, and the sweeps do not read it).
+    """
+    N = X.shape[1]
+    A, R = MTt.shape[1], nTt.shape[1]
+    c = 1.0 - dt if method == EULER else math.exp(-dt)
+    h = dt if method == EULER else 1.0 - math.exp(-dt)
+    top = np.zeros(b1 - b0)
+    top4 = np.zeros(4)
+    f = np.empty(LATENT_TILE)
+    rows = np.empty(4, np.int64)
+    FG = np.empty((2, 4, _ROW))
+    P = np.empty((4, _ROW))
+    pad_x = np.zeros((4, _ROW))
+    pad_k = np.zeros(A)
+    pad_o = np.zeros((4, R))
+    coef[b0:b1] = 0.0
+    w = 1.0
+    for step in range(n_steps + 1):
+        record = step % record_every == 0
+        final = step == n_steps
+        row = step // record_every if record and x_out.shape[1] > 0 else -1  # of x_out
+        if record or not final:  # kappa_s = nT tanh(w_s x_0 + MT^T a_s)
+            kappa[b0:b1] = 0.0
+            top[:] = 0.0
+            for t in range(MTt.shape[0]):
+                i0 = t * LATENT_TILE
+                i1 = min(N, i0 + LATENT_TILE)
+                if R >= 4:  # blocks of four trials
+                    for b in range(b0, b1, 4):
+                        for k in range(4):
+                            rows[k] = b + k if b + k < b1 else -1
+                        _latent_block(MTt[t], nTt[t], coef, kappa, X, zero, rows, w, i0, i1,
+                                      final, x_out, row, FG, P, pad_x, pad_k, pad_o, top4)
+                        for k in range(min(4, b1 - b)):
+                            top[b + k - b0] = max(top[b + k - b0], top4[k])
+                    continue
+                for b in range(b0, b1):
+                    x_rec = x_out[b, row, i0:i1] if row >= 0 else f[:0]
+                    x0 = pad_x[0, :i1 - i0] if zero[b] else X[b, i0:i1]
+                    top_b = _latent_single(MTt[t], nTt[t], coef[b], kappa[b], x0, w, i1 - i0,
+                                           final, x_rec, f, X[b, i0:i1])
+                    top[b - b0] = max(top[b - b0], top_b)
+            if record:
+                for b in range(b0, b1):
+                    for r in range(kappa_out.shape[2]):
+                        kappa_out[b, step // record_every, r] = kappa[b, r]
+                    peak[b] = max(peak[b], top[b - b0])
+        if final:
+            break
+        for b in range(b0, b1):  # a_{s+1} = c a_s + h [kappa_s, u_s, 1]
+            for r in range(R):
+                kin[b, r] = kappa[b, r]
+            ub = min(np.int64(b), np.int64(u.shape[0] - 1))
+            us = min(np.int64(step), np.int64(u.shape[1] - 1))
+            for k in range(n_u):
+                kin[b, R + k] = u[ub, us, k]
+            if has_bias:
+                kin[b, R + n_u] = 1.0
+            for a in range(A):
+                coef[b, a] = c * coef[b, a] + h * kin[b, a]
+        w *= c
+    if n_steps % record_every != 0:  # the final states were not swept
+        for b in range(b0, b1):
+            for t in range(MTt.shape[0]):
+                i0 = t * LATENT_TILE
+                i1 = min(N, i0 + LATENT_TILE)
+                _latent_affine(MTt[t], coef[b], w, X[b, i0:i1], 0, i1 - i0, A, f)
+                X[b, i0:i1] = f[:i1 - i0]
+            peak[b] = _peak(X[b], peak[b])
+
+
 @njit(parallel=True, **_JIT)
 def _bulk_product(chi, P, GT):
-    """GT = chi P^T (N, B), as one BLAS product per fixed block of BLOCK_ROWS rows of chi.
+    """(chi P^T)^T by blocks: GT[B r0 : B r1] = P chi[r0:r1]^T, a (B, r1 - r0) C-contiguous
+    block, for each fixed block of BLOCK_ROWS rows r0 .. r1 - 1 of chi.
 
-    The caller runs BLAS with one thread; the blocks are split over numba threads.
+    One BLAS product per block, batch first (B = 32 rows against a wide block of chi^T, read
+    in place as an F-contiguous matrix): about 20% more flop/s than chi P^T in blocks of 256
+    rows, the shape whose 32 columns suit OpenBLAS's kernels worst. The caller runs BLAS with
+    one thread; the blocks are split over numba threads.
     """
     N = chi.shape[0]
+    B = P.shape[0]
     for k in prange((N + BLOCK_ROWS - 1) // BLOCK_ROWS):
         r0 = k * BLOCK_ROWS
         r1 = min(N, r0 + BLOCK_ROWS)
-        np.dot(chi[r0:r1], P.T, GT[r0:r1])
+        np.dot(P, chi[r0:r1].T, GT[B * r0:B * r1].reshape(B, r1 - r0))
 
 
 @njit(parallel=True, **_JIT)
@@ -537,8 +813,9 @@ def _dense_sweep(stage, method, linear, MT, nT, kin, g, GT, dt, decay, X, Y, ACC
         parts[t] = 0.0
         for b in range(B):
             if stage != INIT:
-                for j in range(i1 - i0):
-                    BULK[t, j] = g * GT[i0 + j, b]
+                n = i1 - i0  # the tile is block t of the bulk product
+                for j in range(n):
+                    BULK[t, j] = g * GT[B * i0 + b * n + j]
             _tile(stage, method, linear, MT, nT, kin[b], i0, i1, dt, decay, stage != INIT,
                   BULK[t], X[b, i0:i1], Y[b, i0:i1], ACC[b, i0:i1], F[t], P[b, i0:i1],
                   noise_scale, keys[b], counter0, parts[t, b])
@@ -562,7 +839,7 @@ def run_dense(X, chi, g, MT, nT, u, n_u, has_bias, linear, dt, n_steps, method, 
     """Integrate a batch of trials with the bulk g chi in place; see run_lowrank.
 
     chi (N, N) C-contiguous; P (B, N) holds phi(x) (the map: h) of the last sweep, whose bulk
-    product GT = chi P^T starts each stage.
+    product (``_bulk_product``) starts each stage.
     """
     B, N = X.shape
     R = nT.shape[0]
@@ -573,7 +850,7 @@ def run_dense(X, chi, g, MT, nT, u, n_u, has_bias, linear, dt, n_steps, method, 
     kappa = np.zeros((B, R))
     parts = np.zeros((n_tiles, B, R))
     P = np.empty((B, N))
-    GT = np.empty((N, B))
+    GT = np.empty(N * B)
     Y = np.empty((B, N if method == RK4 else 0))
     ACC = np.empty_like(Y)
     F = np.empty((n_tiles, TILE))

@@ -46,6 +46,32 @@ def _double_from_bits(typingctx, bits):
     return types.float64(types.int64), codegen
 
 
+@intrinsic
+def _bits_from_double(typingctx, x):
+    """The int64 holding the IEEE 754 bit pattern of the float64 ``x`` (an LLVM bitcast)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+@njit(**_JIT)
+def abs_bits(x: float) -> np.int64:
+    """The bits of |x| as an int64, ordered as |x| is (NaN above inf).
+
+    The maximum of these over a loop is an integer reduction, which LLVM vectorises (a
+    floating-point max is not, without the no-NaN flag).
+    """
+    return _bits_from_double(abs(x))
+
+
+@njit(**_JIT)
+def from_bits(bits: np.int64) -> float:
+    """The float64 with these bits (inverse of ``abs_bits`` on non-negative values)."""
+    return _double_from_bits(bits)
+
+
 _LN2_HI = 6.93147180369123816490e-01  # 32 significant bits: k * _LN2_HI is exact for k < 2^21
 _LN2_LO = 1.90821492927058770002e-10  # ln 2 - _LN2_HI
 _INV_LN2 = 1.0 / math.log(2.0)
