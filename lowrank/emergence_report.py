@@ -71,6 +71,7 @@ from .emergence_factors import (
 )
 from .fixedpoints import Dynamics, find_fixed_points
 from .populations import count_attractors
+from .projection import loading_rows
 
 __all__ = ["CheckpointAnalysis", "EmergenceReport", "Prediction", "emergence"]
 
@@ -241,7 +242,11 @@ class EmergenceReport:
         Each s evaluated costs a fit and a mean-field solve (predicted) or a fixed-point search
         of the network (observed): about ``grid`` + 2 log2(1 / tol) of each per interval.
         """
-        from .emergence_timing import locate_bifurcations, pair_bifurcations
+        from .emergence_timing import (
+            locate_bifurcations,
+            locate_law_bifurcations,
+            pair_bifurcations,
+        )
 
         predicted, observed = [], []
         for k in range(1, len(self.analyses)):
@@ -249,11 +254,20 @@ class EmergenceReport:
             pa, pb = a.main.n_attractors, b.main.n_attractors
             if pa == pb and a.observed_attractors == b.observed_attractors:
                 continue
-            predict, observe = self._counters(b, self._path_populations(k))
+            path = self._law_path(k)
+            predict, observe = self._counters(
+                b, b.main.populations if path else self._path_populations(k)
+            )
             found = locate_bifurcations(
                 self.weights[k - 1], self.weights[k], a.epoch, b.epoch, time=self.time,
-                predict=predict, observe=observe, tol=tol, seed=seed, grid=grid,
+                predict=None if path else predict, observe=observe, tol=tol, seed=seed, grid=grid,
             )
+            if path:
+                law_a, law_b, inputs = path
+                found += locate_law_bifurcations(
+                    law_a, law_b, a.epoch, b.epoch, time=self.time, inputs=inputs, tol=tol,
+                    seed=seed, grid=grid,
+                )
             predicted += [t for t in found if t.kind == "predicted"]
             observed += [t for t in found if t.kind == "observed"]
         out = []
@@ -272,6 +286,33 @@ class EmergenceReport:
             })
         self._bifurcations = out
         return out
+
+    def _law_path(self, k: int):
+        """(law_a, law_b, inputs) for the path between the fitted laws of analyses k - 1 and k,
+        law_a in the latent coordinates of k (``rotate_loadings`` by the Procrustes alignment of
+        the factors; none for a rank-R model's own m, n); None where that path does not apply
+        (a prediction with a bulk, or laws of different inputs)."""
+        from .emergence_timing import alignment, rotate_loadings
+
+        a, b = self.analyses[k - 1], self.analyses[k]
+        law_a, law_b = a.main.loadings, b.main.loadings
+        if a.main.g > 0 or b.main.g > 0 or law_a is None or law_b is None:
+            return None
+        if (law_a.rank, law_a.n_inputs) != (law_b.rank, law_b.n_inputs):
+            return None
+        ends = []
+        for weights in (self.weights[k - 1], self.weights[k]):
+            dyn = Dynamics.from_weights(weights, self.time)
+            factors = _factors(weights, dyn, b.rank, self.settings.get("initial"), None)[0]
+            ends.append(factors.get(b.prediction))
+        if ends[0] is None or ends[1] is None:
+            return None
+        (fa, fb), (ua, ub) = ends, [loading_rows(f.m, f.n, f.inputs, f.bias)[1] for f in ends]
+        if not np.array_equal(ua, ub):  # a bias column at one end only
+            return None
+        if b.prediction != "own":  # each checkpoint's SVD has its own latent coordinates
+            law_a = rotate_loadings(law_a, alignment((fa.m, fa.n), (fb.m, fb.n)))
+        return law_a, law_b, ub
 
     def _path_populations(self, k: int) -> int:
         """P held along the path from analysis k - 1 to k: the later checkpoint's P_b, unless

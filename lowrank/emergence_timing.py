@@ -58,6 +58,9 @@ __all__ = [
     "interpolate_weights",
     "interpolate_loadings",
     "align_factors",
+    "alignment",
+    "rotate_loadings",
+    "locate_law_bifurcations",
 ]
 
 _SAME_EVENT = 1e-9  # continuation events closer than this in s share one position
@@ -197,8 +200,6 @@ def align_factors(reference, factors) -> tuple[np.ndarray, np.ndarray]:
     -------
     (m Q, n Q) : tuple of ndarray (N, R)
     """
-    from scipy.linalg import orthogonal_procrustes
-
     def pair(value, name):
         if not isinstance(value, (tuple, list)) or len(value) != 2:
             raise TypeError(f"{name} must be a tuple (m, n), got {type(value).__name__}")
@@ -209,8 +210,32 @@ def align_factors(reference, factors) -> tuple[np.ndarray, np.ndarray]:
     m, n = pair(factors, "factors")
     if m.shape != m_ref.shape:
         raise ValueError(f"factors have shape {m.shape}, reference {m_ref.shape}")
-    Q, _ = orthogonal_procrustes(np.vstack([m, n]), np.vstack([m_ref, n_ref]))
+    Q = alignment((m, n), (m_ref, n_ref))
     return m @ Q, n @ Q
+
+
+def alignment(factors, reference) -> np.ndarray:
+    """The orthogonal Q (R x R) of :func:`align_factors`: argmin |[m; n] Q - [m_ref; n_ref]|_F."""
+    from scipy.linalg import orthogonal_procrustes
+
+    return orthogonal_procrustes(np.vstack(factors), np.vstack(reference))[0]
+
+
+def rotate_loadings(law, Q: np.ndarray):
+    """The law of the rows (m Q, n Q, inputs) when (m, n, inputs) follow ``law``: means
+    T^T mu and covariances T^T Sigma T with T = diag(Q, Q, identity), per population.
+
+    With Q from :func:`align_factors` this expresses a law fitted in one checkpoint's latent
+    coordinates in another's, before :func:`interpolate_loadings`.
+    """
+    comps, weights = _as_mixture(law, "law")
+    R, K = comps[0].rank, comps[0].n_inputs
+    Q = as_array(Q, "Q", shape=(R, R))
+    T = np.zeros((2 * R + K, 2 * R + K))
+    T[:R, :R] = T[R:2 * R, R:2 * R] = Q
+    T[2 * R:, 2 * R:] = np.eye(K)
+    moved = [GaussianLoadings(T.T @ c.mean, T.T @ c.cov @ T, R, K) for c in comps]
+    return moved[0] if isinstance(law, GaussianLoadings) else MixtureLoadings(moved, weights)
 
 
 def _as_mixture(law, name: str) -> tuple[list[GaussianLoadings], np.ndarray]:
@@ -227,25 +252,43 @@ def _aligned(law_a, law_b) -> tuple[list, np.ndarray, list, np.ndarray]:
     the covariances separate populations with equal means)."""
     comps_a, w_a = _as_mixture(law_a, "law_a")
     comps_b, w_b = _as_mixture(law_b, "law_b")
-    if len(comps_a) != len(comps_b):
-        raise ValueError(
-            f"law_a and law_b must have the same number of populations, got {len(comps_a)} and "
-            f"{len(comps_b)}"
-        )
     a0, b0 = comps_a[0], comps_b[0]
     if (a0.rank, a0.n_inputs) != (b0.rank, b0.n_inputs):
         raise ValueError(
             f"law_a has rank {a0.rank} and {a0.n_inputs} inputs, law_b rank {b0.rank} and "
             f"{b0.n_inputs}"
         )
-    cost = np.array(
+    if len(comps_a) < len(comps_b):
+        comps_a, w_a = _split(comps_a, w_a, comps_b)
+    elif len(comps_b) < len(comps_a):
+        comps_b, w_b = _split(comps_b, w_b, comps_a)
+    _, order = linear_sum_assignment(_distances(comps_a, comps_b))
+    return comps_a, w_a, [comps_b[j] for j in order], w_b[order]
+
+
+def _distances(comps_a, comps_b) -> np.ndarray:
+    """|mu_a - mu_b|^2 + |Sigma_a - Sigma_b|_F^2 between every pair of populations."""
+    return np.array(
         [
             [np.sum((a.mean - b.mean) ** 2) + np.sum((a.cov - b.cov) ** 2) for b in comps_b]
             for a in comps_a
         ]
     )
-    _, order = linear_sum_assignment(cost)
-    return comps_a, w_a, [comps_b[j] for j in order], w_b[order]
+
+
+def _split(comps, weights, target) -> tuple[list, np.ndarray]:
+    """The same law with as many populations as ``target``: each population is matched to one
+    of ``target``'s (Hungarian algorithm), every other population of ``target`` to its nearest
+    one, and each population is split into identical copies, one per population matched to it,
+    sharing its weight equally (a mixture of identical copies is the same law)."""
+    cost = _distances(comps, target)
+    rows, cols = linear_sum_assignment(cost)
+    owner = np.empty(len(target), int)
+    owner[cols] = rows
+    rest = np.setdiff1d(np.arange(len(target)), cols)
+    owner[rest] = np.argmin(cost[:, rest], axis=0)
+    copies = np.bincount(owner, minlength=len(comps))
+    return [comps[k] for k in owner], np.asarray(weights, float)[owner] / copies[owner]
 
 
 def interpolate_loadings(law_a, law_b, s: float):
@@ -260,7 +303,10 @@ def interpolate_loadings(law_a, law_b, s: float):
     Parameters
     ----------
     law_a, law_b : GaussianLoadings or MixtureLoadings
-        The same rank, number of inputs and number of populations.
+        The same rank and number of inputs, in the same latent coordinates. When their numbers
+        of populations differ, the law with fewer is first written as the same law with as many
+        (its populations split into identical copies, each matched to one of the other law's),
+        so that the path starts at law_a and ends at law_b exactly.
     s : float
         Position in [0, 1].
 
@@ -355,7 +401,7 @@ def locate_bifurcations(
     epoch_b: float,
     *,
     time: str,
-    predict: Callable[[dict], int],
+    predict: Callable[[dict], int] | None,
     observe: Callable[[dict], int],
     tol: float = 1e-3,
     seed=0,
@@ -389,6 +435,8 @@ def locate_bifurcations(
         ``observe(weights) -> int``: stable attractors of the network (e.g. from
         :func:`lowrank.find_fixed_points`). Each is called with ``seed=seed`` as well when it
         takes a ``seed`` argument, so that every s is searched from the same random starts.
+        ``predict`` may be None (only the network's changes; the prediction's on the path
+        between fitted laws: :func:`locate_law_bifurcations`).
     tol : float
         Length in s below which a bracket counts as located (the position's error is at most
         tol / 2, or tol for joined brackets).
@@ -441,51 +489,115 @@ def locate_bifurcations(
     grid = as_int(grid, "grid", minimum=2)
     max_evaluations = as_int(max_evaluations, "max_evaluations", minimum=0)
     seed_sequence(seed)
-    counters = {
-        "predicted": _counter(predict, "predict", seed),
-        "observed": _counter(observe, "observe", seed),
-    }
-    points = np.linspace(0.0, 1.0, grid)
+    counters = {"observed": _counter(observe, "observe", seed)}
+    if predict is not None:
+        counters = {"predicted": _counter(predict, "predict", seed), **counters}
     out: list[BifurcationTiming] = []
     for kind, counter in counters.items():
-        cache: dict[float, int] = {}
+        out += _locate(
+            kind, lambda s, counter=counter: counter(_on_path(a, b, s)), epoch_a, epoch_b,
+            grid, tol, max_evaluations,
+        )
+    _warn_loose("locate_bifurcations", out, tol, max_evaluations)
+    return out
 
-        def count(s: float, counter=counter, cache=cache) -> int:
-            if s not in cache:
-                cache[s] = counter(_on_path(a, b, s))
-            return cache[s]
 
-        counts = [count(float(s)) for s in points]
-        budget = [max_evaluations]
-        brackets = []
-        for i in range(grid - 1):
-            brackets += _refine(
-                count, float(points[i]), counts[i], float(points[i + 1]), counts[i + 1], tol, budget
-            )
-        for lo, hi, before, after, located in _joined(brackets, tol):
-            s = 0.5 * (lo + hi)
-            out.append(
-                BifurcationTiming(
-                    kind,
-                    s,
-                    epoch_a + s * (epoch_b - epoch_a),
-                    before,
-                    after,
-                    located,
-                    (lo, hi),
-                    (epoch_a, epoch_b),
-                    "count",
-                )
-            )
-    loose = [t for t in out if not t.located]
+def _locate(kind, count_at, epoch_a, epoch_b, grid, tol, max_evaluations) -> list:
+    """The changes of ``count_at(s)`` on [0, 1]: counted on the grid, each change bisected
+    (``_refine``), touching brackets joined (``_joined``)."""
+    cache: dict[float, int] = {}
+
+    def count(s: float) -> int:
+        if s not in cache:
+            cache[s] = count_at(s)
+        return cache[s]
+
+    points = np.linspace(0.0, 1.0, grid)
+    counts = [count(float(s)) for s in points]
+    budget = [max_evaluations]
+    brackets = []
+    for i in range(grid - 1):
+        brackets += _refine(
+            count, float(points[i]), counts[i], float(points[i + 1]), counts[i + 1], tol, budget
+        )
+    return [
+        BifurcationTiming(
+            kind, 0.5 * (lo + hi), epoch_a + 0.5 * (lo + hi) * (epoch_b - epoch_a), before, after,
+            located, (lo, hi), (epoch_a, epoch_b), "count",
+        )
+        for lo, hi, before, after, located in _joined(brackets, tol)
+    ]
+
+
+def _warn_loose(where: str, events: list, tol: float, max_evaluations: int) -> None:
+    loose = [t for t in events if not t.located]
     if loose:
         widths = ", ".join(f"{t.kind} [{t.bracket[0]:.4g}, {t.bracket[1]:.4g}]" for t in loose)
         warnings.warn(
-            f"locate_bifurcations: {len(loose)} change(s) not bracketed to tol={tol:g} within "
+            f"{where}: {len(loose)} change(s) not bracketed to tol={tol:g} within "
             f"max_evaluations={max_evaluations}: {widths}",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
+
+
+def locate_law_bifurcations(
+    law_a,
+    law_b,
+    epoch_a: float,
+    epoch_b: float,
+    *,
+    time: str,
+    inputs=None,
+    tol: float = 1e-3,
+    seed=0,
+    grid: int = 9,
+    max_evaluations: int = 200,
+) -> list[BifurcationTiming]:
+    """Locate where the mean field's number of stable attractors changes on the straight path
+    between two fitted laws (:func:`interpolate_loadings`), by counting and bisection as in
+    :func:`locate_bifurcations`.
+
+    The path starts at law_a and ends at law_b exactly (also when their numbers of populations
+    differ), so the predicted counts at its ends are those of the two checkpoints' predictions.
+
+    Parameters
+    ----------
+    law_a, law_b : GaussianLoadings or MixtureLoadings
+        The laws fitted at the two checkpoints, in the same latent coordinates
+        (:func:`rotate_loadings`, :func:`alignment`).
+    epoch_a, epoch_b : float
+        Their training times; epoch(s) = epoch_a + s (epoch_b - epoch_a).
+    time : {"continuous", "discrete"}
+    inputs : array_like (K,), optional
+        The constant input under which attractors are counted (default zeros).
+    tol, seed, grid, max_evaluations
+        As for :func:`locate_bifurcations`; every s is searched from the same seed.
+
+    Returns
+    -------
+    list of BifurcationTiming
+        kind "predicted", event "count", in order of s.
+    """
+    from .meanfield import MeanField
+
+    interpolate_loadings(law_a, law_b, 0.0)  # checks the laws
+    epoch_a, epoch_b = as_float(epoch_a, "epoch_a"), as_float(epoch_b, "epoch_b")
+    time = choose(time, "time", ("continuous", "discrete"))
+    tol = as_float(tol, "tol", positive=True)
+    grid = as_int(grid, "grid", minimum=2)
+    max_evaluations = as_int(max_evaluations, "max_evaluations", minimum=0)
+    seed_sequence(seed)
+
+    def count_at(s: float) -> int:
+        law = interpolate_loadings(law_a, law_b, s)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # a count, as the table's
+            found = MeanField(law, time=time).fixed_points(inputs, seed=seed)
+        return int(found.n_attractors)
+
+    out = _locate("predicted", count_at, epoch_a, epoch_b, grid, tol, max_evaluations)
+    _warn_loose("locate_law_bifurcations", out, tol, max_evaluations)
     return out
 
 

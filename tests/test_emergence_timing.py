@@ -35,11 +35,14 @@ from lowrank import (
 from lowrank.emergence_timing import (
     BifurcationTiming,
     align_factors,
+    alignment,
     continue_prediction,
     interpolate_loadings,
     interpolate_weights,
     locate_bifurcations,
+    locate_law_bifurcations,
     pair_bifurcations,
+    rotate_loadings,
 )
 
 N = 1000
@@ -357,6 +360,58 @@ def test_pair_bifurcations_across_a_checkpoint():
     assert not any(p.within_interval for p in pair_bifurcations(pred, obs, interval=3.0))
 
 
+def _moments(law):
+    """Overall mean and covariance of a mixture, by hand: sum_p w_p mu_p and
+    sum_p w_p (Sigma_p + mu_p mu_p^T) - mean mean^T."""
+    comps = [law] if isinstance(law, GaussianLoadings) else law.components
+    weights = np.ones(1) if isinstance(law, GaussianLoadings) else np.asarray(law.weights)
+    mean = sum(w * c.mean for w, c in zip(weights, comps, strict=True))
+    second = sum(w * (c.cov + np.outer(c.mean, c.mean)) for w, c in zip(weights, comps,
+                                                                          strict=True))
+    return mean, second - np.outer(mean, mean)
+
+
+def test_interpolating_laws_of_different_populations_starts_and_ends_at_them():
+    """One Gaussian against three populations: the Gaussian is written as three identical
+    copies, so the path's law at s = 0 has the Gaussian's moments and at s = 1 is law_b."""
+    la = GaussianLoadings([0.1, -0.2], [[1.0, 0.3], [0.3, 2.0]], rank=1)
+    parts = [GaussianLoadings([x, 2 * x], [[0.5, 0.1 * x], [0.1 * x, 1.0]], rank=1)
+             for x in (-1.0, 0.0, 1.5)]
+    lb = MixtureLoadings(parts, [0.2, 0.5, 0.3])
+    for first, second, s, target in ((la, lb, 0.0, la), (la, lb, 1.0, lb), (lb, la, 1.0, la)):
+        law = interpolate_loadings(first, second, s)
+        for got, want in zip(_moments(law), _moments(target), strict=True):
+            np.testing.assert_allclose(got, want, atol=1e-12)
+    end = interpolate_loadings(la, lb, 1.0)
+    assert sorted(np.round(end.weights, 12)) == [0.2, 0.3, 0.5]
+
+
+def test_rotated_law_is_the_law_of_rotated_rows():
+    """Fitting the rows (m Q, n Q, I) gives rotate_loadings(fit of (m, n, I), Q) exactly."""
+    rng = np.random.default_rng(3)
+    rows = rng.standard_normal((500, 5)) @ rng.standard_normal((5, 5))
+    Q, _ = np.linalg.qr(rng.standard_normal((2, 2)))
+    moved = rows.copy()
+    moved[:, :2], moved[:, 2:4] = rows[:, :2] @ Q, rows[:, 2:4] @ Q
+    want = GaussianLoadings.fit(moved, rank=2, n_inputs=1)
+    got = rotate_loadings(GaussianLoadings.fit(rows, rank=2, n_inputs=1), Q)
+    np.testing.assert_allclose(got.mean, want.mean, atol=1e-12)
+    np.testing.assert_allclose(got.cov, want.cov, atol=1e-12)
+    m, n = rng.standard_normal((30, 2)), rng.standard_normal((30, 2))
+    np.testing.assert_allclose(alignment((m @ Q.T, n @ Q.T), (m, n)), Q, atol=1e-12)
+
+
+def test_law_path_locates_planted_pitchfork():
+    """sigma_mn(s) = 0.5 + s on the path between the laws: one stable point becomes two at
+    s = 0.5 (overlap 1), located to tol / 2 by bisection on the mean-field counts."""
+    la = GaussianLoadings([0, 0], [[1, 0.5], [0.5, 1]], rank=1)
+    lb = GaussianLoadings([0, 0], [[1, 1.5], [1.5, 3.25]], rank=1)
+    tol = 1e-3
+    (event,) = locate_law_bifurcations(la, lb, 10, 20, time="continuous", tol=tol)
+    assert event.kind == "predicted" and (event.count_before, event.count_after) == (1, 2)
+    assert abs(event.s - 0.5) <= tol / 2 and abs(event.epoch - 15) <= 10 * tol / 2
+
+
 def test_bad_input():
     wa, wb = {"weight_rec": np.eye(2)}, {"weight_rec": np.eye(2)}
     count = lambda w: 1  # noqa: E731
@@ -380,9 +435,6 @@ def test_bad_input():
     with pytest.raises(ValueError, match="s must lie"):
         interpolate_weights(wa, wb, 1.5)
     la = GaussianLoadings([0, 0], np.eye(2), rank=1)
-    mix = MixtureLoadings([la, la], [0.5, 0.5])
-    with pytest.raises(ValueError, match="populations"):
-        interpolate_loadings(la, mix, 0.5)
     with pytest.raises(TypeError, match="law_b"):
         continue_prediction(la, "law", time="continuous")
     with pytest.raises(ValueError, match="rank"):
