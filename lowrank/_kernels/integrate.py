@@ -350,9 +350,8 @@ def _peak(x, peak):
 
 
 @njit(**_JIT)
-def _begin_step(step, b, trial, R, n_u, has_bias, u, record_every, X, kappa, kin, x_out,
-                kappa_out, peak):
-    """kin[b] = [kappa[b], u(trial, step), 1 (with a bias)]; record trial ``trial`` (row b)."""
+def _drive(step, b, trial, R, n_u, has_bias, u, kappa, kin):
+    """kin[b] = [kappa[b], u(trial, step), 1 (with a bias)]: the latent drive of row b."""
     for r in range(R):
         kin[b, r] = kappa[b, r]
     ub = min(np.int64(trial), np.int64(u.shape[0] - 1))
@@ -361,6 +360,13 @@ def _begin_step(step, b, trial, R, n_u, has_bias, u, record_every, X, kappa, kin
         kin[b, R + k] = u[ub, us, k]
     if has_bias:
         kin[b, R + n_u] = 1.0
+
+
+@njit(**_JIT)
+def _begin_step(step, b, trial, R, n_u, has_bias, u, record_every, X, kappa, kin, x_out,
+                kappa_out, peak):
+    """kin[b] = [kappa[b], u(trial, step), 1 (with a bias)]; record trial ``trial`` (row b)."""
+    _drive(step, b, trial, R, n_u, has_bias, u, kappa, kin)
     if step % record_every != 0:
         return
     row = step // record_every
@@ -763,14 +769,7 @@ def _run_latent_group(b0, b1, X, zero, MTt, nTt, u, n_u, has_bias, dt, n_steps, 
         if final:
             break
         for b in range(b0, b1):  # a_{s+1} = c a_s + h [kappa_s, u_s, 1]
-            for r in range(R):
-                kin[b, r] = kappa[b, r]
-            ub = min(np.int64(b), np.int64(u.shape[0] - 1))
-            us = min(np.int64(step), np.int64(u.shape[1] - 1))
-            for k in range(n_u):
-                kin[b, R + k] = u[ub, us, k]
-            if has_bias:
-                kin[b, R + n_u] = 1.0
+            _drive(step, b, b, R, n_u, has_bias, u, kappa, kin)
             for a in range(A):
                 coef[b, a] = c * coef[b, a] + h * kin[b, a]
         w *= c
