@@ -122,6 +122,7 @@ class EmergenceReport:
     settings: dict = field(default_factory=dict, repr=False)
     weights: list = field(default_factory=list, repr=False)
     _bifurcations: list | None = field(default=None, repr=False)
+    _transients: dict | None = field(default=None, repr=False)
 
     def table(self) -> list[dict]:
         """One mapping per analysed checkpoint (``CheckpointAnalysis.row``), with keys
@@ -225,7 +226,11 @@ class EmergenceReport:
         (``lowrank.emergence_timing.locate_bifurcations``); the located changes are paired
         attractor by attractor over the whole run (``pair_bifurcations``: a predicted event
         creating two attractors at once pairs with two observed events, and a prediction may
-        lag the network across a checkpoint). The result is kept for ``to_json``.
+        lag the network across a checkpoint). On each path, for the prediction and the network
+        alike, only the changes that persist to its end are paired: an attractor gained and
+        lost again (or lost and regained) between two checkpoints is a transient of the straight
+        path, which training need not follow (``persistent_changes``; their number is kept as
+        ``to_json()["bifurcation_transients"]``). The result is kept for ``to_json``.
 
         Returns
         -------
@@ -246,9 +251,10 @@ class EmergenceReport:
             locate_bifurcations,
             locate_law_bifurcations,
             pair_bifurcations,
+            persistent_changes,
         )
 
-        predicted, observed = [], []
+        predicted, observed, transients = [], [], {"predicted": 0, "observed": 0}
         for k in range(1, len(self.analyses)):
             a, b = self.analyses[k - 1], self.analyses[k]
             pa, pb = a.main.n_attractors, b.main.n_attractors
@@ -268,8 +274,11 @@ class EmergenceReport:
                     law_a, law_b, a.epoch, b.epoch, time=self.time, inputs=inputs, tol=tol,
                     seed=seed, grid=grid,
                 )
-            predicted += [t for t in found if t.kind == "predicted"]
-            observed += [t for t in found if t.kind == "observed"]
+            for kind, events in (("predicted", predicted), ("observed", observed)):
+                kept, left_out = persistent_changes([t for t in found if t.kind == kind])
+                events += kept
+                transients[kind] += left_out
+        self._transients = transients
         out = []
         for pair in pair_bifurcations(predicted, observed):  # across intervals
             event = pair.observed or pair.predicted
@@ -373,6 +382,7 @@ class EmergenceReport:
             "outlier_counts": self.outlier_counts(),
             "outlier_counts_bulk": self.outlier_counts_bulk(),
             "bifurcations": self._bifurcations,
+            "bifurcation_transients": self._transients,
         }
 
     def format_table(self) -> str:

@@ -61,6 +61,7 @@ __all__ = [
     "alignment",
     "rotate_loadings",
     "locate_law_bifurcations",
+    "persistent_changes",
 ]
 
 _SAME_EVENT = 1e-9  # continuation events closer than this in s share one position
@@ -743,6 +744,52 @@ def continue_prediction(
 
 
 # --- pairing ---------------------------------------------------------------------------------
+def persistent_changes(events) -> tuple[list[BifurcationTiming], int]:
+    """The changes of one kind on one path that persist to its end: an attractor gained and lost
+    again (or lost and regained) on the path is a transient and is left out.
+
+    The straight path between two checkpoints is not the path training took, so a transient on
+    it is not an event of training; what persists to the next checkpoint is. The attractors the
+    events gain (+1 each) and lose (-1 each) are taken in order of s, and each one cancels the
+    latest uncancelled one of the opposite sign before it (as brackets match); what is left is
+    the net change count_after(1) - count_before(0), attributed to the events that made it.
+
+    Parameters
+    ----------
+    events : sequence of BifurcationTiming
+        The events of one kind ("predicted" or "observed") on one path.
+
+    Returns
+    -------
+    kept : list of BifurcationTiming
+        The events that keep at least one attractor of the net change, with count_after set so
+        that ``new_attractors`` is what they keep, in order of s.
+    transients : int
+        The attractors left out (gained and lost, or lost and regained, on the path).
+    """
+    from dataclasses import replace
+
+    if not all(isinstance(e, BifurcationTiming) for e in events):
+        raise TypeError("events must be a sequence of BifurcationTiming")
+    order = sorted(range(len(events)), key=lambda i: events[i].s)
+    stack: list[tuple[int, int]] = []  # (event, sign) of uncancelled attractors
+    for i in order:
+        sign = 1 if events[i].new_attractors > 0 else -1
+        for _ in range(abs(events[i].new_attractors)):
+            if stack and stack[-1][1] == -sign:
+                stack.pop()
+            else:
+                stack.append((i, sign))
+    kept_units = np.bincount([i for i, _ in stack], minlength=len(events))
+    transients = sum(abs(e.new_attractors) for e in events) - len(stack)
+    kept = [
+        replace(events[i], count_after=events[i].count_before
+                + int(np.sign(events[i].new_attractors)) * int(kept_units[i]))
+        for i in order if kept_units[i]
+    ]
+    return kept, int(transients)
+
+
 def pair_bifurcations(predicted, observed, interval: float | None = None) -> list[BifurcationPair]:
     """Pair each attractor gained (or lost) by the prediction with one gained (lost) by the
     network, one to one, nearest in epochs (Hungarian algorithm on the epoch differences).

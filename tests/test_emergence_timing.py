@@ -42,6 +42,7 @@ from lowrank.emergence_timing import (
     locate_bifurcations,
     locate_law_bifurcations,
     pair_bifurcations,
+    persistent_changes,
     rotate_loadings,
 )
 
@@ -410,6 +411,31 @@ def test_law_path_locates_planted_pitchfork():
     (event,) = locate_law_bifurcations(la, lb, 10, 20, time="continuous", tol=tol)
     assert event.kind == "predicted" and (event.count_before, event.count_after) == (1, 2)
     assert abs(event.s - 0.5) <= tol / 2 and abs(event.epoch - 15) <= 10 * tol / 2
+
+
+def test_persistent_changes_leave_out_transients():
+    """Counts along a path 2 -> 3 -> 2 -> 4 -> 5 -> 4 (events at s = 0.1 .. 0.5): the attractor
+    gained at 0.1 and lost at 0.2, and the one gained at 0.4 and lost at 0.5, are transients;
+    the net +2 is the event at 0.3, kept whole. Then 4 -> 2 -> 3: of the -2 at 0.2, one is
+    regained at 0.6, so it keeps -1 and the +1 goes."""
+    def ev(s, before, after):
+        return BifurcationTiming("observed", s, 10 * s, before, after, True, (s, s), (0.0, 10.0))
+
+    path = [ev(0.5, 5, 4), ev(0.1, 2, 3), ev(0.2, 3, 2), ev(0.3, 2, 4), ev(0.4, 4, 5)]
+    kept, transients = persistent_changes(path)
+    assert [(e.s, e.count_before, e.count_after) for e in kept] == [(0.3, 2, 4)]
+    assert transients == 4
+    kept, transients = persistent_changes([ev(0.6, 2, 3), ev(0.2, 4, 2)])
+    assert [(e.s, e.new_attractors) for e in kept] == [(0.2, -1)] and transients == 2
+    # the net change is kept: counts at the ends of the path
+    for events in (path, [ev(0.6, 2, 3), ev(0.2, 4, 2)]):
+        kept, _ = persistent_changes(events)
+        ordered = sorted(events, key=lambda e: e.s)
+        net = ordered[-1].count_after - ordered[0].count_before
+        assert sum(e.new_attractors for e in kept) == net
+    assert persistent_changes([]) == ([], 0)
+    with pytest.raises(TypeError, match="events"):
+        persistent_changes([1])
 
 
 def test_bad_input():
