@@ -179,22 +179,26 @@ def planted_dense(N, bulk, seed):
     return 2.0 * xi @ xi.T / N + bulk * rng.standard_normal((N, N)) / np.sqrt(N)
 
 
-def brute_force_roots(W, n_starts=150, seed=0):
-    """Every fixed point of x = W tanh(x) that scipy.optimize.root (MINPACK hybrj, analytic
-    Jacobian) reaches from uniform random starts in [-3, 3]^N, deduplicated."""
+def brute_force(residual, jacobian, N, bound, n_starts=150, seed=0):
+    """Every root of ``residual`` that scipy.optimize.root (MINPACK hybrj, analytic Jacobian)
+    reaches from uniform random starts in [-bound, bound]^N, deduplicated."""
     from scipy.optimize import root
 
-    N = len(W)
     rng = np.random.default_rng(seed)
     roots = []
-    for x0 in rng.uniform(-3, 3, (n_starts, N)):
-        sol = root(lambda x: W @ np.tanh(x) - x, x0,
-                   jac=lambda x: W * (1 - np.tanh(x) ** 2) - np.eye(N), tol=1e-13)
-        residual = np.max(np.abs(W @ np.tanh(sol.x) - sol.x))
-        if sol.success and residual < 1e-10:
+    for x0 in rng.uniform(-bound, bound, (n_starts, N)):
+        sol = root(residual, x0, jac=jacobian, tol=1e-13)
+        if sol.success and np.max(np.abs(residual(sol.x))) < 1e-10:
             if all(np.max(np.abs(sol.x - r)) > 1e-6 for r in roots):
                 roots.append(sol.x)
     return np.array(roots)
+
+
+def brute_force_roots(W, n_starts=150):
+    """Fixed points of the flow: x = W tanh(x), starts in [-3, 3]^N."""
+    N = len(W)
+    return brute_force(lambda x: W @ np.tanh(x) - x,
+                       lambda x: W * (1 - np.tanh(x) ** 2) - np.eye(N), N, 3.0, n_starts)
 
 
 def test_matrix_free_finds_every_root_of_brute_force_scipy(monkeypatch):
@@ -310,22 +314,11 @@ def test_certified_eigenvalues_match_numpy(time, monkeypatch):
     assert np.any(~computed)  # the certificate did spare a bulk
 
 
-def brute_force_map_roots(W, n_starts=150, seed=0):
-    """Every fixed point of the map h = tanh(W h) that scipy.optimize.root (hybrj, analytic
-    Jacobian) reaches from uniform random starts in [-1, 1]^N, deduplicated."""
-    from scipy.optimize import root
-
+def brute_force_map_roots(W):
+    """Fixed points of the map: h = tanh(W h), starts in [-1, 1]^N."""
     N = len(W)
-    rng = np.random.default_rng(seed)
-    roots = []
-    for h0 in rng.uniform(-1, 1, (n_starts, N)):
-        sol = root(lambda h: np.tanh(W @ h) - h, h0,
-                   jac=lambda h: (1 - np.tanh(W @ h) ** 2)[:, None] * W - np.eye(N), tol=1e-13)
-        residual = np.max(np.abs(np.tanh(W @ sol.x) - sol.x))
-        if sol.success and residual < 1e-10:
-            if all(np.max(np.abs(sol.x - r)) > 1e-6 for r in roots):
-                roots.append(sol.x)
-    return np.array(roots)
+    return brute_force(lambda h: np.tanh(W @ h) - h,
+                       lambda h: (1 - np.tanh(W @ h) ** 2)[:, None] * W - np.eye(N), N, 1.0)
 
 
 def test_descents_near_a_fold_are_finished_with_exact_steps():
