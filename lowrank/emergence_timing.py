@@ -39,7 +39,7 @@ from __future__ import annotations
 import inspect
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -582,7 +582,8 @@ def locate_law_bifurcations(
     """
     from .meanfield import MeanField
 
-    interpolate_loadings(law_a, law_b, 0.0)  # checks the laws
+    comps_a, w_a, comps_b, w_b = _aligned(law_a, law_b)  # matched once for every s
+    gaussian = isinstance(law_a, GaussianLoadings) and isinstance(law_b, GaussianLoadings)
     epoch_a, epoch_b = as_float(epoch_a, "epoch_a"), as_float(epoch_b, "epoch_b")
     time = choose(time, "time", ("continuous", "discrete"))
     tol = as_float(tol, "tol", positive=True)
@@ -591,7 +592,7 @@ def locate_law_bifurcations(
     seed_sequence(seed)
 
     def count_at(s: float) -> int:
-        law = interpolate_loadings(law_a, law_b, s)
+        law = _interpolated(comps_a, w_a, comps_b, w_b, s, gaussian)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # a count, as the table's
             found = MeanField(law, time=time).fixed_points(inputs, seed=seed)
@@ -767,8 +768,6 @@ def persistent_changes(events) -> tuple[list[BifurcationTiming], int]:
     transients : int
         The attractors left out (gained and lost, or lost and regained, on the path).
     """
-    from dataclasses import replace
-
     if not all(isinstance(e, BifurcationTiming) for e in events):
         raise TypeError("events must be a sequence of BifurcationTiming")
     order = sorted(range(len(events)), key=lambda i: events[i].s)
