@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from ._checks import ConvergenceWarning, as_float
 from .fixedpoints import Dynamics, find_fixed_points
 from .populations import count_attractors
-from .projection import svd_factors
+from .projection import choose_rank, svd_factors
 
 #: the predictions of a full-rank network (``emergence``'s ``prediction``)
 FULL_RANK_PREDICTIONS = ("truncated", "bulk", "resolvent")
@@ -139,17 +139,23 @@ def choose_rank_by_attractors(
         "attractors": the network's count}``; empty for "bulk".
     """
     dyn = Dynamics.from_weights(weights, time)
-    gap = svd_factors(dyn.W - (0.0 if initial is None else initial))[0].shape[1]
-    if prediction == "bulk":
-        return gap, []
+    W, N = dyn.W, dyn.W.shape[0]
+    if initial is not None or prediction == "bulk":
+        gap = svd_factors(W - (0.0 if initial is None else initial))[0].shape[1]
+        if prediction == "bulk":
+            return gap, []
+    m_all, n_all, s = svd_factors(W, N)  # one SVD for every rank tried
+    if initial is None:
+        gap = choose_rank(s) if s.size > 1 else 1
     search = {"n_starts": n_starts, "seed": seed, "slow_manifold_tol": slow_manifold_tol}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # emergence reports its own
         target = count_attractors(find_fixed_points(dyn, **search))
         evidence = [{"rank": None, "attractors": target}]
-        for R in range(1, min(max_rank, dyn.W.shape[0] - 1) + 1):
-            factors, _ = _factors(weights, dyn, R, None, None)
-            f = factors.get(prediction)
+        for R in range(1, min(max_rank, N - 1) + 1):
+            m, n = m_all[:, :R], n_all[:, :R]  # svd_factors(W, R)
+            f = (_Factors(m, n, 0.0, dyn.W_in, dyn.bias) if prediction == "truncated"
+                 else _through_rest(W, m, n, dyn.W_in, dyn.bias))
             if f is None:
                 continue
             low = Dynamics(None, f.inputs, f.bias, time, f.n, factors=(f.m, f.n))
