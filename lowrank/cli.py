@@ -114,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--prediction", choices=("truncated", "bulk", "resolvent"), default="resolvent",
         help="main prediction of a full-rank network: the truncated SVD of W with the rest of W "
-        "through its linear response (resolvent, default), the truncated SVD alone, or the low "
+        "through its response (resolvent, default), the truncated SVD alone, or the low "
         "rank of W - W0 plus a random bulk (all are reported)",
     )
     report.add_argument(

@@ -87,7 +87,7 @@ def emergence_demo(
     saved runs (``run_rank2.npz``, ``run_fullrank.npz`` in ``out_dir``): the number of Gaussian
     populations P, the rank (the model's own for the rank-2 network; for the full-rank one the
     smallest whose low-rank network keeps the network's attractors), the prediction (the
-    full-rank network's truncated SVD with the rest of W through its linear response, the
+    full-rank network's truncated SVD with the rest of W through its response, the
     truncated SVD alone and the low rank of W - W0 plus a random bulk beside it). The tables and
     figures state P and the rank used; the epochs at which the attractor count changes are
     located between checkpoints, predicted and observed (``EmergenceReport.bifurcations``).

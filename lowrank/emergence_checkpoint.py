@@ -64,7 +64,7 @@ class Prediction:
     ----------
     method : str
         "bulk" (rank-R part of W - W0 with a random bulk of strength g), "truncated" (rank-R SVD of
-        W, no bulk), "resolvent" (rank-R part of W - W0 through the linear response of W0, no
+        W, no bulk), "resolvent" (rank-R SVD of W with the rest of W through its response, no
         bulk) or "own" (a rank-R model's own m, n).
     kappa, stable, marginal : ndarray
         The predicted fixed points (static states with a bulk), (points, R), and their class.

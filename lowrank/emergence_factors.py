@@ -5,10 +5,12 @@ rank-R network W ~ m n^T / N built three ways (``FULL_RANK_PREDICTIONS``, compar
 ``emergence``):
 
 - "truncated": the rank-R truncated SVD of W;
-- "resolvent": the same with the rest W_rest = W - m n^T / N kept through its linear response,
-  m' = (1 - W_rest)^-1 m, input weights and bias filtered alike; by the matrix determinant lemma
-  det(1 - W) = det(1 - W_rest) det(1 - n^T (1 - W_rest)^-1 m / N), so the reduced linearisation
-  at the origin has an eigenvalue 1 exactly where W has (Schuessler et al. 2020, NeurIPS);
+- "resolvent": the same with the rest W_rest = W - m n^T / N kept through its response,
+  m' = (1 - W_rest)^-1 m, input weights and bias filtered alike, and n' from the left
+  resolvent (1 - W_rest^T)^-1 n so that the rest's nonlinear response is kept to first order
+  (``_through_rest``); by the matrix determinant lemma det(1 - W) = det(1 - W_rest)
+  det(1 - n^T (1 - W_rest)^-1 m / N), so the reduced linearisation at the origin has an
+  eigenvalue 1 exactly where W has (Schuessler et al. 2020, NeurIPS);
 - "bulk": the rank-R part of W - W0 with an independent random bulk of W0's strength g
   (Mastrogiuseppe & Ostojic 2018, Neuron 99:609), when the initial weights W0 are known.
 
@@ -70,9 +72,25 @@ _RESPONSE_CONDITION = 1e10
 
 
 def _through_rest(W: np.ndarray, m, n, W_in, bias) -> _Factors | None:
-    """The rank-R part m n^T / N of W with the rest W_rest = W - m n^T / N entering through its
-    linear response: m (1 - W_rest)^-1 m, input weights and bias filtered alike, n kept
-    ("resolvent", see ``emergence``); None where 1 - W_rest is (numerically) singular."""
+    """The rank-R part m n^T / N of W with the rest W_rest = W - m n^T / N kept through its
+    response ("resolvent", see ``emergence``); None where 1 - W_rest is (numerically) singular.
+
+    With A = (1 - W_rest)^-1 and psi(x) = tanh(x) - x, a fixed point x = W tanh(x) + c is
+    exactly x = A (m kappa + c) + (A - 1) psi(x), kappa = n^T tanh(x) / N. Evaluating psi at
+    x0 = A (m kappa + c) and keeping its first order,
+
+        kappa = [l^T tanh(x0) + (n - l)^T x0] / N,    l = A^T n,
+
+    exact for W_rest = 0 and for a linear transfer, and with the network's own cubic coefficient
+    at a pitchfork of the origin (l and A m are W's left and right eigenvectors there). Solving
+    the affine part, B = (n - l)^T A m / N and P = (1 - B)^-1, gives the rank-R network
+
+        m' = A m,  n' = l P^T,  [W_in', b'] = (1 + m' P (n - l)^T / N) A [W_in, b],
+
+    whose fixed points are those kappa, in the coordinates n'^T tanh(x) / N. Its linearisation
+    at the origin, P l^T A m / N, has an eigenvalue 1 exactly where n^T A m / N has, and so,
+    by the matrix determinant lemma, where W has (Schuessler et al. 2020, NeurIPS).
+    """
     N, R = m.shape
     response = np.eye(N) - (W - m @ n.T / N)
     with threadpool_limits(1):
@@ -81,15 +99,23 @@ def _through_rest(W: np.ndarray, m, n, W_in, bias) -> _Factors | None:
         filtered = np.linalg.solve(
             response, np.concatenate([m, W_in, bias.reshape(N, 1)], axis=1)
         )
+        left = np.linalg.solve(response.T, n)
+        m_out, drive = filtered[:, :R], filtered[:, R:]
+        excess = (n - left).T / N
+        closing = np.eye(R) - excess @ m_out
+        if np.linalg.cond(closing) > _RESPONSE_CONDITION:
+            return None
+        P = np.linalg.inv(closing)
+        drive = drive + m_out @ (P @ (excess @ drive))
     K = W_in.shape[1]
-    return _Factors(filtered[:, :R], n, 0.0, filtered[:, R:R + K], filtered[:, -1])
+    return _Factors(m_out, left @ P.T, 0.0, drive[:, :K], drive[:, K])
 
 
 def _factors(weights: dict, dyn: Dynamics, rank, initial, bulk_margin) -> tuple[dict, float]:
     """{method: _Factors} of the predictions a checkpoint allows, and the bulk edge.
 
     A rank-R model: its own m, n ("own"). A full-rank one: the rank-R truncated SVD of W
-    ("truncated"), the same with the rest of W through its linear response ("resolvent",
+    ("truncated"), the same with the rest of W through its response ("resolvent",
     unless 1 - W_rest is singular) and, with W0, the rank-R part of W - W0 with the bulk g of
     W0 ("bulk").
     """
@@ -123,7 +149,7 @@ def choose_rank_by_attractors(
 
     The test of ``choose_populations`` (Dubreuil et al. 2022) one step earlier: for R = 1, 2,
     ..., ``max_rank`` the rank-R network of the ``prediction`` ("truncated": m n^T / N of the
-    truncated SVD of W; "resolvent": the same with the rest of W through its linear response;
+    truncated SVD of W; "resolvent": the same with the rest of W through its response;
     see ``emergence``) is built at the network's own N, with its input weights and bias, and its
     attractors are counted (``find_fixed_points`` in its R latent dimensions) against those of
     the network itself. No law is fitted: this asks only whether rank R holds the attractors.

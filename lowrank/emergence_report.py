@@ -13,9 +13,10 @@ user's own torch code (``emergence``):
   m n^T / N ("truncated"); when its initial weights W0 are known, also from the rank-R part of
   W - W0 plus a random bulk of the measured strength g, by the static states of the mean-field
   theory with a bulk (Mastrogiuseppe & Ostojic 2018, Neuron 99:609): "bulk"; and from the
-  truncated SVD with the rest of W entering through its linear response,
-  m = (1 - W_rest)^-1 m_R: "resolvent" (exact at the origin's bifurcation, Schuessler et al.
-  2020); all are reported side by side (``emergence``'s ``prediction`` chooses the main one).
+  truncated SVD with the rest of W entering through its response,
+  m = (1 - W_rest)^-1 m_R and n from the left resolvent: "resolvent" (exact at the origin's
+  bifurcation, Schuessler et al. 2020, and to first order in the rest's nonlinearity); all are
+  reported side by side (``emergence``'s ``prediction`` chooses the main one).
   A rank-R model has its own m, n and no bulk: "own". In each, the neurons' rows (m, n, input
   weights, bias; the rows of ``project``) are fitted by a Gaussian or a mixture of P Gaussian
   populations (Beiran et al. 2021), P chosen by resampling (Dubreuil et al. 2022) unless given,
@@ -434,7 +435,7 @@ class EmergenceReport:
 _WORDS = {
     "bulk": "low rank of W - W0 + bulk",
     "truncated": "truncated SVD of W",
-    "resolvent": "truncated SVD of W + linear response of the rest",
+    "resolvent": "truncated SVD of W + response of the rest",
     "own": "the model's own m, n",
 }
 
@@ -592,15 +593,16 @@ def emergence(
         (Schuessler et al. 2020; Mastrogiuseppe & Ostojic 2018). Ignored for rank-R models
         (their own m, n, no bulk). Without W0 (or with ``initial=False``) two predictions are
         made: "truncated", the rank-R truncated SVD m n^T / N of W, and "resolvent", the same
-        with the rest W_rest = W - m n^T / N kept through its linear response: at a fixed point
-        x = m kappa + W_rest tanh(x) + W_in u + b, and with tanh replaced by its slope 1 at the
-        origin in the rest's term only, x = (1 - W_rest)^-1 (m kappa + W_in u + b): a rank-R
-        network with m' = (1 - W_rest)^-1 m, n, input weights and bias filtered alike, and no
-        bulk. Its linearisation at the origin, n^T (1 - W_rest)^-1 m / N, has an eigenvalue 1
-        exactly when W has, since det(1 - W) = det(1 - W_rest) det(1 - n^T (1 - W_rest)^-1 m / N)
-        (the outlier equation of Schuessler et al. 2020 at lambda = 1): the origin's
-        bifurcation is predicted where the network has it, and what the truncation drops still
-        shapes the attractors.
+        with the rest W_rest = W - m n^T / N kept through its response: with A = (1 - W_rest)^-1,
+        a fixed point x = m kappa + W_rest tanh(x) + W_in u + b is x = A (m kappa + W_in u + b)
+        + (A - 1) (tanh(x) - x); keeping the last term to first order gives a rank-R network
+        with m' = A m, n' = A^T n (1 - B)^-T (B = n^T (A - 1) A m / N), input weights and bias
+        filtered alike, and no bulk (``lowrank.emergence_factors._through_rest``; the attractors
+        carry the network's own cubic coefficient at a pitchfork). Its linearisation at the
+        origin has an eigenvalue 1 exactly when n^T A m / N has, and so, since det(1 - W) =
+        det(1 - W_rest) det(1 - n^T A m / N), when W has (the outlier equation of Schuessler et
+        al. 2020 at lambda = 1): the origin's bifurcation is predicted where the network has it,
+        and what the truncation drops still shapes the attractors.
     prediction : {"truncated", "bulk", "resolvent"}
         The main prediction of a full-rank network (the table's ``predicted_stable``, the
         summary, the figure), the others given beside it. "resolvent" by default, as measured

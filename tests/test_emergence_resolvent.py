@@ -1,5 +1,6 @@
 """The "resolvent" prediction of a full-rank network: the rank-R truncated SVD m n^T / N of W with
-the rest W_rest = W - m n^T / N kept through its linear response, m' = (1 - W_rest)^-1 m.
+the rest W_rest = W - m n^T / N kept through its response, m' = (1 - W_rest)^-1 m and n' from
+the left resolvent (1 - W_rest^T)^-1 n.
 
 Ground truth: the matrix determinant lemma, det(1 - W) = det(1 - W_rest)
 det(1 - n^T (1 - W_rest)^-1 m / N), makes the reduced overlap n^T m' / N have an eigenvalue 1
@@ -7,11 +8,17 @@ exactly where W has one (Schuessler et al. 2020, the outlier equation at lambda 
 position s* of W(s) = W0 + s U V^T / N's eigenvalue crossing 1 is found independently from
 numpy's eigenvalues of the full matrix (scipy's brentq), and the resolvent prediction's pitchfork
 (one stable point -> two) must sit there.
+
+Past s*, the full network's attractors (scipy's root in N dimensions) are compared with the
+reduced network's (brentq on its scalar fixed-point equation): with n' from the left resolvent
+the rest's nonlinear response is kept to first order, so the relative error vanishes at the
+crossing like kappa^2; through the linear response alone it stays at a few percent (the cubic
+coefficient n^T r^3 in place of the network's l^T r^3).
 """
 
 import numpy as np
 import pytest
-from scipy.optimize import brentq
+from scipy.optimize import brentq, root
 
 from lowrank import emergence
 from lowrank.dynamics import Dynamics
@@ -78,6 +85,42 @@ def test_resolvent_prediction_pitchfork_at_the_network_crossing(side, expected):
     assert last.main.n_attractors == expected
     row = report.table()[-1]
     assert row["resolvent_stable"] == expected and row["resolvent_match"]
+
+
+def _attractor_errors(past, bias_scale, sign):
+    """Relative errors of the resolvent prediction's attractor and of the linear response's
+    alone, each in its own coordinates kappa = n^T tanh(x) / N, at s = past * s*."""
+    W0, U, V = _planted()
+    W = W0 + past * _crossing(W0, U, V) * U @ V.T / N
+    bias = bias_scale * np.random.default_rng(9).standard_normal(N)
+    weights = dict(_weights(W), bias=bias)
+    factors, _ = _factors(weights, Dynamics.from_weights(weights, "discrete"), 1, W0, None)
+    x = root(lambda x: x - W @ np.tanh(x) - bias, sign * 0.5 * U[:, 0], tol=1e-14).x
+    assert np.max(np.abs(x - W @ np.tanh(x) - bias)) < 1e-10 and np.max(np.abs(x)) > 1e-2
+    # the linear response alone: m' = (1 - W_rest)^-1 [m, b], n kept
+    m, n = factors["truncated"].m, factors["truncated"].n
+    filtered = np.linalg.solve(np.eye(N) - (W - m @ n.T / N), np.c_[m, bias])
+    candidates = {"resolvent": (factors["resolvent"].m, factors["resolvent"].n,
+                                factors["resolvent"].bias),
+                  "linear": (filtered[:, :1], n, filtered[:, 1])}
+    errors = {}
+    for name, (m_r, n_r, b_r) in candidates.items():
+        m_r, n_r = m_r[:, 0], n_r[:, 0]
+        observed = n_r @ np.tanh(x) / N
+        k = brentq(lambda k, m_r=m_r, n_r=n_r, b_r=b_r: n_r @ np.tanh(m_r * k + b_r) / N - k,
+                   0.3 * observed, 3 * observed)
+        errors[name] = abs(k - observed) / abs(observed)
+    return errors
+
+
+@pytest.mark.parametrize("bias_scale, sign", [(0.0, 1), (0.0, -1), (0.01, 1)])
+def test_resolvent_attractor_exact_to_first_order_past_the_crossing(bias_scale, sign):
+    near, further = (_attractor_errors(p, bias_scale, sign) for p in (1.01, 1.03))
+    assert near["resolvent"] < 2e-3 and further["resolvent"] < 4e-3
+    if bias_scale == 0.0:  # the error vanishes at the crossing (like kappa^2)
+        assert near["resolvent"] < 0.5 * further["resolvent"]
+    # the linear response alone misses by the wrong cubic coefficient, at any distance
+    assert near["linear"] > 0.02 and further["linear"] > 0.02
 
 
 def test_resolvent_needs_no_W0_and_bulk_does():
