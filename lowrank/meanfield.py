@@ -21,7 +21,9 @@ equations are derived and compiled by :mod:`lowrank.symbolic`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
+import math
 import warnings
 
 import numpy as np
@@ -42,12 +44,12 @@ from .dynamics import (
     SolverReport,
     classify,
     sort_eigenvalues,
-    unique_points,
     warn_report,
 )
 from .dynamics.manifold import find_manifold
-from .dynamics.solve import NewtonResult, RootSearch, newton
+from .dynamics.solve import NewtonResult, RootSearch, _solve, newton
 from .dynamics.steppers import stepper
+from .meanfield_kernels import NewtonKernel
 from .meanfield_results import (
     FixedPoint,
     LatentFixedPoints,
@@ -111,7 +113,7 @@ class MeanField:
         self.n_inputs = loadings.n_inputs
         self.n_populations = len(loadings.components)
         self.theta = parameter_vector(loadings, self.g)
-        self._phi_scale = None
+        self._phi_scale = self._kappa_scale = None
         self._compiled: dict[str, CompiledEquations] = {}
 
     def __repr__(self) -> str:
@@ -151,14 +153,16 @@ class MeanField:
 
     def _stability(self, eigenvalues: np.ndarray, tol: float) -> str:
         """"stable" / "unstable" / "marginal" of one linearisation in this time convention."""
-        return str(classify(eigenvalues, self.time, tol))
+        return str(classify(eigenvalues, self.time, tol).item())
 
     def _sorted_eigenvalues(self, matrix: np.ndarray) -> np.ndarray:
         """Eigenvalues of ``matrix``, least stable first."""
-        return sort_eigenvalues(np.linalg.eigvals(matrix), self.time)
+        return sort_eigenvalues(_eigenvalues(matrix), self.time)
 
     def kappa_scale(self) -> float:
         """Typical size of kappa: sqrt(max_r E[n_r^2]) times the size of phi on [-3, 3]."""
+        if self._kappa_scale is not None:
+            return self._kappa_scale
         if self._phi_scale is None:
             self._phi_scale = _PHI_SCALES.get(self.phi.key)
         if self._phi_scale is None:
@@ -170,7 +174,8 @@ class MeanField:
             w * (c.mean_n**2 + np.diag(c.cov_nn))
             for w, c in zip(self.loadings.weights, self.loadings.components, strict=True)
         )
-        return float(np.sqrt(np.max(second))) * max(self._phi_scale, 1e-3)
+        self._kappa_scale = float(np.sqrt(np.max(second))) * max(self._phi_scale, 1e-3)
+        return self._kappa_scale
 
     def _starts(self, n_starts: int, seed) -> np.ndarray:
         """Newton starts: the origin, +-eigenvectors of the overlap matrix, random points."""
@@ -379,6 +384,10 @@ class MeanField:
                     out[0][:] = np.nan
                 return out
 
+            chaotic.collapse_rule = self._collapse_rule(u)
+            chaotic.newton_kernel = NewtonKernel(
+                False, eq, self._equations("static"), R, P, u, self.theta, chaotic.collapse_rule
+            )
             return chaotic
         eye = np.eye(eq.n_unknowns)
 
@@ -396,6 +405,8 @@ class MeanField:
             dF -= eye
             return F, dF, extra
 
+        if static:
+            residual.newton_kernel = NewtonKernel(True, eq, eq, R, P, u, theta)
         return residual
 
     def _symmetries(self, fun, samples: np.ndarray) -> list[np.ndarray]:
@@ -427,12 +438,10 @@ class MeanField:
 
     def _symmetry_samples(self, starts: list[np.ndarray]) -> np.ndarray:
         """Three test points for ``_symmetries``: generic kappa, the other unknowns of starts."""
-        rng = np.random.default_rng(20180611)  # fixed: the check must not depend on the seed
         scale = max(self.kappa_scale(), 1e-3)
         picks = [starts[i % len(starts)].copy() for i in (0, len(starts) // 2, len(starts) - 1)]
-        for y in picks:
-            size = rng.uniform(0.2, 1.0, self.rank)
-            y[: self.rank] = scale * size * rng.choice([-1.0, 1.0], self.rank)
+        for y, kappa in zip(picks, _symmetry_kappas(self.rank), strict=True):
+            y[: self.rank] = scale * kappa
         return np.array(picks)
 
     def _fixed_point_from(
@@ -599,10 +608,11 @@ class MeanField:
 
     def _make_static(self, res: NewtonResult, stability_tol: float = STABILITY_TOL):
         P, R = self.n_populations, self.rank
-        dF = res.jacobian + np.eye(R + 1)
-        block = dF if self.g > 0 else dF[:R, :R]
-        eig = self._sorted_eigenvalues(block - np.eye(block.shape[0]) if self._is_flow else block)
-        radius = float(np.sqrt(max(res.extra[2 * P], 0.0)))
+        # res.jacobian = dF - I: the flow's Jacobian; the map's is dF (without the bulk: the
+        # latent block, D = 0)
+        J = res.jacobian if self.g > 0 else res.jacobian[:R, :R]
+        eig = self._sorted_eigenvalues(J if self._is_flow else J + np.eye(J.shape[0]))
+        radius = math.sqrt(max(float(res.extra[2 * P]), 0.0))
         # the edge of the bulk counts as one more eigenvalue: -1 + radius (flow), radius (map)
         edge = radius - 1.0 if self._is_flow else radius
         delta = res.extra[P : 2 * P].copy()
@@ -618,7 +628,7 @@ class MeanField:
             res.residual,
             res.iterations,
             res.x.copy(),
-            stability=self._stability(np.append(eig, edge), stability_tol),
+            stability=self._stability(np.concatenate([eig, [edge]]), stability_tol),
             stability_tol=stability_tol,
         )
 
@@ -626,7 +636,9 @@ class MeanField:
         P, R = self.n_populations, self.rank
         J = res.jacobian
         # Schur complement: latent dynamics with the variances (D_0, ell) slaved to kappa
-        reduced = J[:R, :R] - J[:R, R:] @ np.linalg.solve(J[R:, R:], J[R:, :R])
+        reduced = J[:R, :R] - J[:R, R:] @ np.column_stack(
+            [_solve(J[R:, R:], column) for column in J[R:, :R].T]
+        )
         eig = self._sorted_eigenvalues(reduced)
         return StationaryState(
             res.x[:R].copy(),
@@ -651,10 +663,13 @@ class MeanField:
     def _chaotic_admissible(self, res: NewtonResult) -> bool:
         """A genuine gap D_0 - D_inf > 1e-6 (1 + D_0) and Delta_inf >= 0 (to 1e-8 (1 + D_0)):
         the equations also hold on the static states (gap 0) and at D_inf = -D_0."""
-        P = self.n_populations
-        D0, gap = res.x[self.rank], np.exp(res.x[self.rank + 1])
+        P, R = self.n_populations, self.rank
+        D0, log_gap = res.x[R : R + 2].tolist()
         floor = -1e-8 * (1.0 + abs(D0))
-        return bool(gap > 1e-6 * (1.0 + abs(D0)) and np.all(res.extra[2 * P : 3 * P] >= floor))
+        return bool(
+            log_gap > math.log(1e-6 * (1.0 + abs(D0)))
+            and all(d >= floor for d in res.extra[2 * P : 3 * P].tolist())
+        )
 
     def _collapsed(self, res: NewtonResult, start: np.ndarray) -> bool:
         """A chaotic start that ran into a degenerate, non-chaotic family of solutions of the
@@ -739,10 +754,16 @@ class MeanField:
         )
         kept: list[np.ndarray] = []
         for seed in seeds:
-            rows = np.array(kept + [seed] + [f[:-1] * seed for f in flips])
-            _, labels, _ = unique_points(rows, atol=1e-3, rtol=1e-3)
-            if not np.isin(labels[len(kept) :], labels[: len(kept)]).any():
-                kept.append(seed)
+            # dropped when the seed or an image is within 1e-3 (1 + max |entry|) of a kept
+            # seed: the single-linkage groups of ``unique_points`` joining a new row to a kept
+            # one need such a direct pair
+            images = np.array([seed] + [f[:-1] * seed for f in flips])
+            if kept:
+                old = np.array(kept)
+                radius = 1e-3 + 1e-3 * max(np.max(np.abs(old)), np.max(np.abs(images)))
+                if np.max(np.abs(images[:, None] - old[None]), axis=2).min() <= radius:
+                    continue
+            kept.append(seed)
         starts = [np.append(s, np.log(frac * s[-1])) for s in kept for frac in CHAOTIC_GAPS]
         return starts, flips
 
@@ -948,11 +969,11 @@ class MeanField:
         if self.g == 0:
             for y in static_starts:
                 y[-1] = 0.0
-        static_starts += [
-            np.append(k, d)
-            for d in ((0.0,) if self.g == 0 else (0.05 * g2, 0.5 * g2))
-            for k in kappa_starts
-        ]
+        bulk = (0.0,) if self.g == 0 else (0.05 * g2, 0.5 * g2)
+        grid = np.empty((len(bulk), len(kappa_starts), self.rank + 1))
+        grid[..., :-1] = kappa_starts
+        grid[..., -1] = np.array(bulk)[:, None]
+        static_starts += list(grid.reshape(-1, self.rank + 1))
         static_search = RootSearch(
             static_fun,
             tol,
@@ -977,7 +998,7 @@ class MeanField:
                 [s for s, _ in static], kappa_starts, chaotic_fun
             )
             chaotic_starts = [s.unknowns.astype(float) for s in known if s.chaotic] + chaotic_starts
-            collapsing = self._collapse_rule(u)
+            collapsing = chaotic_fun.collapse_rule
             chaotic_search = RootSearch(
                 chaotic_fun,
                 tol,
@@ -1043,6 +1064,38 @@ def _report(what: str, searches: list[RootSearch], tol: float, max_iter: int) ->
             "raise max_iter or n_starts",
         )
     return report
+
+
+@functools.cache
+def _symmetry_kappas(rank: int) -> tuple[np.ndarray, ...]:
+    """The three generic kappa directions of ``MeanField._symmetry_samples`` (in units of the
+    kappa scale), drawn once per rank from a fixed seed: the check must not depend on ``seed``."""
+    rng = np.random.default_rng(20180611)
+    kappas = []
+    for _ in range(3):
+        size = rng.uniform(0.2, 1.0, rank)
+        kappas.append(size * rng.choice([-1.0, 1.0], rank))
+    return tuple(kappas)
+
+
+def _eigenvalues(matrix: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a real square matrix; in closed form for 1 x 1 and 2 x 2 (LAPACK's
+    per-call overhead dominates there): lambda = m +- sqrt(m^2 - det) with m the half trace,
+    the discriminant as ((a - d) / 2)^2 + b c, and the smaller real root as det / lambda_1
+    (not m - sqrt(...), which cancels); errors ~ 1e-16 |A| as for LAPACK."""
+    if matrix.shape == (1, 1):
+        return matrix.astype(complex).ravel()
+    if matrix.shape != (2, 2) or not np.all(np.isfinite(matrix)):
+        return np.linalg.eigvals(matrix)
+    (a, b), (c, d) = matrix.tolist()
+    m, h = 0.5 * (a + d), 0.5 * (a - d)
+    disc = h * h + b * c
+    if disc < 0.0:
+        root = np.sqrt(-disc)
+        return np.array([complex(m, root), complex(m, -root)])
+    first = m + np.copysign(np.sqrt(disc), m)
+    second = (a * d - b * c) / first if first != 0.0 else 0.0
+    return np.array([first, second], dtype=complex)
 
 
 def _by_kappa(point) -> tuple:

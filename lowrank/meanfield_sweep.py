@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ._checks import as_array, as_float, as_int
-from .dynamics import STABILITY_TOL, SolverReport, unique_points, warn_report
+from .dynamics import STABILITY_TOL, SolverReport, warn_report
 from .dynamics.solve import newton
 from .meanfield import DEFLATED_MIN_STEP, SAME_ATOL, SAME_RTOL, MeanField, _by_kappa
 from .meanfield_results import StationaryState, StationaryStates, StationarySweep
@@ -61,15 +61,25 @@ def _identity(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def _gaps(points: np.ndarray) -> np.ndarray:
+    """Max-norm distances between the points (rows), inf on the diagonal."""
+    gaps = np.max(np.abs(points[:, None] - points[None, :]), axis=2)
+    np.fill_diagonal(gaps, np.inf)
+    return gaps
+
+
 def _room(points: np.ndarray) -> np.ndarray:
     """For each point (row), the max-norm distance to its nearest neighbour, at most
     1 + max |point|."""
     room = 1.0 + np.max(np.abs(points), axis=1)
-    if len(points) > 1:
-        gaps = np.max(np.abs(points[:, None] - points[None, :]), axis=2)
-        np.fill_diagonal(gaps, np.inf)
-        room = np.minimum(room, gaps.min(axis=1))
-    return room
+    return np.minimum(room, _gaps(points).min(axis=1)) if len(points) > 1 else room
+
+
+def _merged(points: np.ndarray) -> bool:
+    """Whether two of the points are one state: within SAME_ATOL + SAME_RTOL max |point| of
+    each other (the relation of ``unique_points``; fewer groups than points exactly then)."""
+    radius = SAME_ATOL + SAME_RTOL * float(np.max(np.abs(points)))
+    return len(points) > 1 and bool(_gaps(points).min() <= radius)
 
 
 def _tracks(mf: MeanField, found: list, symmetries: dict, value: float, old: list) -> list:
@@ -216,7 +226,7 @@ def _follow(
                 nit,
                 nfev,
             )
-        if len(index) > 1 and len(unique_points(after, SAME_ATOL, SAME_RTOL)[0]) < len(index):
+        if _merged(after):
             return None, "two continued states merged", nit, nfev
     return new, "", nit, nfev
 

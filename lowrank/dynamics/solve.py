@@ -118,6 +118,27 @@ def _solve(J: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
+def _gap(a: list, b: list) -> float:
+    """max |a - b| of two lists of finite floats of one length."""
+    gap = 0.0
+    for p, q in zip(a, b, strict=True):
+        d = abs(p - q)
+        if d > gap:
+            gap = d
+    return gap
+
+
+def _closest_pair(rows: list) -> float:
+    """Smallest max-norm distance between two of ``rows`` (inf for fewer than two), NaN when
+    some entry is not finite."""
+    if not all(math.isfinite(v) for r in rows for v in r):
+        return math.nan
+    return min(
+        (_gap(rows[i], rows[j]) for i in range(len(rows)) for j in range(i + 1, len(rows))),
+        default=math.inf,
+    )
+
+
 def _deflation_factor(x: np.ndarray, roots: list, power: float, shift: float) -> float:
     """M(x) = prod_i (||x - r_i||^-p + s) (``roots`` as lists of floats); inf at a known root."""
     xs, M = x.tolist(), 1.0
@@ -174,10 +195,20 @@ def newton(
     ``stop(x, extra) -> bool``, when given, is asked after every step: True ends the iteration
     there, unconverged (the caller knows where such an iterate is heading, e.g. onto a family of
     solutions it does not want, and accounts for it).
+
+    ``fun`` may carry a compiled form of this whole iteration as an attribute
+    ``fun.newton_kernel(x0, tol, max_iter, loose_tol, xtol, roots, power, shift, stop, min_step)``
+    returning the NewtonResult, or None where it cannot run this ``stop`` (then the iteration
+    runs here); the mean-field residuals do (:mod:`lowrank.meanfield_kernels`).
     """
     x = np.array(x0, dtype=np.float64)
     known = np.zeros((0, x.size)) if roots is None else np.asarray(roots, dtype=float)
     known = known.reshape(-1, x.size)
+    kernel = getattr(fun, "newton_kernel", None)
+    if kernel is not None:
+        res = kernel(x, tol, max_iter, loose_tol, xtol, known, power, shift, stop, min_step)
+        if res is not None:
+            return res
     deflated = known.shape[0] > 0
     known_rows = known.tolist()
     f, J, extra = fun(x)
@@ -390,6 +421,10 @@ class RootSearch:
         self.manifolds: list = []
         self.failed: list[NewtonResult] = []
         self.n_starts = self.nit = self.nfev = 0
+        # ``_match``'s cache: ids of the known points; their signatures, closest pair, largest
+        # |entry|, and the points themselves (held, so that no id is reused while cached)
+        self._small_known: list = []
+        self._small_rows: tuple = ()
 
     @property
     def n_failed(self) -> int:
@@ -416,9 +451,24 @@ class RootSearch:
         if self.same is not None:
             return next((i for i, k in enumerate(known) if self.same(x, k)), -1)
         sig = self.signature(x)
+        if sig.size <= _SMALL and len(known) <= _SMALL:
+            values = sig.tolist()
+            if not all(map(math.isfinite, values)):
+                return -1
+            if self._small_known != list(map(id, known)):  # the known points changed
+                rows = [self.signature(k).tolist() for k in known]
+                top = max((abs(v) for r in rows for v in r), default=0.0)
+                self._small_known = list(map(id, known))
+                self._small_rows = (rows, _closest_pair(rows), top, list(known))
+            return self._match_small(values, *self._small_rows[:3])
         if not np.all(np.isfinite(sig)):
             return -1
-        rows = np.array([self.signature(k) for k in known] + [sig])
+        return self._match_rows(np.array([self.signature(k) for k in known] + [sig]))
+
+    def _match_rows(self, rows: np.ndarray) -> int:
+        """``_match`` on the signatures of the known points and, last, of x."""
+        known = rows[:-1]
+        sig = rows[-1]
         # the "same" relation of ``unique_points`` (max-norm within atol + rtol * scale) checked
         # directly; its single linkage matters only when known points are linked to each other
         radius = self.atol + self.rtol * float(np.max(np.abs(rows)))
@@ -431,6 +481,19 @@ class RootSearch:
         _, labels, _ = unique_points(rows, atol=self.atol, rtol=self.rtol)
         hits = np.flatnonzero(labels[:-1] == labels[-1])
         return int(hits[0]) if hits.size else -1
+
+    def _match_small(self, sig: list, rows: list, closest: float, top: float) -> int:
+        """``_match`` on a few short signatures (lists of floats) whose closest pair is
+        ``closest`` apart and largest |entry| is ``top``, without numpy's per-call overhead; the
+        general path where known points are linked to each other."""
+        if math.isnan(closest):
+            return self._match_rows(np.array([*rows, sig]))
+        scale = max(top, max(map(abs, sig), default=0.0))
+        radius = self.atol + self.rtol * scale
+        for i, row in enumerate(rows):
+            if _gap(row, sig) <= radius:
+                return self._match_rows(np.array([*rows, sig])) if closest <= radius else i
+        return -1
 
     def index(self, x: np.ndarray) -> int:
         """Index of the found root that ``x`` equals, else -1."""

@@ -56,6 +56,9 @@ def growth_rates(eigenvalues, time: str) -> np.ndarray:
 def sort_eigenvalues(eigenvalues, time: str) -> np.ndarray:
     """Eigenvalues along the last axis, least stable (largest growth rate) first; stable sort."""
     ev = np.asarray(eigenvalues, dtype=complex)
+    if ev.shape in ((1,), (2,)):  # one or two: compared as floats (NaN last, as in argsort)
+        a, b = growth_rates(ev, time).tolist() + [0.0] * (2 - ev.size)
+        return ev[::-1].copy() if ev.size == 2 and (b > a or (a != a and b == b)) else ev.copy()
     order = np.argsort(-growth_rates(ev, time), axis=-1, kind="stable")
     return np.take_along_axis(ev, order, axis=-1)
 
@@ -84,6 +87,12 @@ def classify(eigenvalues, time: str, tol: float = STABILITY_TOL) -> np.ndarray:
     rates = growth_rates(np.asarray(eigenvalues, dtype=complex), time)
     if rates.ndim == 0:
         raise ValueError("eigenvalues must have at least one axis (the eigenvalues of a matrix)")
+    if rates.ndim == 1:  # one linearisation: the rule below on one float, without array overhead
+        top = float(np.max(rates)) if rates.size else -np.inf
+        label = Stability.STABLE if top < -tol else Stability.UNSTABLE
+        if abs(top) <= tol or np.isnan(top):
+            label = Stability.MARGINAL
+        return np.array(label.value, dtype="<U8")
     if rates.shape[-1] == 0:
         top = np.full(rates.shape[:-1], -np.inf)
     else:
