@@ -17,9 +17,13 @@ too, with its own speed-up. Points below the tolerance are deduplicated the same
 Networks: the trained flip-flop networks of Turner & Barak (2023, N = 100, discrete; skipped with
 a message when their files are absent, README.md 'Data'), a dense N = 3000 network (planted rank
 two plus a random bulk of gain 0.5, continuous) and a low-rank N = 100 000 network (rank two,
-continuous). Time by ``time.perf_counter``; peak memory of lowrank by ``tracemalloc`` in a second,
-untimed run (numpy's allocations; torch's are not traced, the process's peak RSS is printed at the
-end).
+continuous). Time by ``time.perf_counter`` (wall) and ``time.process_time`` (CPU time of the
+process; both methods run on one thread, so on a quiet machine the two agree, while on a shared
+one the CPU time is far less disturbed by the other processes: both speed-ups are printed); peak
+memory of lowrank by ``tracemalloc`` in a second, untimed run (numpy's allocations; torch's are
+not traced, the process's peak RSS is printed at the end). A warm-up on small low-rank and dense
+networks first (imports, and the one-off compilation of lowrank's numba kernels, cached on disk
+after the first run on a machine).
 
 Run:  python benchmarks/bench_fixedpoints.py [--quick] [--data DIR]
 """
@@ -102,10 +106,10 @@ def run_adam(system, starts, lrs, max_iter):
     converged, then fastest) is the tuned baseline, its own time reported."""
     best = None
     for lr in lrs:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         h, R, iterations = adam_fixed_points(system, starts, lr, max_iter)
-        seconds = time.perf_counter() - t0
-        run = {"t": seconds, "points": len(distinct(h[R < TOL])), "lr": lr,
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        run = {"t": seconds, "cpu": cpu, "points": len(distinct(h[R < TOL])), "lr": lr,
                "iterations": iterations, "converged": int(np.count_nonzero(R < TOL)),
                "starts": len(starts)}
         if best is None or (run["points"], run["converged"], -run["t"]) > (
@@ -122,14 +126,14 @@ def run_ours(network, time_convention, n_starts, starts=None):
         return find_fixed_points(network, time=time_convention, seed=0, n_starts=n_starts,
                                  tol=TOL, initial_states=starts)
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     fp = run()
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     tracemalloc.start()
     run()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return {"t": seconds, "points": len(fp), "stable": fp.n_stable, "peak": peak,
+    return {"t": seconds, "cpu": cpu, "points": len(fp), "stable": fp.n_stable, "peak": peak,
             "method": fp.method, "converged": fp.converged}
 
 
@@ -140,13 +144,15 @@ def compare(name, network, time_convention, n_starts, lrs, max_iter):
     own = run_ours(network, time_convention, n_starts)
     adam = run_adam(system, starts, lrs, max_iter)
     ratio = adam["t"] / ours["t"]
-    print(f"  {name}: lowrank {ours['t']:7.2f} s, {ours['points']:3d} points "
-          f"({ours['stable']} stable), {ours['method']}, peak {ours['peak'] / 1e9:.3f} GB | "
-          f"Adam lr {adam['lr']:g}: {adam['t']:7.2f} s, {adam['points']:3d} points, "
-          f"{adam['converged']}/{adam['starts']} starts converged, {adam['iterations']} "
-          f"iterations | speed-up {ratio:5.1f}x, points {ours['points']} vs {adam['points']}\n"
-          f"      lowrank sampling its own starts: {own['t']:7.2f} s, {own['points']:3d} points "
-          f"({own['stable']} stable) | speed-up {adam['t'] / own['t']:5.1f}x", flush=True)
+    print(f"  {name}: lowrank {ours['t']:7.2f} s (CPU {ours['cpu']:.2f} s), {ours['points']:3d} "
+          f"points ({ours['stable']} stable), {ours['method']}, peak {ours['peak'] / 1e9:.3f} GB"
+          f" | Adam lr {adam['lr']:g}: {adam['t']:7.2f} s (CPU {adam['cpu']:.2f} s), "
+          f"{adam['points']:3d} points, {adam['converged']}/{adam['starts']} starts converged, "
+          f"{adam['iterations']} iterations | speed-up {ratio:5.1f}x (CPU "
+          f"{adam['cpu'] / ours['cpu']:.1f}x), points {ours['points']} vs {adam['points']}\n"
+          f"      lowrank sampling its own starts: {own['t']:7.2f} s (CPU {own['cpu']:.2f} s), "
+          f"{own['points']:3d} points ({own['stable']} stable) | speed-up "
+          f"{adam['t'] / own['t']:5.1f}x (CPU {adam['cpu'] / own['cpu']:.1f}x)", flush=True)
     return ours, adam
 
 
@@ -173,7 +179,9 @@ def main() -> None:
     print(f"tolerance max|R| < {TOL:g}; Adam float64, one run per learning rate in {lrs}, "
           f"the best kept (at most {max_iter} iterations, {large_iter} for N >= 3000); "
           "one thread; the machine's load affects both sides alike")
-    find_fixed_points(planted(64, 0.0), seed=0, n_starts=8)  # warm-up (imports, caches)
+    # warm-up: imports, caches, numba kernels (the dense products of find_fixed_points at N >= 512)
+    find_fixed_points(planted(64, 0.0), seed=0, n_starts=8)
+    find_fixed_points(planted(600, 0.5), time="continuous", seed=0, n_starts=2)
     rows = []
     folder = data_dir(args.data)
     if folder is None:
@@ -189,11 +197,11 @@ def main() -> None:
                         4 if quick else 32, lrs, large_iter))
     rows.append(compare("low rank N = 100 000 (flow)", planted(100_000, 0.0), "continuous",
                         8 if quick else 64, lrs, large_iter))
-    t_ours = sum(o["t"] for o, _ in rows)
-    t_adam = sum(a["t"] for _, a in rows)
+    t_ours, c_ours = sum(o["t"] for o, _ in rows), sum(o["cpu"] for o, _ in rows)
+    t_adam, c_adam = sum(a["t"] for _, a in rows), sum(a["cpu"] for _, a in rows)
     print(f"  total: speed-up {t_adam / t_ours:.1f}x (Adam {t_adam:.1f} s / lowrank "
-          f"{t_ours:.1f} s); points lowrank / Adam: {sum(o['points'] for o, _ in rows)} / "
-          f"{sum(a['points'] for _, a in rows)}")
+          f"{t_ours:.1f} s; CPU {c_adam / c_ours:.1f}x); points lowrank / Adam: "
+          f"{sum(o['points'] for o, _ in rows)} / {sum(a['points'] for _, a in rows)}")
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     print(f"  process peak RSS {peak_rss:.2f} GB (both methods, all networks)")
 

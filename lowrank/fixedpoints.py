@@ -82,6 +82,7 @@ from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigs
 from threadpoolctl import threadpool_limits
 
 from ._checks import as_array, as_bool, as_float, as_int, as_rng
+from ._kernels.products import rows_times_transpose
 from ._repr import compact_repr
 from .dynamics import (
     STABILITY_TOL,
@@ -108,8 +109,8 @@ _DIRECT_MAX_N = 32  # dense networks above this size are handled matrix-free
 _DENSE_EIG_MAX_N = 1000  # above this, only the least stable eigenvalues (ARPACK)
 _N_EIGS = 2  # least stable eigenvalues returned at least (ARPACK: doubled while all are unstable)
 _JOIN = 1e-3  # a matrix-free descent this close to a fixed point already found has joined it
-_BOUND_PROBES, _BOUND_T = 2, 0.01  # certificate of the rest of a spectrum: probes, ...
-_BOUND_CHECKS = (8, 12, 16, 24, 32, 48, 64)  # ... and powers at which it is tried
+_BOUND_PROBES, _BOUND_T = 3, 0.04  # certificate of the rest of a spectrum: probes, ...
+_BOUND_CHECKS = (4, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64)  # ... and powers at which it is tried
 _ARNOLDI_MAX = 200  # largest Krylov space of the batched Arnoldi iteration
 _EXPLORE_NEURONS = 4096  # latent descents first run on a subsample of this many neurons
 _CHUNK_BYTES = 32 * 1024**2  # working arrays of one chunk of latent starts (and 4x: of Arnoldi)
@@ -419,8 +420,8 @@ class _MatrixFree:
 
     def _jvp(self, D, V):
         if self.system.time == "continuous":
-            return (D * V) @ self.W.T - V
-        return D * (V @ self.W.T) - V
+            return rows_times_transpose(D * V, self.W) - V
+        return D * rows_times_transpose(V, self.W) - V
 
     def _vjp(self, D, U):
         if self.system.time == "continuous":
@@ -636,7 +637,7 @@ def _hookstep(system, algebra: _MatrixFree, X, c, max_iter: int, tol: float, dam
     ``tol``) is stopped there: it has joined p, whose Newton basin it is deep inside, and the
     iterations to reach p again would find nothing new. Returns the end states, whether each
     stalled (the damping reached ``_MAX_DAMPING``), whether each joined a known point, the
-    iterations and the evaluations of R."""
+    iterations, the evaluations of R and R at the end states."""
     damping = np.array(damping, dtype=float)
     known = [np.asarray(known, dtype=float).reshape(-1, X.shape[1])]
     joined = np.zeros(len(X), dtype=bool)
@@ -675,7 +676,7 @@ def _hookstep(system, algebra: _MatrixFree, X, c, max_iter: int, tol: float, dam
             near = np.max(np.abs(X[running] - p), axis=1) <= _JOIN * (1.0 + np.max(np.abs(p)))
             joined[running[near]], active[running[near]] = True, False
             running = running[~near]
-    return X, damping >= _MAX_DAMPING, joined, int(trials.sum()), nfev + len(X)
+    return X, damping >= _MAX_DAMPING, joined, int(trials.sum()), nfev + len(X), F
 
 
 def _descend_krylov(system, algebra: _MatrixFree, X, c, max_iter: int, tol: float,
@@ -701,18 +702,20 @@ def _descend_krylov(system, algebra: _MatrixFree, X, c, max_iter: int, tol: floa
     dampings = (1e-2,) if len(known) else (1e-2, 1e2)
     starts = np.concatenate([X] * len(dampings))
     damping = np.repeat(dampings, len(X))
-    ends, stalled, joined, nit, nfev = [], [], [], 0, 0
+    ends, stalled, joined, values, nit, nfev = [], [], [], [], 0, 0
     for s in range(0, len(starts), algebra.rows):
         part = slice(s, s + algebra.rows)
-        x, stall, join, it, fev = _hookstep(system, algebra, starts[part].copy(), c, max_iter,
-                                            tol, damping[part], known)
+        x, stall, join, it, fev, F = _hookstep(system, algebra, starts[part].copy(), c,
+                                               max_iter, tol, damping[part], known)
         ends.append(x)
         stalled.append(stall)
         joined.append(join)
+        values.append(F)
         nit, nfev = nit + it, nfev + fev
-        known = np.concatenate([known, x[np.max(np.abs(system.residual(x, c)), axis=1) < tol]])
+        known = np.concatenate([known, x[np.max(np.abs(F), axis=1) < tol]])
     X, stalled, joined = np.concatenate(ends), np.concatenate(stalled), np.concatenate(joined)
-    residual = np.max(np.abs(system.residual(X, c)), axis=1)
+    F = np.concatenate(values)
+    residual = np.max(np.abs(F), axis=1)
     rest = np.flatnonzero((residual >= tol) & ~joined)
     # formed Jacobians in the memory one batch of Krylov descents had
     exact_rows = algebra.rows * (_KRYLOV_MAX + 8) // (4 * system.dim)
@@ -722,28 +725,30 @@ def _descend_krylov(system, algebra: _MatrixFree, X, c, max_iter: int, tol: floa
         X[rest], stalled[rest], it, fev = _levenberg_marquardt(
             system, _Direct(system, c, exact_rows), X[rest], c, max_iter, tol, 1e-2
         )
-        nit, nfev = nit + it, nfev + fev
-        residual[rest] = np.max(np.abs(system.residual(X[rest], c)), axis=1)
+        F[rest] = system.residual(X[rest], c)
+        nit, nfev = nit + it, nfev + fev + rest.size
+        residual[rest] = np.max(np.abs(F[rest]), axis=1)
     met = np.flatnonzero(residual < tol)
     first, labels, _ = unique_points(X[met], radius, radius)
     todo = np.r_[met[first], np.flatnonzero((residual >= tol) & ~joined)]
-    polished, F, fev = _newton_polish(system, algebra, X[todo], c)
-    X[todo], residual[todo] = polished, np.max(np.abs(F), axis=1) if F.size else 0.0
+    X[todo], F[todo], fev = _newton_polish(system, algebra, X[todo], c, F[todo])
+    residual[todo] = np.max(np.abs(F[todo]), axis=1) if todo.size else 0.0
     X[met] = X[met[first]][labels]
     slow = (residual >= tol) & stalled & ~joined
     idx = np.flatnonzero(slow)
-    slow[idx] = algebra.flat(X[idx], system.residual(X[idx], c), slow_tol)
-    return _Descents(X, residual, slow, nit, nfev + fev + len(X), joined)
+    slow[idx] = algebra.flat(X[idx], F[idx], slow_tol)
+    return _Descents(X, residual, slow, nit, nfev + fev, joined)
 
 
-def _newton_polish(system, algebra, X, c, max_steps: int = _POLISH_STEPS):
+def _newton_polish(system, algebra, X, c, F=None, max_steps: int = _POLISH_STEPS):
     """Undamped Newton steps x <- x - (dR/dx)^{-1} R on every row while they reduce |R|.
 
     A regular root needs one or two; a degenerate one (a pitchfork, where R ~ x^3) converges only
     linearly, and stopping it at |R| < tol would leave points scattered around the root (at
-    |x| ~ tol^(1/3)), to be counted as several."""
-    F = system.residual(X, c)
-    nfev = len(X)
+    |x| ~ tol^(1/3)), to be counted as several. ``F``: R at X, when known."""
+    nfev = 0
+    if F is None:
+        F, nfev = system.residual(X, c), len(X)
     active = np.ones(len(X), dtype=bool)
     for _ in range(max_steps):
         idx = np.flatnonzero(active)
@@ -854,15 +859,66 @@ def _field_products(system: Dynamics, points, c):
     D = system._gain(points, c)
     W = system.W
     if system.time == "continuous":  # W (phi'(x) v) - v
-        return lambda V, rows=slice(None): (D[rows] * V) @ W.T - V
-    return lambda V, rows=slice(None): D[rows] * (V @ W.T)  # phi'(a) (W v)
+        return lambda V, rows=slice(None): rows_times_transpose(D[rows] * V, W) - V
+    return lambda V, rows=slice(None): D[rows] * rows_times_transpose(V, W)  # phi'(a) (W v)
+
+
+class _Certificate:
+    """Random probes for the bound on the spectral radius of the linearisation M at one point
+    away from an invariant subspace (``_remainder_bound``), advanced by one power of M at a time
+    so that their products share the GEMMs of other work (``_arnoldi_eigenvalues``).
+
+    ``values``: the eigenvalues the subspace holds, returned once the rest is certified stable.
+    """
+
+    def __init__(self, point: int, basis, values, N: int, flow: bool, seed):
+        self.point, self.basis, self.values, self.flow = point, basis, values, flow
+        Z = self._project(np.random.default_rng(seed).standard_normal((_BOUND_PROBES, N)))
+        self.Z = Z / np.linalg.norm(Z, axis=1, keepdims=True)
+        self.log_growth = np.zeros(_BOUND_PROBES)
+        self.constant = np.log(np.sqrt(N) / _BOUND_T)
+        self.k, self.bound = 0, np.inf
+
+    def _project(self, Z):
+        return Z - (Z @ self.basis) @ self.basis.T
+
+    def advance(self, Y) -> None:
+        """One power: Y holds the field products of the probes (dF/dx Z for a flow, whose M is
+        dF/dx + I; dG/dh Z for a map); ``bound`` is updated at the powers ``_BOUND_CHECKS``."""
+        Y = self._project(Y + self.Z if self.flow else Y)
+        norm = np.linalg.norm(Y, axis=1)
+        self.log_growth += np.log(np.maximum(norm, 1e-300))
+        self.Z = Y / np.where(norm > 0, norm, 1.0)[:, None]
+        self.k += 1
+        if self.k in _BOUND_CHECKS:
+            self.bound = float(np.exp((self.log_growth.max() + self.constant) / self.k))
+
+    @property
+    def finished(self) -> bool:
+        return self.k >= _BOUND_CHECKS[-1]
+
+
+def _advance(apply, certificates: list, V=None, rows=None):
+    """One GEMM for the field products of ``V`` (rows ``rows`` of the points; optional) and of
+    the probes of every certificate, which are advanced; returns the products of ``V``."""
+    blocks = [] if V is None else [V]
+    owners = [] if rows is None else [np.asarray(rows)]
+    for z in certificates:
+        blocks.append(z.Z)
+        owners.append(np.full(_BOUND_PROBES, z.point))
+    Y = apply(np.concatenate(blocks), np.concatenate(owners))
+    start = 0 if V is None else len(V)
+    for z in certificates:
+        z.advance(Y[start : start + _BOUND_PROBES])
+        start += _BOUND_PROBES
+    return None if V is None else Y[: len(V)]
 
 
 def _remainder_bound(system: Dynamics, points, c, bases: list, target: float) -> np.ndarray:
     """A bound, per point, on the spectral radius of the linearisation M (the map's Jacobian,
     or dF/dx + I for a flow) away from the invariant subspace spanned by ``bases[p]`` (N x d,
     orthonormal): with probability at least 1 - c (0.8 t)^s > 1 - 5e-4 (s = ``_BOUND_PROBES``
-    random unit probes z_i orthogonal to it, t = ``_BOUND_T``, c = 7 powers k tried), every
+    random unit probes z_i orthogonal to it, t = ``_BOUND_T``, c = 11 powers k tried), every
     eigenvalue of M outside it has modulus at most
 
         b = (sqrt(N) max_i |P M^k z_i| / t)^(1 / k),   P = I - B B^T,
@@ -873,35 +929,23 @@ def _remainder_bound(system: Dynamics, points, c, bases: list, target: float) ->
     eigenvalue stable: |lambda| < 1 (map) or Re lambda = Re mu - 1 < 0 (flow). k grows through
     ``_BOUND_CHECKS`` until b < ``target`` (the first such b is returned; else the last)."""
     P, N = points.shape
-    s = _BOUND_PROBES
-    field = _field_products(system, np.repeat(points, s, axis=0), c)
+    apply = _field_products(system, points, c)
     flow = system.time == "continuous"
-    basis = [b for b in bases for _ in range(s)]
-
-    def project(Z, rows):
-        for i, r in enumerate(rows):
-            Z[i] -= basis[r] @ (basis[r].T @ Z[i])
-        return Z
-
-    Z = project(np.random.default_rng(1).standard_normal((P * s, N)), range(P * s))
-    Z /= np.linalg.norm(Z, axis=1, keepdims=True)
-    log_growth = np.zeros(P * s)
+    running = [_Certificate(p, bases[p], None, N, flow, (1, p)) for p in range(P)]
     bound = np.full(P, np.inf)
-    active = np.arange(P)
-    for k in range(1, _BOUND_CHECKS[-1] + 1):
-        rows = (active[:, None] * s + np.arange(s)).ravel()
-        Y = field(Z[rows], rows)
-        Y = project(Y + Z[rows] if flow else Y, rows)
-        norm = np.linalg.norm(Y, axis=1)
-        log_growth[rows] += np.log(np.maximum(norm, 1e-300))
-        Z[rows] = Y / np.where(norm > 0, norm, 1.0)[:, None]
-        if k in _BOUND_CHECKS:
-            worst = log_growth[rows].reshape(-1, s).max(axis=1)
-            bound[active] = np.exp((worst + np.log(np.sqrt(N) / _BOUND_T)) / k)
-            active = active[bound[active] >= target]
-            if not active.size:
-                break
+    while running:
+        _advance(apply, running)
+        for z in running:
+            bound[z.point] = z.bound
+        running = [z for z in running if z.bound >= target and not z.finished]
     return bound
+
+
+def _check_interval(points: int, m: int, N: int) -> int:
+    """Arnoldi steps between two looks at the Ritz values: every step while the eigenproblems
+    of the Hessenberg matrices (~ points m^3) cost far less than one product with the N x N
+    weights, up to every 8 steps."""
+    return int(min(8, max(1, np.ceil(32 * points * m**3 / N**2))))
 
 
 def _arnoldi_eigenvalues(system: Dynamics, points, c, stability_tol: float):
@@ -910,14 +954,18 @@ def _arnoldi_eigenvalues(system: Dynamics, points, c, stability_tol: float):
     Gram-Schmidt, twice). A Ritz value counts once its residual |h_{m+1,m} y_m| is below
     1e-10 max(1, |lambda|) (the criterion of ARPACK, Lehoucq, Sorensen & Yang 1998). A point is
     done when its leading Ritz values that count (at least one) span an invariant subspace away
-    from which every eigenvalue is certified stable (``_remainder_bound``, tried when the first
-    Ritz value that does not count is stable and more count than at the last try): they then
-    hold all its unstable eigenvalues, and the rest of its spectrum, typically a bulk whose
-    edge Krylov methods resolve only slowly, need not be resolved. Returns, per point, the
-    leading Ritz values that count (least stable first; None where it was not done) and which
-    points were done (the others are left to ARPACK)."""
+    from which every eigenvalue is certified stable (``_remainder_bound``, started when the
+    first Ritz value that does not count is stable and more count than at the last start, in
+    place of that one; its probes ride along in the GEMMs of the Arnoldi steps, which go on
+    meanwhile): they then hold all its unstable eigenvalues, and the rest of its spectrum,
+    typically a bulk whose edge Krylov methods resolve only slowly, need not be resolved. The
+    Ritz values are looked at every ``_check_interval`` steps. Returns, per point, the leading
+    Ritz values that count (least stable first; None where it was not done) and which points
+    were done (the others are left to ARPACK)."""
     P, N = points.shape
     apply = _field_products(system, points, c)
+    flow = system.time == "continuous"
+    target = 1.0 - stability_tol
     m_max = min(N - 1, _ARNOLDI_MAX)
     V = np.zeros((P, m_max + 1, N))
     H = np.zeros((P, m_max + 1, m_max))
@@ -925,26 +973,34 @@ def _arnoldi_eigenvalues(system: Dynamics, points, c, stability_tol: float):
     V[:, 0] = v / np.linalg.norm(v, axis=1, keepdims=True)
     done = np.zeros(P, dtype=bool)
     found: list = [None] * P
-    checks = {min(m_max, m) for m in (*range(16, m_max, 8), m_max)}
-    tried = np.zeros(P, dtype=int)  # leading Ritz values that count at the last certificate tried
-    for j in range(m_max):
-        act = np.flatnonzero(~done)
-        rows = slice(None) if act.size == P else act
-        w = apply(V[rows, j], rows)
-        basis = V[rows, : j + 1]
-        h = np.zeros((len(act), j + 1))
+    tried = np.zeros(P, dtype=int)  # leading Ritz values that count at the last certificate
+    certificates: list[_Certificate] = []
+    m = last = 0  # Krylov dimension, and at the last look at the Ritz values
+    while True:
+        act = np.flatnonzero(~done) if m < m_max else np.zeros(0, dtype=int)
+        if not act.size and not certificates:
+            break
+        w = _advance(apply, certificates, V[act, m] if act.size else None, act)
+        for z in certificates:
+            if z.bound < target:
+                found[z.point], done[z.point] = z.values, True
+        certificates = [z for z in certificates if not done[z.point] and not z.finished]
+        if not act.size:
+            continue
+        basis = V[act, : m + 1]
+        h = np.zeros((len(act), m + 1))
         for _ in range(2):
-            more = np.matmul(basis, w[:, :, None])  # (P, j + 1, 1)
+            more = np.matmul(basis, w[:, :, None])  # (P, m + 1, 1)
             w -= np.matmul(more.transpose(0, 2, 1), basis)[:, 0]
             h += more[:, :, 0]
         beta = np.linalg.norm(w, axis=1)
-        H[act, : j + 1, j], H[act, j + 1, j] = h, beta
-        V[act, j + 1] = w / np.where(beta > 0, beta, 1.0)[:, None]
-        m = j + 1
-        if m not in checks and not np.any(beta == 0):
+        H[act, : m + 1, m], H[act, m + 1, m] = h, beta
+        V[act, m + 1] = w / np.where(beta > 0, beta, 1.0)[:, None]
+        m += 1
+        if m - last < _check_interval(act.size, m, N) and m < m_max and np.all(beta > 0):
             continue
-        candidates, bases, values_of = [], [], {}
-        for p in act:
+        last = m
+        for p in act[~done[act]]:
             values, vectors = np.linalg.eig(H[p, :m, :m])
             residual = np.abs(H[p, m, m - 1] * vectors[-1])
             order = np.argsort(-growth_rates(values, system.time), kind="stable")
@@ -954,23 +1010,15 @@ def _arnoldi_eigenvalues(system: Dynamics, points, c, stability_tol: float):
             if lead == m:  # an invariant subspace: the whole spectrum is known
                 found[p], done[p] = values, True
                 continue
-            rates = growth_rates(values, system.time)
-            if lead > tried[p] and rates[lead] < -stability_tol:
-                tried[p] = lead
+            if lead > tried[p] and growth_rates(values, system.time)[lead] < -stability_tol:
+                tried[p] = lead  # a certificate of the larger subspace replaces the last one
                 Y = V[p, :m].T @ vectors[:, :lead]
                 Q, R = np.linalg.qr(np.concatenate([Y.real, Y.imag], axis=1))
                 keep = np.abs(np.diagonal(R)) > 1e-8 * np.abs(R).max()
-                candidates.append(p)
-                bases.append(Q[:, keep])
-                values_of[p] = values[:lead]
-        if candidates:
-            target = 1.0 - stability_tol
-            bound = _remainder_bound(system, points[candidates], c, bases, target)
-            for p, b in zip(candidates, bound, strict=True):
-                if b < target:
-                    found[p], done[p] = values_of[p], True
-        if done.all():
-            break
+                certificates = [z for z in certificates if z.point != p]
+                certificates.append(_Certificate(p, Q[:, keep], values[:lead], N, flow,
+                                                 (1, p, lead)))
+        certificates = [z for z in certificates if not done[z.point]]
     return found, done
 
 

@@ -44,6 +44,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .._checks import as_array, choose
+from .._kernels.products import rows_times_transpose
 from ..network import LowRankNetwork
 from .stability import STABILITY_TOL, classify, sort_eigenvalues
 from .steppers import run, stepper
@@ -275,7 +276,7 @@ class Dynamics(System):
     def _rows(self, Y: np.ndarray) -> np.ndarray:
         """Y W^T for states Y (..., N); O(N R) per state through the factors when known."""
         if self.factors is None:
-            return Y @ self.W.T
+            return rows_times_transpose(Y, self.W)
         m, n = self.factors
         return (Y @ n) @ m.T / self.N
 
