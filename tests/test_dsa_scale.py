@@ -167,6 +167,61 @@ def test_cayley_step_and_gradient_match_plain_numpy():
         assert g @ p[k] == pytest.approx(slope, rel=1e-6, abs=1e-9)
 
 
+@pytest.mark.parametrize("scale", [1e-4, 1.0, 30.0])
+def test_cayley_step_without_pivoting_is_accurate_for_small_and_huge_steps_at_n_50(scale):
+    """``_retract`` eliminates without pivoting (I + W/2 has the identity as symmetric part): from
+    tiny to huge steps (|W|_2 up to ~1e3) it equals C (I - W/2)^{-1} (I + W/2) formed with
+    LAPACK's pivoted solve, and stays orthogonal."""
+    from lowrank.metrics.procrustes import _retract
+
+    n, rng = 50, np.random.default_rng(12)
+    C = ortho_group.rvs(n, random_state=13)
+    W = scale * rng.standard_normal((n, n))
+    W = W - W.T
+    rows, cols = np.triu_indices(n, 1)
+    stepped = _retract(C, np.sqrt(2.0) * W[rows, cols], rows, cols)
+    expected = C @ np.linalg.solve(np.eye(n) - W / 2, np.eye(n) + W / 2)
+    np.testing.assert_allclose(stepped, expected, atol=1e-11)
+    np.testing.assert_allclose(stepped @ stepped.T, np.eye(n), atol=1e-11)
+
+
+def test_lbfgs_direction_is_minus_the_explicit_bfgs_inverse_hessian_times_the_gradient():
+    """The compiled two-loop recursion (cyclic memory, a skipped pair, sparse H0 = gamma P) equals
+    -H g with H built densely by the BFGS inverse update H <- (I - rho s y^T) H (I - rho y s^T)
+    + rho s s^T from H0, oldest pair first (Nocedal & Wright 2006, eqs. 6.17 and 7.19)."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse import random as sparse_random
+
+    from lowrank.metrics.procrustes import _direction
+
+    rng = np.random.default_rng(8)
+    m, memory, gamma = 15, 4, 0.3
+    R = sparse_random(m, m, density=0.2, random_state=9).toarray()
+    P = R @ R.T + np.eye(m)  # symmetric positive definite, stored sparse below
+    csr = csr_matrix(P)
+    S, Y = rng.standard_normal((2, memory, m))
+    Y = S + 0.3 * Y  # s^T y > 0: curvature pairs BFGS keeps
+    rho = 1.0 / np.einsum("ij,ij->i", S, Y)
+    rho[1] = 0.0  # a skipped pair
+    head = 2  # newest pair in slot 1 (skipped), then 0, 3, 2 (oldest)
+    g = rng.standard_normal(m)
+    H = gamma * P
+    for slot in (2, 3, 0):  # oldest first, the skipped slot 1 left out
+        V = np.eye(m) - rho[slot] * np.outer(Y[slot], S[slot])
+        H = V.T @ H @ V + rho[slot] * np.outer(S[slot], S[slot])
+    indptr, indices = csr.indptr.astype(np.int64), csr.indices.astype(np.int64)
+    ours = _direction(g, S, Y, rho, head, gamma, indptr, indices, csr.data)
+    np.testing.assert_allclose(ours, -H @ g, rtol=1e-10, atol=1e-12)
+    # an empty preconditioner means H0 = gamma I
+    empty = np.zeros(0, dtype=np.int64)
+    H = gamma * np.eye(m)
+    for slot in (2, 3, 0):
+        V = np.eye(m) - rho[slot] * np.outer(Y[slot], S[slot])
+        H = V.T @ H @ V + rho[slot] * np.outer(S[slot], S[slot])
+    ours = _direction(g, S, Y, rho, head, gamma, empty, empty, np.zeros(0))
+    np.testing.assert_allclose(ours, -H @ g, rtol=1e-10, atol=1e-12)
+
+
 def test_preconditioner_inverts_the_block_diagonal_gauss_newton_matrix():
     """In the real Schur basis b = Z T Z^T the sparse preconditioner is (G + delta I)^{-1}, G the
     Gram matrix of W -> [W, T_d] on skew W (T_d: the 1 x 1 and 2 x 2 diagonal blocks of T),

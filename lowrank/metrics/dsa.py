@@ -32,11 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import eigh
-from threadpoolctl import threadpool_limits
 
 from .._checks import ConvergenceWarning, as_array, as_float, as_int, choose
 from .._repr import compact_repr
-from .procrustes import ProcrustesResult, orthogonal_similarity
+from .procrustes import ProcrustesResult, _one_thread, orthogonal_similarity
 
 __all__ = ["PairwiseDSA", "delay_embedding", "dmd_matrix", "dsa_distance", "pairwise_dsa"]
 
@@ -129,7 +128,7 @@ def _dmd(X, n_delays, rank, delay_interval, lamb, name: str) -> np.ndarray:
             f"rank={rank} exceeds the {n_trials * (T - 1)} transitions of {name} after delay "
             "embedding: the DMD regression is underdetermined; lower rank or give lamb > 0"
         )
-    with threadpool_limits(1):
+    with _one_thread():
         return _regression(X, H, rank, n_delays, delay_interval, lamb, name)
 
 
