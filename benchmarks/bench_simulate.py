@@ -27,15 +27,22 @@ the process CPU time: with one thread it counts only the time the process ran, w
 ratios meaningful on a machine loaded by others). On a shared machine the absolute times are
 noisy; the ratios are measured back to back in the same process.
 
+With --against DIR, the package of another tree (DIR/lowrank, e.g. a worktree of an older
+commit: ``git worktree add /tmp/before HEAD``) is timed too, in the same run, on the same cases:
+column "x before" = its time / this tree's time (> 1: this tree is faster).
+
 Run:  python benchmarks/bench_simulate.py [--quick] [--threads 1] [--repeats 3] [--cpu-time]
-      [--cases all|lowrank|bulk]
+      [--cases all|lowrank|bulk] [--against DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 DT, BATCH, G_BULK = 0.05, 32, 0.5
@@ -51,6 +58,9 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--cpu-time", action="store_true",
                         help="time with the process CPU clock (with --threads 1, robust to a "
                              "machine loaded by others) instead of the wall clock")
+    parser.add_argument("--against", metavar="DIR",
+                        help="also time DIR/lowrank (another version of the package) in the "
+                             "same run")
     return parser.parse_args()
 
 
@@ -126,6 +136,17 @@ def jax_runner(m, n, J, steps, dt):
 
 
 CLOCK = time.perf_counter
+AGAINST = None  # the other version of the package (--against), imported as lowrank_against
+
+
+def import_against(path):
+    """DIR/lowrank copied (times kept: numba's cache stays valid) to a fixed folder as the
+    package lowrank_against (its imports are relative), and imported."""
+    root = os.path.join(tempfile.gettempdir(), "bench_simulate_against")
+    shutil.copytree(os.path.join(path, "lowrank"), os.path.join(root, "lowrank_against"),
+                    ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+    sys.path.insert(0, root)
+    return importlib.import_module("lowrank_against")
 
 
 def tanh_time():
@@ -183,13 +204,22 @@ def run_case(N, R, g, steps, repeats, threads):
         run = jax_runner(net.m, net.n, J, steps, DT)
         run(x0)  # compile and warm up
         times["jax"], finals["jax"] = best_of(lambda: run(x0), repeats)
+    if AGAINST is not None:
+        other = AGAINST.LowRankNetwork(net.m, net.n, g=g, chi=net.chi if g else None)
+        AGAINST.simulate(other, x0, 2 * DT, DT, record_x=False)
+        times["before"], traj = best_of(
+            lambda: AGAINST.simulate(other, x0, t_max, DT, record_x=False, record_every=steps),
+            repeats)
+        finals["before"] = traj.x_final
     err = max(float(np.max(np.abs(x - finals["lowrank"]))) for x in finals.values())
     return times, err
 
 
 def main() -> None:
-    global CLOCK
+    global AGAINST, CLOCK
     args = ARGS
+    if args.against:
+        AGAINST = import_against(args.against)
     if args.cpu_time:
         CLOCK = time.process_time
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
@@ -212,8 +242,11 @@ def main() -> None:
     if jax is not None:
         print(f"  jax {jax.__version__} (jit + lax.scan), torch "
               f"{torch.__version__ if torch else '-'}, numpy {np.__version__}")
+    columns = ("numpy", "torch", "jax") + (("before",) if AGAINST is not None else ())
+    if AGAINST is not None:
+        print(f"  x before: {args.against}/lowrank timed in the same run")
     header = (f"{'case':>24s} {'steps':>6s} {'lowrank':>10s} {'ns/n-step':>9s}   "
-              + "  ".join(f"{'x ' + name:>8s}" for name in ("numpy", "torch", "jax"))
+              + "  ".join(f"{'x ' + name:>8s}" for name in columns)
               + "   max|dx|")
     print(header)
     worst, bulk_numpy, lowrank_numpy = {}, {}, {}
@@ -230,7 +263,7 @@ def main() -> None:
             lowrank_numpy[(N, R, steps)] = times["numpy"]
         label = f"N={N} R={R}" + (f" bulk g={g}" if g else "")
         ratios = []
-        for name in ("numpy", "torch", "jax"):
+        for name in columns:
             if name in times:
                 ratio = times[name] / ours
                 worst[name] = min(worst.get(name, np.inf), ratio)

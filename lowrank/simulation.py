@@ -115,17 +115,16 @@ def divergence_bound(network: LowRankNetwork, x0: np.ndarray, u: np.ndarray, noi
     deviation sigma / sqrt(2), below 10 sigma in any run of fewer than 1e20 samples. The bound
     returned is 10 (1 + max_i |x_i(0)| + max_i c_i + 10 sigma).
     """
-    # einsum, not a matrix-vector product: BLAS's on (N, R) is slower than the simulation of a
-    # few steps at N = 1e5
-    rows = np.einsum("ir,r->i", np.abs(network.m), np.abs(network.n).sum(axis=0) / network.N)
+    from ._kernels.integrate import abs_max, row_reach  # compiled: one pass, no temporaries
+
+    u_max = np.abs(u).max(axis=(0, 1)) if u.size else np.zeros(network.n_inputs)
+    rows = row_reach(network.m, network.n, network.inputs, u_max, network.bias)
     if network.has_bulk:  # by blocks of rows: no temporary the size of chi
         chi = network.chi
         rows = rows + network.g * np.concatenate(
             [np.abs(chi[i:i + 256]).sum(axis=1) for i in range(0, network.N, 256)])
-    u_max = np.abs(u).max(axis=(0, 1)) if u.size else np.zeros(network.n_inputs)
-    drive = np.einsum("ik,k->i", np.abs(network.inputs), u_max) + np.abs(network.bias)
-    reach = float(np.max(rows + drive)) if network.N else 0.0
-    x_max = max(float(np.max(x0)), -float(np.min(x0))) if np.size(x0) else 0.0
+    reach = float(np.max(rows)) if network.N else 0.0
+    x_max = abs_max(np.atleast_2d(x0)) if np.size(x0) else 0.0
     return 10.0 * (1.0 + x_max + reach + 10.0 * noise)
 
 
@@ -260,13 +259,19 @@ def simulate(
         )
     x_out = np.empty((batch, n_records if record_x else 0, N))
     kappa_out = np.empty((batch, n_records, R))
-    x_final = np.array(x0, dtype=np.float64, order="C")  # the kernels step it in place
+    latent = not network.has_bulk and integrate.closed_form(_METHODS[method], noise, linear)
+    if latent:  # the closed form reads x0 and writes x_final (no copy)
+        x0 = np.ascontiguousarray(x0, dtype=np.float64)
+        x_final = np.empty((batch, N))
+    else:  # the kernels step it in place
+        x_final = np.array(x0, dtype=np.float64, order="C")
     peak = np.zeros(batch)
     keys = np.array(
         [c.generate_state(1, np.uint64)[0] for c in seed_sequence(seed).spawn(batch)],
         dtype=np.uint64,
     )
-    MT, nT, n_u, has_bias = _kernel_loadings(network, u if inputs is not None else None)
+    MT, nT, n_u, has_bias = _kernel_loadings(network, u if inputs is not None else None,
+                                             tiled=latent)
     args = (MT, nT, u, n_u, has_bias, linear, dt, n_steps, _METHODS[method], noise, keys,
             record_every, x_out, kappa_out, peak)
     if network.has_bulk:
@@ -278,7 +283,8 @@ def simulate(
         with threadpool_limits(1, user_api="blas"):  # bit for bit whatever the BLAS threads
             integrate.run_dense(x_final, chi, network.g, *args)
     else:
-        integrate.run_lowrank(x_final, *args, min(batch, numba.get_num_threads()))
+        integrate.run_lowrank(x_final, *args, min(batch, numba.get_num_threads()),
+                              X0=x0 if latent else None)
     diverged = _diverged(network, x0, u, noise, linear or time == "discrete", x_final, peak)
     t = np.arange(n_records) * (dt * record_every)
     return Trajectory(
@@ -291,16 +297,17 @@ def simulate(
     )
 
 
-def _kernel_loadings(network: LowRankNetwork, u: np.ndarray | None):
+def _kernel_loadings(network: LowRankNetwork, u: np.ndarray | None, tiled: bool = False):
     """The kernels' loadings: MT (A, N) = [m, 0, I, b, 0]^T and nT (R', N) = [n, 0]^T / N.
 
     The field is MT^T [kappa, u, 1] - x (+ g chi phi(x)) with kappa = nT phi(x); the inputs
     (when u is given and not all zero) and the bias (when not zero) are extra columns. Zero rows
     pad the rank R to R' (R itself for R <= 2, else a multiple of four) and A so that A - q is a
     multiple of four, q = min(R', 4) (the columns of the kernels' fused loop); the padded kappa
-    entries are exactly zero. Returns (MT, nT, n_u, has_bias).
+    entries are exactly zero. With ``tiled``, both are laid out tile by tile for the closed form
+    (``integrate.tiled_zeros``). Returns (MT, nT, n_u, has_bias).
     """
-    from ._kernels.integrate import transpose_into  # compiled: one pass, no temporaries
+    from ._kernels.integrate import tiled_zeros, transpose_into  # compiled: one pass each
 
     N, R = network.N, network.rank
     R_pad = R if R <= 2 else -(-R // 4) * 4
@@ -308,13 +315,15 @@ def _kernel_loadings(network: LowRankNetwork, u: np.ndarray | None):
     n_u = network.n_inputs if u is not None and np.any(u) else 0
     has_bias = bool(np.any(network.bias))
     A = R_pad + n_u + has_bias
-    MT = np.zeros((q + -(-(A - q) // 4) * 4, N))
-    transpose_into(network.m, 1.0, MT[:R])
-    transpose_into(network.inputs[:, :n_u], 1.0, MT[R_pad:R_pad + n_u])
+    A_pad = q + -(-(A - q) // 4) * 4
+    MT = tiled_zeros(A_pad, N) if tiled else np.zeros((A_pad, N))
+    nT = tiled_zeros(R_pad, N) if tiled else np.zeros((R_pad, N))
+    transpose_into(network.m, 1.0, MT)
+    if n_u:
+        transpose_into(network.inputs[:, :n_u], 1.0, MT, R_pad)
     if has_bias:
-        MT[R_pad + n_u] = network.bias
-    nT = np.zeros((R_pad, N))
-    transpose_into(network.n, 1.0 / N, nT[:R])
+        transpose_into(network.bias[:, None], 1.0, MT, R_pad + n_u)
+    transpose_into(network.n, 1.0 / N, nT)
     return MT, nT, n_u, has_bias
 
 
