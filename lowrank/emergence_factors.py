@@ -22,6 +22,7 @@ rank-R network W ~ m n^T / N built three ways (``FULL_RANK_PREDICTIONS``, compar
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -144,6 +145,7 @@ MAX_RANK = 8
 def choose_rank_by_attractors(
     weights: dict, time: str, initial=None, prediction: str = "resolvent", *,
     max_rank: int = MAX_RANK, n_starts: int = 64, seed=0, slow_manifold_tol=None,
+    position_tol: float = 0.1,
 ) -> tuple[int, list[dict]]:
     """The smallest rank whose low-rank network keeps the full-rank network's attractors.
 
@@ -152,18 +154,26 @@ def choose_rank_by_attractors(
     truncated SVD of W; "resolvent": the same with the rest of W through its response;
     see ``emergence``) is built at the network's own N, with its input weights and bias, and its
     attractors are counted (``find_fixed_points`` in its R latent dimensions) against those of
-    the network itself. No law is fitted: this asks only whether rank R holds the attractors.
+    the network itself, and placed: the median relative distance of its stable points to the
+    network's, both projected on its n and matched one to one
+    (``emergence_checkpoint.relative_errors``). No law is fitted: this asks only whether rank R
+    holds the attractors.
 
     Returns
     -------
     rank : int
-        The smallest R whose count agrees; when none does (and for "bulk", whose bulk is
+        The smallest R whose count agrees and whose attractors lie within ``position_tol``;
+        else the smallest R whose count agrees; when none does (and for "bulk", whose bulk is
         redrawn and cannot be tested at one N), the singular-value gap of W - W0 (or of W
         without W0, ``lowrank.projection.choose_rank``).
     evidence : list of dict
-        ``{"rank": R, "attractors": count}`` per R tried, the first entry ``{"rank": None,
-        "attractors": the network's count}``; empty for "bulk".
+        ``{"rank": R, "attractors": count, "position_error": median relative error or None}``
+        per R tried, the first entry ``{"rank": None, "attractors": the network's count}``;
+        empty for "bulk".
     """
+    from .emergence_checkpoint import relative_errors  # it imports this module
+
+    position_tol = as_float(position_tol, "position_tol", minimum=0.0)
     dyn = Dynamics.from_weights(weights, time)
     W, N = dyn.W, dyn.W.shape[0]
     if initial is not None or prediction == "bulk":
@@ -174,9 +184,11 @@ def choose_rank_by_attractors(
     if initial is None:
         gap = choose_rank(s) if s.size > 1 else 1
     search = {"n_starts": n_starts, "seed": seed, "slow_manifold_tol": slow_manifold_tol}
+    counted = None  # the smallest R whose count agrees
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # emergence reports its own
-        target = count_attractors(find_fixed_points(dyn, **search))
+        observed = find_fixed_points(dyn, **search)
+        target = count_attractors(observed)
         evidence = [{"rank": None, "attractors": target}]
         for R in range(1, min(max_rank, N - 1) + 1):
             m, n = m_all[:, :R], n_all[:, :R]  # svd_factors(W, R)
@@ -185,8 +197,16 @@ def choose_rank_by_attractors(
             if f is None:
                 continue
             low = Dynamics(None, f.inputs, f.bias, time, f.n, factors=(f.m, f.n))
-            count = count_attractors(find_fixed_points(low, **search))
-            evidence.append({"rank": R, "attractors": count})
+            found = find_fixed_points(low, **search)
+            count = count_attractors(found)
+            errors = relative_errors(
+                low.project(found.x)[found.stable],
+                replace(dyn, readout=f.n).project(observed.x)[observed.stable],
+            )[1]
+            error = float(np.median(errors)) if errors.size else None
+            evidence.append({"rank": R, "attractors": count, "position_error": error})
             if count == target:
-                return R, evidence
-    return gap, evidence
+                if error is None or error <= position_tol:
+                    return R, evidence
+                counted = R if counted is None else counted
+    return (gap if counted is None else counted), evidence

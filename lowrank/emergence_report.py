@@ -454,7 +454,9 @@ def _describe(report: EmergenceReport) -> str:
     tried = report.settings.get("rank_evidence") or []
     kept = [e for e in tried[1:] if e["rank"] == report.rank]
     if kept and kept[0]["attractors"] == tried[0]["attractors"]:
-        rank = f"rank {report.rank} (keeps the attractors)"
+        error = kept[0].get("position_error")
+        placed = "" if error is None else f", {100 * error:.0f}% off"
+        rank = f"rank {report.rank} (keeps the attractors{placed})"
     elif len(tried) > 1:
         rank = f"rank {report.rank} (gap; no rank <= {tried[-1]['rank']} keeps the attractors)"
     else:
@@ -563,9 +565,10 @@ def emergence(
         models use their own m, n. Default: by the attractors, as P is chosen
         (``lowrank.emergence_factors.choose_rank_by_attractors``): the smallest R <= 8 whose
         rank-R network of the main prediction, built from the last analysed checkpoint at its
-        own N (no fit, no mean field), has the network's attractor count; else (or for
-        "bulk", whose bulk is redrawn) the singular-value gap of W - W0 at that checkpoint, or
-        of W without W0.
+        own N (no fit, no mean field), has the network's attractor count, with its attractors
+        within 10% of the network's (median relative distance), else the smallest with the
+        count; else (or for "bulk", whose bulk is redrawn) the singular-value gap of W - W0 at
+        that checkpoint, or of W without W0.
     populations : "resample", "bic" or int
         Number P of Gaussian populations fitted to the loadings. "resample" (default): the
         smallest P whose networks resampled from the fitted law keep the observed attractors

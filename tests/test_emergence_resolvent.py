@@ -169,6 +169,36 @@ def test_rank_chosen_by_the_attractors(prediction):
     rank, evidence = choose_rank_by_attractors(weights, "discrete", None, prediction,
                                                n_starts=32)
     assert rank == 2
-    assert evidence == [{"rank": None, "attractors": 4}, {"rank": 1, "attractors": 2},
-                        {"rank": 2, "attractors": 4}]
+    assert [(e["rank"], e["attractors"]) for e in evidence] == [(None, 4), (1, 2), (2, 4)]
     assert choose_rank_by_attractors(weights, "discrete", None, "bulk") == (choose_rank(S), [])
+
+
+def test_rank_chosen_by_the_attractors_positions():
+    """W = 2 xi1 xi1^T / N + xi2 (xi1 + xi2)^T / N (rank two): its rank-one truncation keeps
+    the two attractors but puts them a third too far out (plain numpy simulation of both, both
+    projected on the leading right singular vector), so rank 2 (W itself) is chosen; with a
+    tolerance above that error, rank 1."""
+    n = 200
+    xi = np.random.default_rng(3).choice([-1.0, 1.0], (n, 2))
+    W = 2 * np.outer(xi[:, 0], xi[:, 0]) / n + np.outer(xi[:, 1], xi[:, 0] + xi[:, 1]) / n
+    U, S, Vt = np.linalg.svd(W)
+    ends = {}
+    for name, matrix in {"full": W, "rank1": S[0] * np.outer(U[:, 0], Vt[0])}.items():
+        H = np.random.default_rng(0).uniform(-1, 1, (100, n))
+        for _ in range(600):
+            H = np.tanh(H @ matrix.T)
+        assert np.max(np.abs(np.tanh(H @ matrix.T) - H)) < 1e-9  # all at rest
+        ends[name] = np.unique(np.round(H @ Vt[0], 6))
+    assert len(ends["full"]) == len(ends["rank1"]) == 2
+    error = np.max(np.abs(ends["rank1"] - ends["full"]) / np.abs(ends["full"]))
+    assert error > 0.2
+    weights = {"weight_rec": W, "weight_in": np.zeros((n, 1)), "bias": np.zeros(n)}
+    rank, evidence = choose_rank_by_attractors(weights, "discrete", None, "truncated",
+                                               n_starts=32)
+    assert rank == 2
+    assert evidence[1]["attractors"] == 2
+    assert evidence[1]["position_error"] == pytest.approx(error, rel=1e-4)
+    assert evidence[2]["position_error"] < 1e-8
+    rank, _ = choose_rank_by_attractors(weights, "discrete", None, "truncated", n_starts=32,
+                                        position_tol=1.0)
+    assert rank == 1
