@@ -27,7 +27,7 @@ at the last checkpoint; every predicted bifurcation within one checkpoint interv
 
 Run:  python benchmarks/bench_emergence.py [--quick] [--seeds 3] [--checkpoints 8]
           [--tasks ...] [--kinds ...] [--cache benchmarks/out/emergence_runs] [--data DIR]
-          [--no-turner] [--train-only] [--table-timing] [--json FILE]
+          [--no-turner] [--only TEXT ...] [--train-only] [--table-timing] [--json FILE]
 ``--quick``: 1 seed, 1- and 2-bit flip-flops, 3 checkpoints, no Turner & Barak run.
 """
 
@@ -262,6 +262,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="folder of trained runs")
     parser.add_argument("--data", help="folder of the Turner & Barak (2023) files")
     parser.add_argument("--no-turner", action="store_true", help="skip the Turner & Barak runs")
+    parser.add_argument("--only", nargs="+", metavar="TEXT",
+                        help="analyse only the runs whose name contains one of these")
     parser.add_argument("--train-only", action="store_true", help="train and cache, no analysis")
     parser.add_argument("--json", help="also write the per-run results and totals here")
     parser.add_argument("--prediction", choices=FULL_RANK_PREDICTIONS, default="resolvent",
@@ -283,6 +285,8 @@ def main(argv=None) -> int:
     for task_name in task_names:
         for kind in kinds:
             for seed in range(seeds):
+                if args.only and not any(t in f"{kind}_{task_name}_seed{seed}" for t in args.only):
+                    continue
                 run, seconds = trained_run(kind, task_name, seed, cache)
                 name = f"{kind}_{task_name}_seed{seed}"
                 state = "trained" if seconds else "cached"
@@ -304,9 +308,12 @@ def main(argv=None) -> int:
             elif not files:
                 print(f"skipping Turner & Barak runs: no checkpoints_*.npz in {folder}")
             for path in files:
+                name = f"turner:{path.stem.removeprefix('checkpoints_')}"
+                if args.only and not any(t in name for t in args.only):
+                    continue
                 run = lowrank.load_turner2023(path)
                 kind = "full" if run.config["model"]["rank"] is None else "rank2"
-                runs.append((f"turner:{path.stem.removeprefix('checkpoints_')}", kind, run, 0.0))
+                runs.append((name, kind, run, 0.0))
     if args.train_only:
         print(f"trained/cached {len(runs)} runs in {time.perf_counter() - begin:.0f} s")
         return 0

@@ -314,6 +314,9 @@ class MixtureLoadings:
         self.n_inputs = components[0].n_inputs
         #: How EM converged, when the mixture came from ``fit`` (None otherwise).
         self.fit_report: EMReport | None = None
+        #: Each fitted neuron's population, when the mixture came from a hard assignment
+        #: (``lowrank.populations.floored_mixture``; None otherwise).
+        self.labels: np.ndarray | None = None
 
     @property
     def dim(self) -> int:

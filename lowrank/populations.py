@@ -11,7 +11,15 @@ smallest P whose resampled networks still do what the trained one does. That is 
 for P = 1, 2, ..., ``max_populations``:
 
 1. fit P populations to the rows (P = 1: the maximum-likelihood Gaussian; P > 1: EM,
-   ``MixtureLoadings.fit``);
+   ``MixtureLoadings.fit``). Whitened draws need each population to hold more neurons than
+   dimensions, and EM on few neurons in many dimensions (N = 100 rows of dimension 9-14, a
+   trained 3-bit flip-flop) gives populations of 3-7 neurons: such a P could never be tested.
+   When an EM population is smaller than ``min_population_size`` (default 2R + K + 2), the P
+   populations are fitted instead by size-floored classification EM (:func:`floored_mixture`:
+   every neuron in one population of at least that many neurons, each population its neurons'
+   own mean and covariance). A P whose floor the N neurons cannot hold (P times the floor > N)
+   keeps its EM fit, and is skipped when that cannot be whitened. The evidence records the fit
+   of each P (``fit``, ``covariance``, ``population_sizes``);
 2. draw ``n_networks`` networks at the trained N, each population with its fitted size and with
    its sample mean and covariance equal to the fitted ones (whitened draws,
    ``MixtureLoadings.sample(whiten=True)``), so that only what the law leaves out changes; with a
@@ -51,6 +59,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 from threadpoolctl import threadpool_limits
 
 from ._checks import (
@@ -64,10 +73,16 @@ from ._checks import (
 )
 from ._repr import compact_repr
 from .dynamics.systems import TIMES
-from .loadings import GaussianLoadings, MixtureLoadings
+from .loadings import EMReport, GaussianLoadings, MixtureLoadings
 from .network import LowRankNetwork
 
-__all__ = ["PopulationChoice", "choose_populations", "count_attractors", "fit_populations"]
+__all__ = [
+    "PopulationChoice",
+    "choose_populations",
+    "count_attractors",
+    "fit_populations",
+    "floored_mixture",
+]
 
 
 @dataclass
@@ -99,8 +114,12 @@ class PopulationChoice:
         mean field has the observed count, True when not computed), ``accepted`` (both),
         ``meanfield_position_error`` (median relative distance of the mean field's stable
         points to the observed ones after optimal matching; None without observed positions or
-        matched points away from the origin) and ``positions_agree`` (that error within
-        ``position_tol``, True when not computed).
+        matched points away from the origin), ``positions_agree`` (that error within
+        ``position_tol``, True when not computed), ``fit`` (how the law was fitted: "gaussian"
+        for P = 1, "EM", "size-floored CEM" when an EM population was below the floor, "too few
+        neurons" when P floors do not fit in N), ``covariance`` ("full" or "tied", of the
+        populations' laws), ``min_population_size`` (the floor), ``population_sizes`` (neurons
+        per population in the draws) and, for a P that could not be tested, ``skipped`` (why).
     observed_stable : int or None
         The trained network's attractor count the test had to reproduce (None for "bic" and
         "fixed").
@@ -123,7 +142,8 @@ class PopulationChoice:
         if self.method != "resample":
             return f"P = {self.n_populations} ({self.method})"
         tried = "; ".join(
-            f"P={e['P']}: {e['resampled_stable']}"
+            f"P={e['P']}{' (size-floored)' if e.get('fit') == 'size-floored CEM' else ''}: "
+            f"{e['resampled_stable']}"
             + (f" mf {e['meanfield_stable']}" if e["meanfield_stable"] is not None else "")
             for e in self.evidence
         )
@@ -154,12 +174,194 @@ def count_attractors(found) -> int:
     return int(np.count_nonzero(isolated)) + sum(m.stability == "stable" for m in found.manifolds)
 
 
-def _fit(rows: np.ndarray, rank: int, n_inputs: int, P: int, seed) -> tuple:
-    """The law with P populations and whether its EM converged (True for P = 1)."""
+def _fit(rows: np.ndarray, rank: int, n_inputs: int, P: int, seed, min_size: int = 0,
+         covariance: str = "full") -> tuple:
+    """The law with P populations, whether its fit converged (True for P = 1) and how it was
+    fitted: ``{"fit": "gaussian" | "EM" | "size-floored CEM" | "too few neurons",
+    "covariance": "full" | "tied", "min_population_size": min_size}``.
+
+    P > 1: EM with full covariances (``MixtureLoadings.fit``); when one of its populations
+    (``population_sizes``) holds fewer than ``min_size`` neurons, the size-floored
+    classification EM of :func:`floored_mixture` instead, with ``covariance`` (when
+    P * min_size > N no fit can hold the floor: the EM fit is returned, "too few neurons").
+    """
+    how = {"fit": "gaussian", "covariance": "full", "min_population_size": int(min_size)}
     if P == 1:
-        return GaussianLoadings.fit(rows, rank, n_inputs), True
+        return GaussianLoadings.fit(rows, rank, n_inputs), True, how
     law = MixtureLoadings.fit(rows, rank, n_inputs, n_components=P, seed=seed)
-    return law, bool(law.fit_report.converged)
+    how["fit"] = "EM"
+    if law.population_sizes(rows.shape[0]).min() < min_size:
+        if P * min_size > rows.shape[0]:
+            how["fit"] = "too few neurons"
+        else:
+            law = floored_mixture(rows, rank, n_inputs, P, min_size, covariance=covariance,
+                                  seed=seed, start=law)
+            how.update(fit="size-floored CEM", covariance=covariance)
+    return law, bool(law.fit_report.converged), how
+
+
+def _assign(cost: np.ndarray, min_size: int) -> np.ndarray:
+    """Labels minimising sum_i cost[i, label_i] subject to every label holding at least
+    ``min_size`` rows (exact).
+
+    Each point not needed to fill a population goes to its cheapest one; filling P * min_size
+    mandatory places is then a rectangular assignment problem on the excess costs
+    cost[i, k] - min_k' cost[i, k'] (Bradley, Bennett & Demiriz 2000, constrained k-means).
+    """
+    labels = cost.argmin(axis=1)
+    P = cost.shape[1]
+    if np.bincount(labels, minlength=P).min() >= min_size:
+        return labels
+    columns = np.repeat(np.arange(P), min_size)
+    excess = cost - cost.min(axis=1, keepdims=True)
+    which, place = linear_sum_assignment(excess[:, columns])
+    labels[which] = columns[place]
+    return labels
+
+
+def _classification_em(X: np.ndarray, labels: np.ndarray, P: int, min_size: int,
+                       max_iter: int) -> tuple[np.ndarray, float, bool, int]:
+    """Size-floored classification EM with one shared (tied) covariance: (labels, classification
+    log-likelihood per neuron, converged, iterations).
+
+    Alternates the means, fractions and pooled within-population covariance S of the current
+    populations with the assignment of every row to the population of largest
+    log pi_k + log N(x; mu_k, S) under the size floor (:func:`_assign`); the classification
+    likelihood never decreases (Celeux & Govaert 1992), so the labels settle.
+    """
+    N, d = X.shape
+    ridge = 1e-6 * max(float(np.trace(np.cov(X.T, bias=True).reshape(d, d))) / d, 1e-300)
+    iteration = 0
+    while True:
+        iteration += 1
+        counts = np.bincount(labels, minlength=P)
+        means = np.stack([X[labels == k].mean(axis=0) for k in range(P)])
+        resid = X - means[labels]
+        chol = np.linalg.cholesky(resid.T @ resid / N + ridge * np.eye(d))
+        z = np.linalg.solve(chol, (X[:, None, :] - means[None]).reshape(-1, d).T)
+        cost = 0.5 * (z**2).sum(axis=0).reshape(N, P) - np.log(counts / N)
+        new = _assign(cost, min_size)
+        loglik = -(cost[np.arange(N), labels].mean() + np.log(np.diag(chol)).sum()
+                   + 0.5 * d * np.log(2 * np.pi))
+        settled = bool(np.array_equal(new, labels))
+        if settled or iteration == max_iter:  # the labels whose likelihood this is
+            return labels, float(loglik), settled, iteration
+        labels = new
+
+
+def floored_mixture(
+    rows,
+    rank: int,
+    n_inputs: int,
+    n_populations: int,
+    min_size: int,
+    *,
+    covariance: str = "full",
+    seed=0,
+    start: MixtureLoadings | None = None,
+    n_init: int = 8,
+    max_iter: int = 200,
+) -> MixtureLoadings:
+    """A mixture of P populations of at least ``min_size`` neurons each, whose every population
+    can be resampled with its statistics matched exactly (whitened draws need more neurons than
+    dimensions).
+
+    EM on few neurons in many dimensions (N = 100 rows of dimension 10-14) gives populations of
+    a handful of neurons, which cannot be whitened, and a P with such a population cannot be
+    tested by resampling. Here each neuron is assigned to one population by classification EM
+    (Celeux & Govaert 1992, Comput. Stat. Data Anal. 14:315) with a shared within-population
+    covariance, which a few neurons per population can afford, under the constraint that every
+    population keeps at least ``min_size`` neurons (an exact constrained assignment at each
+    step, Bradley, Bennett & Demiriz 2000, Microsoft Research TR-2000-65). The best of the
+    starts (the hard labels of ``start``, e.g. an EM fit, and k-means++ on the standardised
+    rows) by classification likelihood is kept. Each population's law is then its neurons'
+    sample mean with their own sample covariance (``covariance="full"``) or the pooled
+    within-population covariance (``"tied"``), and its weight is its share of the neurons, so
+    that ``population_sizes(N)`` are the assigned sizes.
+
+    Parameters
+    ----------
+    rows : array_like (N, 2R + K)
+        One row per neuron, as for ``MixtureLoadings.fit``.
+    rank, n_inputs : int
+        R and K.
+    n_populations : int
+        P.
+    min_size : int
+        Fewest neurons per population (at least 1; P * min_size <= N).
+    covariance : {"full", "tied"}
+        Covariance of each population's law.
+    seed : int or numpy.random.Generator
+        Seeds the k-means++ starts.
+    start : MixtureLoadings, optional
+        A fit whose most probable population per neuron is one more start.
+    n_init : int
+        k-means++ starts.
+    max_iter : int
+        Classification-EM iterations per start.
+
+    Returns
+    -------
+    MixtureLoadings
+        With ``fit_report`` (``converged``: the labels of the best start settled; ``bic`` of
+        the fitted mixture on ``rows``) and ``labels`` (N,), each neuron's population.
+    """
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+    from sklearn.cluster import KMeans
+
+    rank = as_int(rank, "rank", minimum=1)
+    n_inputs = as_int(n_inputs, "n_inputs", minimum=0)
+    rows = as_array(rows, "rows", ndim=2, shape=(None, 2 * rank + n_inputs))
+    P = as_int(n_populations, "n_populations", minimum=1)
+    min_size = as_int(min_size, "min_size", minimum=1)
+    N, d = rows.shape
+    if P * min_size > N:
+        raise ValueError(
+            f"min_size = {min_size} neurons in each of n_populations = {P} populations needs "
+            f"at least {P * min_size} rows, got {N}"
+        )
+    covariance = choose(covariance, "covariance", ("full", "tied"))
+    n_init = as_int(n_init, "n_init", minimum=0)
+    max_iter = as_int(max_iter, "max_iter", minimum=1)
+    starts = []
+    if start is not None:
+        logp = np.stack([
+            np.log(w) + multivariate_normal(c.mean, c.cov, allow_singular=True).logpdf(rows)
+            for w, c in zip(start.weights, start.components, strict=True)
+        ], axis=1).reshape(N, -1)
+        if logp.shape[1] == P and np.all(np.isfinite(logp)):
+            starts.append(_assign(-logp, min_size))
+    if n_init:
+        scale = rows.std(axis=0)
+        scaled = (rows - rows.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+        for child in seed_sequence(seed).spawn(n_init):
+            km = KMeans(P, n_init=1, random_state=int(child.generate_state(1)[0])).fit(scaled)
+            distance = ((scaled[:, None, :] - km.cluster_centers_[None]) ** 2).sum(axis=2)
+            starts.append(_assign(distance, min_size))
+    if not starts:
+        raise ValueError("floored_mixture needs a start or n_init >= 1")
+    best = max((_classification_em(rows, labels, P, min_size, max_iter) for labels in starts),
+               key=lambda result: result[1])
+    labels, loglik, converged, iterations = best
+    counts = np.bincount(labels, minlength=P)
+    parts = [GaussianLoadings.fit(rows[labels == k], rank, n_inputs) for k in range(P)]
+    if covariance == "tied":
+        pooled = sum(c * part.cov for c, part in zip(counts, parts, strict=True)) / N
+        parts = [GaussianLoadings(part.mean, pooled, rank, n_inputs) for part in parts]
+    law = MixtureLoadings(parts, counts / N)
+    mixture = logsumexp(np.stack([
+        np.log(w) + multivariate_normal(c.mean, c.cov, allow_singular=True).logpdf(rows)
+        for w, c in zip(law.weights, parts, strict=True)
+    ], axis=1).reshape(N, P), axis=1).sum()
+    n_cov = d * (d + 1) // 2 * (P if covariance == "full" else 1)
+    n_params = P - 1 + P * d + n_cov
+    law.fit_report = EMReport(
+        converged=converged, iterations=iterations, lower_bound=loglik, residual=0.0,
+        n_components=P, bic=float(-2.0 * mixture + n_params * np.log(N)),
+    )
+    law.labels = labels
+    return law
 
 
 def _population_sizes(law, N: int) -> np.ndarray:
@@ -231,7 +433,7 @@ def choose_populations(
     observed_stable: int,
     time: str,
     g: float = 0.0,
-    max_populations: int = 6,
+    max_populations: int = 8,
     n_networks: int = 4,
     large_N: int | None = 2000,
     task: Callable[[LowRankNetwork], float] | None = None,
@@ -244,6 +446,8 @@ def choose_populations(
     accuracy_tol: float = 0.05,
     observed_kappa=None,
     position_tol: float = 0.1,
+    min_population_size: int | None = None,
+    floor_covariance: str = "full",
 ) -> PopulationChoice:
     """The smallest number of populations whose resampled networks and whose mean field keep the
     trained network's attractors (Dubreuil et al. 2022, Nat. Neurosci. 25:783; module docstring).
@@ -265,7 +469,8 @@ def choose_populations(
         Strength of the random bulk g chi of the trained network; each resampled network gets a
         fresh chi (then the mean-field and large-N checks are skipped: None).
     max_populations : int
-        Largest P tried.
+        Largest P tried (default 8: trained 3-bit flip-flops of N = 100 keep their eight
+        attractors only with P = 7-8 at some checkpoints, ``benchmarks/bench_emergence.py``).
     n_networks : int
         Networks drawn per P at the trained N; P is accepted when a strict majority passes and
         the mean field (g = 0) has ``observed_stable`` attractors.
@@ -301,6 +506,13 @@ def choose_populations(
     position_tol : float
         Largest median relative position error (``emergence_report.relative_errors``) that
         ends the search.
+    min_population_size : int, optional
+        Fewest neurons per population (default 2R + K + 2, at least 2R + K + 1): a P whose EM
+        fit has a smaller population is refitted by :func:`floored_mixture`.
+    floor_covariance : {"full", "tied"}
+        Covariance of the populations of a size-floored fit: each population's own ("full"),
+        or the pooled within-population one ("tied": on trained 3-bit flip-flops, N = 100, it
+        loses the populations' own overlaps and no P keeps the attractors).
 
     Returns
     -------
@@ -339,6 +551,11 @@ def choose_populations(
         observed_kappa = as_array(observed_kappa, "observed_kappa", ndim=2, shape=(None, rank),
                                   allow_empty=True)
     position_tol = as_float(position_tol, "position_tol", minimum=0.0)
+    dim = 2 * rank + n_inputs
+    min_size = dim + 2 if min_population_size is None else as_int(
+        min_population_size, "min_population_size", minimum=dim + 1
+    )
+    floor_covariance = choose(floor_covariance, "floor_covariance", ("full", "tied"))
     u = np.ones(n_inputs) if inputs is None else as_array(
         inputs, "inputs", shape=(n_inputs,), allow_empty=True
     )
@@ -363,22 +580,24 @@ def choose_populations(
         with threadpool_limits(1), warnings.catch_warnings():
             # an EM or search that did not converge is recorded in the evidence, not warned
             warnings.simplefilter("ignore", ConvergenceWarning)
-            law, converged = _fit(rows, rank, n_inputs, P, fit_seed)
-            smallest = int(_population_sizes(law, N).min())
-            if smallest <= law.dim:
+            law, converged, how = _fit(rows, rank, n_inputs, P, fit_seed, min_size,
+                                       floor_covariance)
+            sizes = _population_sizes(law, N)
+            how["population_sizes"] = sizes.tolist()
+            if sizes.min() <= law.dim:
                 entry = {
                     "resampled_stable": [], "large_N_stable": None, "meanfield_stable": None,
                     "accuracy": None, "agreement": 0.0, "complete": True,
                     "resampled_accepted": False, "meanfield_agrees": False, "accepted": False,
                     "meanfield_position_error": None, "positions_agree": False,
-                    "skipped": f"a population of {smallest} neurons is too small to match its "
-                               f"{law.dim}-dimensional statistics",
+                    "skipped": f"a population of {sizes.min()} neurons is too small to match "
+                               f"its {law.dim}-dimensional statistics",
                 }
             else:
                 entry = _evaluate(law, N, g, u, time, observed, task, accuracy, accuracy_tol,
                                   n_networks, large_N, n_starts, slow_manifold_tol, draw_seed,
                                   observed_kappa, position_tol)
-        evidence.append({"P": P, **entry, "fit_converged": converged})
+        evidence.append({"P": P, **entry, "fit_converged": converged, **how})
         laws.append(law)
         if bar is not None:
             bar.update()
@@ -478,5 +697,5 @@ def fit_populations(
             if law.n_populations == 1:
                 law = law.components[0]
         else:
-            law = _fit(rows, rank, n_inputs, P, seed)[0]
+            law = _fit(rows, rank, n_inputs, P, seed)[0]  # EM as fitted, no size floor
     return PopulationChoice(law.n_populations, law, method, True, fitted=[law])

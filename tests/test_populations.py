@@ -279,17 +279,26 @@ def test_no_population_count_that_agrees_warns():
     assert choice.evidence[0]["large_N_stable"] is None
 
 
-def test_a_population_too_small_to_whiten_is_skipped():
+def test_a_population_too_small_to_whiten_is_refitted_with_a_floor():
+    """EM gives the two far neurons a population of their own, which cannot be whitened; the
+    P = 2 law tested is the size-floored one (>= dim + 2 = 4 neurons per population), with the
+    two far neurons together (tests/test_populations_floor.py: a P whose floor N cannot hold is
+    reported and skipped)."""
     law = GaussianLoadings([0.0, 0.0], [[1.0, 2.0], [2.0, 5.0]], rank=1)
     rows = np.concatenate([law.sample(60, seed=0, whiten=True), [[40, 40], [40.5, 39]]])
+    em = MixtureLoadings.fit(rows, 1, 0, n_components=2, seed=0)
+    assert sorted(em.population_sizes(62)) == [2, 60]
     with pytest.warns(ConvergenceWarning):
         choice = choose_populations(
             rows, 1, 0, observed_stable=9, time="discrete", max_populations=2, n_networks=1,
             large_N=None,
         )
-    assert list(choice.fitted[1].population_sizes(62)) == [60, 2]
-    assert "2 neurons is too small" in choice.evidence[1]["skipped"]
-    assert choice.evidence[1]["resampled_stable"] == [] and not choice.evidence[1]["accepted"]
+    entry = choice.evidence[1]
+    assert entry["fit"] == "size-floored CEM" and "skipped" not in entry
+    assert min(entry["population_sizes"]) >= 4 == entry["min_population_size"]
+    labels = choice.fitted[1].labels
+    assert labels[60] == labels[61]
+    assert len(entry["resampled_stable"]) == 1 and not entry["accepted"]
 
 
 def test_task_score_must_be_kept():
