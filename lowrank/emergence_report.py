@@ -566,9 +566,9 @@ def emergence(
         (``lowrank.emergence_factors.choose_rank_by_attractors``): the smallest R <= 8 whose
         rank-R network of the main prediction, built from the last analysed checkpoint at its
         own N (no fit, no mean field), has the network's attractor count, with its attractors
-        within 10% of the network's (median relative distance), else the smallest with the
-        count; else (or for "bulk", whose bulk is redrawn) the singular-value gap of W - W0 at
-        that checkpoint, or of W without W0.
+        within 10% of the network's (median relative distance; one rank above the smallest
+        with the count at most), else the smallest with the count; else (or for "bulk", whose
+        bulk is redrawn) the singular-value gap of W - W0 at that checkpoint, or of W without W0.
     populations : "resample", "bic" or int
         Number P of Gaussian populations fitted to the loadings. "resample" (default): the
         smallest P whose networks resampled from the fitted law keep the observed attractors

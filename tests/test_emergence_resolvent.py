@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq, root
 
-from lowrank import emergence
+from lowrank import emergence, emergence_factors
 from lowrank.dynamics import Dynamics
 from lowrank.emergence_report import _factors, choose_rank_by_attractors
 from lowrank.projection import choose_rank
@@ -173,7 +173,7 @@ def test_rank_chosen_by_the_attractors(prediction):
     assert choose_rank_by_attractors(weights, "discrete", None, "bulk") == (choose_rank(S), [])
 
 
-def test_rank_chosen_by_the_attractors_positions():
+def test_rank_chosen_by_the_attractors_positions(monkeypatch):
     """W = 2 xi1 xi1^T / N + xi2 (xi1 + xi2)^T / N (rank two): its rank-one truncation keeps
     the two attractors but puts them a third too far out (plain numpy simulation of both, both
     projected on the leading right singular vector), so rank 2 (W itself) is chosen; with a
@@ -202,3 +202,8 @@ def test_rank_chosen_by_the_attractors_positions():
     rank, _ = choose_rank_by_attractors(weights, "discrete", None, "truncated", n_starts=32,
                                         position_tol=1.0)
     assert rank == 1
+    # positions are looked for at most POSITION_RANKS ranks above the first with the count
+    monkeypatch.setattr(emergence_factors, "POSITION_RANKS", 0)
+    rank, evidence = choose_rank_by_attractors(weights, "discrete", None, "truncated",
+                                               n_starts=32)
+    assert rank == 1 and [e["rank"] for e in evidence] == [None, 1]
