@@ -535,9 +535,9 @@ def analyse_checkpoint(
     main = prediction if prediction in factors else "own" if "own" in factors else "truncated"
     if main != prediction and main != "own":
         warnings.warn(
-            f"analyse_checkpoint: no {prediction!r} prediction here (1 - W_rest is singular: the "
-            "rest of W has an eigenvalue 1, so its linear response diverges); the main "
-            "prediction is 'truncated'",
+            f"analyse_checkpoint: no {prediction!r} prediction here (1 - W_rest or the closing "
+            "1 - B of its first-order response is singular, so the rest's response diverges; "
+            "see lowrank.emergence_factors._through_rest); the main prediction is 'truncated'",
             ConvergenceWarning,
             stacklevel=2,
         )

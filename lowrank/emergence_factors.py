@@ -74,7 +74,8 @@ _RESPONSE_CONDITION = 1e10
 
 def _through_rest(W: np.ndarray, m, n, W_in, bias) -> _Factors | None:
     """The rank-R part m n^T / N of W with the rest W_rest = W - m n^T / N kept through its
-    response ("resolvent", see ``emergence``); None where 1 - W_rest is (numerically) singular.
+    response ("resolvent", see ``emergence``); None where 1 - W_rest or 1 - B (below) is
+    (numerically) singular.
 
     With A = (1 - W_rest)^-1 and psi(x) = tanh(x) - x, a fixed point x = W tanh(x) + c is
     exactly x = A (m kappa + c) + (A - 1) psi(x), kappa = n^T tanh(x) / N. Evaluating psi at
@@ -117,7 +118,7 @@ def _factors(weights: dict, dyn: Dynamics, rank, initial, bulk_margin) -> tuple[
 
     A rank-R model: its own m, n ("own"). A full-rank one: the rank-R truncated SVD of W
     ("truncated"), the same with the rest of W through its response ("resolvent",
-    unless 1 - W_rest is singular) and, with W0, the rank-R part of W - W0 with the bulk g of
+    unless its response is singular) and, with W0, the rank-R part of W - W0 with the bulk g of
     W0 ("bulk").
     """
     W, W_in, bias = dyn.W, dyn.W_in, dyn.bias

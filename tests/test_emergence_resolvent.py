@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq, root
 
-from lowrank import emergence, emergence_factors
+from lowrank import ConvergenceWarning, emergence, emergence_factors
 from lowrank.dynamics import Dynamics
 from lowrank.emergence_report import _factors, choose_rank_by_attractors
 from lowrank.projection import choose_rank
@@ -207,3 +207,19 @@ def test_rank_chosen_by_the_attractors_positions(monkeypatch):
     rank, evidence = choose_rank_by_attractors(weights, "discrete", None, "truncated",
                                                n_starts=32)
     assert rank == 1 and [e["rank"] for e in evidence] == [None, 1]
+
+
+def test_singular_response_falls_back_to_truncated_with_a_warning():
+    """W = diag(2, 1, 0.5, ...): its rank-one truncation keeps the 2, and the rest has the
+    eigenvalue 1 exactly, so 1 - W_rest is singular and the rest's response diverges; the
+    resolvent prediction is not made and the truncated one is the main prediction, with a
+    warning."""
+    n = 40
+    W = np.diag(np.r_[2.0, 1.0, np.linspace(0.5, 0.1, n - 2)])
+    weights = {"weight_rec": W, "weight_in": np.zeros((n, 1)), "bias": np.zeros(n)}
+    factors, _ = _factors(weights, Dynamics.from_weights(weights, "discrete"), 1, None, None)
+    assert "resolvent" not in factors and "truncated" in factors
+    with pytest.warns(ConvergenceWarning, match="no 'resolvent' prediction here"):
+        report = emergence([(5, weights)], rank=1, populations=1, time="discrete",
+                           n_starts=8, finite_size=None, prediction="resolvent")
+    assert report.analyses[-1].prediction == "truncated"
