@@ -44,9 +44,10 @@ attractors in the wrong places (on a trained rank-2 1-bit flip-flop, N = 100: 20
 P = 1, 6% with P = 2, under 1% with P = 3).
 
 The first accepted P is the answer. When no P up to ``max_populations`` is accepted, the smallest
-P whose draws pass is returned (else the P whose draws agreed most often), not accepted, with a
-warning. As evidence each P also records the count of one network drawn at ``large_N`` (cheap:
-``find_fixed_points`` solves a network without bulk in its R latent dimensions), which separates
+P whose draws pass is returned (else the P whose draws agreed most often, among equals the
+smallest whose mean field has the count), not accepted, with a warning. As evidence each P also
+records the count of one network drawn at ``large_N`` (cheap: ``find_fixed_points`` solves a
+network without bulk in its R latent dimensions), which separates
 finite-size effects from the error of the fitted law. The mean-field and large-N checks need
 g = 0 (with a bulk the latent dynamics are not closed); with a bulk the draws alone decide.
 """
@@ -101,7 +102,8 @@ class PopulationChoice:
     accepted : bool
         "resample": P passed the test, its draws and its mean field (False: no P up to the
         largest tried did; P is then the smallest whose draws passed though its mean field
-        disagrees, else the one whose draws agreed most often). Always True for "bic" and
+        disagrees, else the one whose draws agreed most often, among equals the smallest
+        whose mean field has the observed count). Always True for "bic" and
         "fixed".
     evidence : list of dict
         One entry per P tried (empty for "bic" and "fixed"), with keys ``P``,
@@ -614,8 +616,10 @@ def choose_populations(
         ))
     elif finite:  # the smallest P whose draws pass, though its mean field disagrees
         best = finite[0]
-    else:
-        best = max(range(len(evidence)), key=lambda i: (evidence[i]["agreement"], -i))
+    else:  # the best draws; among equals one whose mean field (the prediction) agrees
+        best = max(range(len(evidence)), key=lambda i: (
+            evidence[i]["agreement"], evidence[i]["meanfield_agrees"], -i,
+        ))
     choice = PopulationChoice(
         evidence[best]["P"], laws[best], "resample", evidence[best]["accepted"], evidence,
         observed, laws,

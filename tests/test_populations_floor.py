@@ -136,3 +136,30 @@ def test_bad_input(planted):
     with pytest.raises(ValueError, match="floor_covariance"):
         choose_populations(rows, 2, 1 + K_EXTRA, observed_stable=9, time="continuous",
                            floor_covariance="diag")
+
+
+def test_fallback_prefers_the_mean_field_that_agrees_among_equal_draws(monkeypatch):
+    """No P passes: among the P whose draws agree equally often (here all, 1 of 4), the one whose
+    mean field (the prediction) has the observed count is returned, not merely the smallest;
+    with no such P, the smallest. The per-P test is replaced by hand-written evidence."""
+    from lowrank import populations
+
+    def evidence_of(agrees_at):
+        def fake(law, *args, **kwargs):
+            P = len(getattr(law, "components", [law]))
+            return {"resampled_stable": [2, 2, 2, 4], "large_N_stable": 2,
+                    "meanfield_stable": 4 if P == agrees_at else 2, "accuracy": None,
+                    "agreement": 0.25, "complete": True, "resampled_accepted": False,
+                    "meanfield_agrees": P == agrees_at, "accepted": False,
+                    "meanfield_position_error": None, "positions_agree": True}
+        return fake
+
+    rows = GaussianLoadings.fit(
+        np.random.default_rng(0).standard_normal((300, 3)), 1, 1
+    ).sample(300, seed=1)
+    for agrees_at, expected in [(3, 3), (None, 1)]:
+        monkeypatch.setattr(populations, "_evaluate", evidence_of(agrees_at))
+        with pytest.warns(ConvergenceWarning, match="agreed best"):
+            choice = choose_populations(rows, 1, 1, observed_stable=4, time="discrete",
+                                        max_populations=3, seed=0)
+        assert choice.n_populations == expected and not choice.accepted
