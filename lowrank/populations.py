@@ -251,6 +251,16 @@ def _classification_em(X: np.ndarray, labels: np.ndarray, P: int, min_size: int,
         labels = new
 
 
+def _log_joint(weights, components, rows: np.ndarray) -> np.ndarray:
+    """log w_k + log N(row_i; mu_k, Sigma_k), shape (N, P)."""
+    from scipy.stats import multivariate_normal
+
+    return np.stack([
+        np.log(w) + multivariate_normal(c.mean, c.cov, allow_singular=True).logpdf(rows)
+        for w, c in zip(weights, components, strict=True)
+    ], axis=1).reshape(rows.shape[0], -1)
+
+
 def floored_mixture(
     rows,
     rank: int,
@@ -309,7 +319,6 @@ def floored_mixture(
         the fitted mixture on ``rows``) and ``labels`` (N,), each neuron's population.
     """
     from scipy.special import logsumexp
-    from scipy.stats import multivariate_normal
     from sklearn.cluster import KMeans
 
     rank = as_int(rank, "rank", minimum=1)
@@ -328,10 +337,7 @@ def floored_mixture(
     max_iter = as_int(max_iter, "max_iter", minimum=1)
     starts = []
     if start is not None:
-        logp = np.stack([
-            np.log(w) + multivariate_normal(c.mean, c.cov, allow_singular=True).logpdf(rows)
-            for w, c in zip(start.weights, start.components, strict=True)
-        ], axis=1).reshape(N, -1)
+        logp = _log_joint(start.weights, start.components, rows)
         if logp.shape[1] == P and np.all(np.isfinite(logp)):
             starts.append(_assign(-logp, min_size))
     if n_init:
@@ -352,10 +358,7 @@ def floored_mixture(
         pooled = sum(c * part.cov for c, part in zip(counts, parts, strict=True)) / N
         parts = [GaussianLoadings(part.mean, pooled, rank, n_inputs) for part in parts]
     law = MixtureLoadings(parts, counts / N)
-    mixture = logsumexp(np.stack([
-        np.log(w) + multivariate_normal(c.mean, c.cov, allow_singular=True).logpdf(rows)
-        for w, c in zip(law.weights, parts, strict=True)
-    ], axis=1).reshape(N, P), axis=1).sum()
+    mixture = logsumexp(_log_joint(law.weights, parts, rows), axis=1).sum()
     n_cov = d * (d + 1) // 2 * (P if covariance == "full" else 1)
     n_params = P - 1 + P * d + n_cov
     law.fit_report = EMReport(
