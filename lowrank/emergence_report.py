@@ -62,6 +62,7 @@ from .emergence_checkpoint import (
     analyse_checkpoint,
     finite_size_check,  # noqa: F401
     relative_errors,  # noqa: F401
+    rest_rows,
 )
 from .emergence_factors import (
     FULL_RANK_PREDICTIONS,
@@ -72,7 +73,6 @@ from .emergence_factors import (
 )
 from .fixedpoints import Dynamics, find_fixed_points
 from .populations import count_attractors
-from .projection import loading_rows
 
 __all__ = ["CheckpointAnalysis", "EmergenceReport", "Prediction", "emergence"]
 
@@ -317,7 +317,7 @@ class EmergenceReport:
             ends.append(factors.get(b.prediction))
         if ends[0] is None or ends[1] is None:
             return None
-        (fa, fb), (ua, ub) = ends, [loading_rows(f.m, f.n, f.inputs, f.bias)[1] for f in ends]
+        (fa, fb), (ua, ub) = ends, [rest_rows(f)[1] for f in ends]
         if not np.array_equal(ua, ub):  # a bias column at one end only
             return None
         if b.prediction != "own":  # each checkpoint's SVD has its own latent coordinates

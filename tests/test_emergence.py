@@ -132,11 +132,13 @@ def _map_attractors(W, c, n, seed=0):
     return len(np.unique(np.round(H @ n / W.shape[0], 6), axis=0))
 
 
-def test_rows_hold_the_input_weights_and_attractors_are_at_zero_input():
+def test_law_is_the_marginal_of_m_n_bias_and_attractors_are_at_zero_input():
     """Rank one, overlap 2 (a pitchfork), a small bias and input weights I = 2 m. At zero input
     the map has two stable points (the imperfect pitchfork); driven by u = 1 the input tilts it
     to one (y - 2 = <n tanh(m y)> has one root as |<n tanh(m y)>| <= 2 <|m|> < 2). The
-    prediction fits the rows of ``project`` (m, n, I, bias) and counts at u = (0, 1): 2."""
+    prediction fits the rows (m, n, bias) that the attractors at rest depend on, counts at
+    u = (1,) (the bias column held at 1): 2; its Gaussian law is the (m, n, bias) marginal of
+    the law ``project`` fits to all rows (m, n, I, bias)."""
     N = 200
     law = GaussianLoadings([0, 0], [[1, 2], [2, 5]], rank=1)
     net = LowRankNetwork.sample(law, N, seed=1, whiten=True)
@@ -154,6 +156,8 @@ def test_rows_hold_the_input_weights_and_attractors_are_at_zero_input():
     assert row["observed_stable"] == row["predicted_stable"] == 2
     law_fit = report.analyses[0].main.loadings
     same = project(W, rank=1, inputs=W_in, bias=bias, populations=1).loadings
-    assert law_fit.n_inputs == 2  # the input weights, then the bias
-    np.testing.assert_allclose(law_fit.mean[2:], [W_in.mean(), bias.mean()], atol=1e-12)
-    np.testing.assert_allclose(law_fit.cov[2:, 2:], same.cov[2:, 2:], atol=1e-10)
+    assert law_fit.n_inputs == 1  # the bias only
+    assert same.n_inputs == 2  # the input weights, then the bias
+    rows = np.column_stack([net.m, net.n, bias])
+    np.testing.assert_allclose(law_fit.mean, rows.mean(axis=0), atol=1e-12)
+    np.testing.assert_allclose(law_fit.cov, np.cov(rows.T, bias=True), atol=1e-10)
