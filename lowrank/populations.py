@@ -438,7 +438,7 @@ def choose_populations(
     observed_stable: int,
     time: str,
     g: float = 0.0,
-    max_populations: int = 8,
+    max_populations: int = 12,
     n_networks: int = 4,
     large_N: int | None = 2000,
     task: Callable[[LowRankNetwork], float] | None = None,
@@ -474,8 +474,10 @@ def choose_populations(
         Strength of the random bulk g chi of the trained network; each resampled network gets a
         fresh chi (then the mean-field and large-N checks are skipped: None).
     max_populations : int
-        Largest P tried (default 8: trained 3-bit flip-flops of N = 100 keep their eight
-        attractors only with P = 7-8 at some checkpoints, ``benchmarks/bench_emergence.py``).
+        Largest P tried (default 12: trained 3-bit flip-flops of N = 100 keep their eight
+        attractors only with P = 7-8 at some checkpoints, and rank-2 ring networks their four
+        points only with P = 11 at some, ``benchmarks/bench_emergence.py``; with the rows
+        ``emergence`` fits, (m, n, bias), the size floor allows 11-14 populations at N = 100).
     n_networks : int
         Networks drawn per P at the trained N; P is accepted when a strict majority passes and
         the mean field (g = 0) has ``observed_stable`` attractors.
