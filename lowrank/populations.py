@@ -44,16 +44,19 @@ attractors in the wrong places (on a trained rank-2 1-bit flip-flop, N = 100: 20
 P = 1, 6% with P = 2, under 1% with P = 3).
 
 The first accepted P is the answer. When no P up to ``max_populations`` is accepted, the smallest
-P whose draws pass is returned (else the P whose draws agreed most often, among equals the
-smallest whose mean field has the count), not accepted, with a warning. As evidence each P also
-records the count of one network drawn at ``large_N`` (cheap: ``find_fixed_points`` solves a
-network without bulk in its R latent dimensions), which separates
+P whose draws pass is returned (else the P whose draws agreed most often, among equals the one
+whose mean-field count is nearest the observed one, then the smallest), not accepted, with a
+warning: the reported prediction is then the least wrong of the mean fields tried, and a
+bifurcation it misses by one attractor is not reported as a loss of all of them. As evidence
+each P also records the count of one network drawn at ``large_N`` (cheap:
+``find_fixed_points`` solves a network without bulk in its R latent dimensions), which separates
 finite-size effects from the error of the fitted law. The mean-field and large-N checks need
 g = 0 (with a bulk the latent dynamics are not closed); with a bulk the draws alone decide.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from collections.abc import Callable
@@ -102,9 +105,9 @@ class PopulationChoice:
     accepted : bool
         "resample": P passed the test, its draws and its mean field (False: no P up to the
         largest tried did; P is then the smallest whose draws passed though its mean field
-        disagrees, else the one whose draws agreed most often, among equals the smallest
-        whose mean field has the observed count). Always True for "bic" and
-        "fixed".
+        disagrees, else the one whose draws agreed most often, among equals the one whose
+        mean-field count is nearest the observed count, then the smallest). Always True for
+        "bic" and "fixed".
     evidence : list of dict
         One entry per P tried (empty for "bic" and "fixed"), with keys ``P``,
         ``resampled_stable`` (attractors of each draw at the trained N), ``large_N_stable``
@@ -430,6 +433,12 @@ def _evaluate(law, N, g, u, time, observed, task, accuracy, accuracy_tol, n_netw
     }
 
 
+def _count_distance(entry: dict, observed: int) -> float:
+    """|mean-field attractors - observed| of one P's evidence (inf without a mean-field count)."""
+    count = entry["meanfield_stable"]
+    return math.inf if count is None else abs(count - observed)
+
+
 def choose_populations(
     rows,
     rank: int,
@@ -621,9 +630,9 @@ def choose_populations(
         ))
     elif finite:  # the smallest P whose draws pass, though its mean field disagrees
         best = finite[0]
-    else:  # the best draws; among equals one whose mean field (the prediction) agrees
+    else:  # the best draws; among equals, the mean field (the prediction) nearest the count
         best = max(range(len(evidence)), key=lambda i: (
-            evidence[i]["agreement"], evidence[i]["meanfield_agrees"], -i,
+            evidence[i]["agreement"], -_count_distance(evidence[i], observed), -i,
         ))
     choice = PopulationChoice(
         evidence[best]["P"], laws[best], "resample", evidence[best]["accepted"], evidence,

@@ -138,28 +138,30 @@ def test_bad_input(planted):
                            floor_covariance="diag")
 
 
-def test_fallback_prefers_the_mean_field_that_agrees_among_equal_draws(monkeypatch):
+def test_fallback_prefers_the_mean_field_nearest_the_count_among_equal_draws(monkeypatch):
     """No P passes: among the P whose draws agree equally often (here all, 1 of 4), the one whose
     mean field (the prediction) has the observed count is returned, not merely the smallest;
-    with no such P, the smallest. The per-P test is replaced by hand-written evidence."""
+    with none, the one whose count is nearest (observed 7: mean fields 2, 5, 6 -> P = 3); with
+    equal distances, the smallest. The per-P test is replaced by hand-written evidence."""
     from lowrank import populations
 
-    def evidence_of(agrees_at):
+    def evidence_of(counts, observed):
         def fake(law, *args, **kwargs):
             P = len(getattr(law, "components", [law]))
             return {"resampled_stable": [2, 2, 2, 4], "large_N_stable": 2,
-                    "meanfield_stable": 4 if P == agrees_at else 2, "accuracy": None,
+                    "meanfield_stable": counts[P - 1], "accuracy": None,
                     "agreement": 0.25, "complete": True, "resampled_accepted": False,
-                    "meanfield_agrees": P == agrees_at, "accepted": False,
+                    "meanfield_agrees": counts[P - 1] == observed, "accepted": False,
                     "meanfield_position_error": None, "positions_agree": True}
         return fake
 
     rows = GaussianLoadings.fit(
         np.random.default_rng(0).standard_normal((300, 3)), 1, 1
     ).sample(300, seed=1)
-    for agrees_at, expected in [(3, 3), (None, 1)]:
-        monkeypatch.setattr(populations, "_evaluate", evidence_of(agrees_at))
+    cases = [((2, 2, 4), 4, 3), ((2, 2, 2), 4, 1), ((2, 5, 6), 7, 3), ((2, 8, 6), 7, 2)]
+    for counts, observed, expected in cases:
+        monkeypatch.setattr(populations, "_evaluate", evidence_of(counts, observed))
         with pytest.warns(ConvergenceWarning, match="agreed best"):
-            choice = choose_populations(rows, 1, 1, observed_stable=4, time="discrete",
+            choice = choose_populations(rows, 1, 1, observed_stable=observed, time="discrete",
                                         max_populations=3, seed=0)
         assert choice.n_populations == expected and not choice.accepted
