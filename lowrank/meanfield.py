@@ -72,6 +72,10 @@ __all__ = [
 SAME_ATOL = SAME_RTOL = 1e-5
 #: max |phi| on [-3, 3] of each nonlinearity (by ``Nonlinearity.key``), computed once a session
 _PHI_SCALES: dict = {}
+#: the compiled systems, by (kind, rank, n_inputs, n_populations, ``Nonlinearity.key``), the key
+#: of ``compile_equations``'s own cache (whose argument checks a model built per parameter value
+#: would otherwise repeat)
+_EQUATIONS: dict = {}
 
 
 class MeanField:
@@ -115,6 +119,7 @@ class MeanField:
         self.theta = parameter_vector(loadings, self.g)
         self._phi_scale = self._kappa_scale = None
         self._compiled: dict[str, CompiledEquations] = {}
+        self._residuals: dict[tuple, object] = {}  # residual_function's, by (kind, inputs)
 
     def __repr__(self) -> str:
         return (
@@ -126,9 +131,12 @@ class MeanField:
     # --- helpers ------------------------------------------------------------------------------
     def _equations(self, kind: str) -> CompiledEquations:
         if kind not in self._compiled:
-            self._compiled[kind] = compile_equations(
-                kind, self.rank, self.n_inputs, self.n_populations, self.phi
-            )
+            key = (kind, self.rank, self.n_inputs, self.n_populations, self.phi.key)
+            if key not in _EQUATIONS:  # checked and compiled once a session per structure
+                _EQUATIONS[key] = compile_equations(
+                    kind, self.rank, self.n_inputs, self.n_populations, self.phi
+                )
+            self._compiled[kind] = _EQUATIONS[key]
         return self._compiled[kind]
 
     def _inputs(self, inputs) -> np.ndarray:
@@ -371,7 +379,20 @@ class MeanField:
         kind = choose(kind, "kind", ("latent", "static", "chaotic"))
         if kind == "latent":
             self._require_closed("the latent residual")
-        u = self._inputs(inputs)
+        return self._residual(kind, self._inputs(inputs))
+
+    def _residual(self, kind: str, u: np.ndarray):
+        """``residual_function(kind, u)`` for checked inputs ``u``, made once per model (the
+        functions hold no state: solvers call them many times per parameter value)."""
+        key = (kind, u.tobytes())
+        fun = self._residuals.get(key)
+        if fun is None:
+            fun = self._residuals[key] = self._make_residual(kind, u)
+        return fun
+
+    def _make_residual(self, kind: str, u: np.ndarray):
+        """A new function of ``residual_function`` (see there) for checked inputs ``u``."""
+        u = u.copy()  # the function keeps its inputs
         eq = self._equations(kind)
         R, P = self.rank, self.n_populations
         if kind == "chaotic":
@@ -447,7 +468,7 @@ class MeanField:
     def _fixed_point_from(
         self, start: np.ndarray, u: np.ndarray, tol: float, max_iter: int
     ) -> NewtonResult:
-        return newton(self.residual_function("latent", u), start, tol=tol, max_iter=max_iter)
+        return newton(self._residual("latent", u), start, tol=tol, max_iter=max_iter)
 
     def _make_fixed_point(
         self, res: NewtonResult, multiplicity: int = 1, stability_tol: float = STABILITY_TOL
@@ -529,7 +550,7 @@ class MeanField:
         tol = as_float(tol, "tol", positive=True)
         max_iter = as_int(max_iter, "max_iter", minimum=1)
         stability_tol = as_float(stability_tol, "stability_tol", minimum=0.0)
-        fun = self.residual_function("latent", u)
+        fun = self._residual("latent", u)
         starts = list(self._starts(n_starts, seed))
         search = RootSearch(
             fun,
@@ -595,7 +616,7 @@ class MeanField:
     def _static_from(
         self, y0: np.ndarray, u: np.ndarray, tol: float, max_iter: int
     ) -> NewtonResult:
-        return newton(self.residual_function("static", u), y0, tol=tol, max_iter=max_iter)
+        return newton(self._residual("static", u), y0, tol=tol, max_iter=max_iter)
 
     def _chaotic_from(
         self, y0: np.ndarray, u: np.ndarray, tol: float, max_iter: int
@@ -603,7 +624,7 @@ class MeanField:
         """Newton on the chaotic system, with half the iterations (its starts are cheap to
         multiply and a start that has not converged by then rarely does)."""
         return newton(
-            self.residual_function("chaotic", u), y0, tol=tol, max_iter=max(1, max_iter // 2)
+            self._residual("chaotic", u), y0, tol=tol, max_iter=max(1, max_iter // 2)
         )
 
     def _make_static(self, res: NewtonResult, stability_tol: float = STABILITY_TOL):
@@ -964,7 +985,7 @@ class MeanField:
         (sign flips) of each system, keyed by ``chaotic`` (False, True)."""
         kappa_starts = self._starts(n_starts, seed)
         g2 = self.g**2
-        static_fun = self.residual_function("static", u)
+        static_fun = self._residual("static", u)
         static_starts = [s.unknowns.astype(float) for s in known if not s.chaotic]
         if self.g == 0:
             for y in static_starts:
@@ -974,7 +995,7 @@ class MeanField:
         grid[..., :-1] = kappa_starts
         grid[..., -1] = np.array(bulk)[:, None]
         static_starts += list(grid.reshape(-1, self.rank + 1))
-        static_search = RootSearch(
+        static_search = _BatchedSearch(
             static_fun,
             tol,
             max_iter,
@@ -993,13 +1014,13 @@ class MeanField:
         static = [(self._make_static(r, stability_tol), r) for r in static_search.found]
         searches, chaotic = [static_search], []
         if self.g > 0 and self._is_flow and not self.chaos_excluded:
-            chaotic_fun = self.residual_function("chaotic", u)
+            chaotic_fun = self._residual("chaotic", u)
             chaotic_starts, flips = self._chaotic_starts(
                 [s for s, _ in static], kappa_starts, chaotic_fun
             )
             chaotic_starts = [s.unknowns.astype(float) for s in known if s.chaotic] + chaotic_starts
             collapsing = chaotic_fun.collapse_rule
-            chaotic_search = RootSearch(
+            chaotic_search = _BatchedSearch(
                 chaotic_fun,
                 tol,
                 max(1, max_iter // 2),
@@ -1021,6 +1042,42 @@ class MeanField:
         found = sorted(static, key=lambda p: _by_kappa(p[0]))
         found += sorted(chaotic, key=lambda p: _by_kappa(p[0]))
         return found, _report("stationary_states", searches, tol, max_iter), symmetries
+
+
+class _BatchedSearch(RootSearch):
+    """``RootSearch`` whose plain Newton runs from the starts are made in one compiled call
+    (``NewtonKernel.many``), before the loop of ``run``: they do not depend on the roots found
+    so far, so the search's outcome is the same; the per-start cost of the Python calls goes."""
+
+    def run(self, starts):
+        starts = list(starts)
+        many = getattr(getattr(self.fun, "newton_kernel", None), "many", None)
+        results = None
+        if many is not None and len(starts) > 1:
+            results = many(
+                np.array(starts, dtype=float),
+                self.tol,
+                self.max_iter,
+                1e-7,  # newton's defaults of loose_tol and xtol, as in ``RootSearch._newton``
+                1e-9,
+                self.power,
+                self.shift,
+                self.stop,
+                1e-8,
+            )
+        self._plain = {} if results is None else dict(zip(map(id, starts), results, strict=True))
+        try:
+            return super().run(starts)
+        finally:
+            self._plain = {}
+
+    def _newton(self, x0: np.ndarray, roots=None) -> NewtonResult:
+        res = None if roots is not None else getattr(self, "_plain", {}).pop(id(x0), None)
+        if res is None:
+            return super()._newton(x0, roots)
+        self.nit += res.iterations
+        self.nfev += res.nfev
+        return res
 
 
 #: gaps D_0 - D_inf of the chaotic starts, as fractions of D_0
@@ -1085,19 +1142,22 @@ def _eigenvalues(matrix: np.ndarray) -> np.ndarray:
     (not m - sqrt(...), which cancels); errors ~ 1e-16 |A| as for LAPACK."""
     if matrix.shape == (1, 1):
         return matrix.astype(complex).ravel()
-    if matrix.shape != (2, 2) or not np.all(np.isfinite(matrix)):
+    if matrix.shape != (2, 2):
         return np.linalg.eigvals(matrix)
     (a, b), (c, d) = matrix.tolist()
+    if not all(map(math.isfinite, (a, b, c, d))):
+        return np.linalg.eigvals(matrix)
     m, h = 0.5 * (a + d), 0.5 * (a - d)
     disc = h * h + b * c
     if disc < 0.0:
-        root = np.sqrt(-disc)
+        root = math.sqrt(-disc)
         return np.array([complex(m, root), complex(m, -root)])
-    first = m + np.copysign(np.sqrt(disc), m)
+    first = m + math.copysign(math.sqrt(disc), m)
     second = (a * d - b * c) / first if first != 0.0 else 0.0
     return np.array([first, second], dtype=complex)
 
 
 def _by_kappa(point) -> tuple:
     """Sort key of solutions: by |kappa|, then by kappa (rounded, so the order is reproducible)."""
-    return round(float(np.linalg.norm(point.kappa)), 8), tuple(np.round(point.kappa, 8))
+    kappa = point.kappa.tolist()
+    return round(math.hypot(*kappa), 8), tuple(round(k, 8) for k in kappa)

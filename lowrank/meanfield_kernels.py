@@ -9,8 +9,10 @@ deflation of Farrell, Birkisson & Funke 2015, SIAM J. Sci. Comput. 37:A2026, the
 stall rules) on the same residual as ``MeanField.residual_function``, with the generated
 equations inlined. ``newton`` uses it through the residual function's ``newton_kernel``
 attribute (:class:`NewtonKernel`); the arithmetic is that of the Python iteration, so both give
-the same iterates up to round-off (tests/test_meanfield_kernels.py). A system's kernel is
-compiled only once it is hot (``COMPILE_AFTER`` Newton runs in Python) or found on disk.
+the same iterates up to round-off (tests/test_meanfield_kernels.py). ``NewtonKernel.many``
+runs the plain (undeflated) iteration from many starts in one call, the first stage of a
+multi-start search (tests/test_meanfield_fast.py). A system's kernel is compiled only once it is
+hot (``COMPILE_AFTER`` Newton runs in Python) or found on disk.
 """
 
 from __future__ import annotations
@@ -181,6 +183,35 @@ def newton(x0, u, theta, tol, max_iter, loose_tol, xtol, roots, power, shift, us
             return x, f, J, extra, r, it + 1, False, nfev
         it += 1
     return x, f, J, extra, r, min(it, max_iter), False, nfev
+
+
+@njit(cache=True, error_model="numpy")
+def newton_many(X0, u, theta, tol, max_iter, loose_tol, xtol, power, shift, use_stop, min_step):
+    """``newton`` without deflation from every row of X0, in one call: the stacked outputs."""
+    n = X0.shape[0]
+    X = np.empty((n, N))
+    Fs = np.empty((n, N))
+    Js = np.empty((n, N, N))
+    Es = np.empty((n, N_EXTRA))
+    Rs = np.empty(n)
+    ITs = np.empty(n, dtype=np.int64)
+    CONV = np.empty(n, dtype=np.bool_)
+    NFEV = np.empty(n, dtype=np.int64)
+    roots = np.empty((0, N))
+    for i in range(n):
+        x, f, J, extra, r, it, conv, nfev = newton(
+            X0[i], u, theta, tol, max_iter, loose_tol, xtol, roots, power, shift, use_stop,
+            min_step
+        )
+        X[i] = x
+        Fs[i] = f
+        Js[i] = J
+        Es[i] = extra
+        Rs[i] = r
+        ITs[i] = it
+        CONV[i] = conv
+        NFEV[i] = nfev
+    return X, Fs, Js, Es, Rs, ITs, CONV, NFEV
 '''
 
 
@@ -303,9 +334,12 @@ def _source(
     return _SOURCES[key]
 
 
-def _kernel_module(spec: tuple):
+def _kernel_module(spec: tuple, count: bool = True):
     """The kernel module of a system (``NewtonKernel._spec``), or None while the system is
-    not hot enough (``COMPILE_AFTER``) and no kernel of it is on disk yet."""
+    not hot enough (``COMPILE_AFTER``) and no kernel of it is on disk yet. ``count``: the call
+    is one Newton run toward ``COMPILE_AFTER`` (not for ``NewtonKernel.many``, which compiles
+    where one more run would and otherwise declines: its starts then run one by one and count
+    there)."""
     key = spec[1]._module.__name__
     module = _MODULES.get(key)
     if module is not None:
@@ -313,8 +347,10 @@ def _kernel_module(spec: tuple):
     with _LOCK:
         if key not in _MODULES:
             name, source = _source(*spec)
-            _RUNS[key] = _RUNS.get(key, 0) + 1
-            if _RUNS[key] <= COMPILE_AFTER and not (_cache_dir() / f"{name}.py").exists():
+            runs = _RUNS.get(key, 0) + 1
+            if count:
+                _RUNS[key] = runs
+            if runs <= COMPILE_AFTER and not (_cache_dir() / f"{name}.py").exists():
                 return None
             _MODULES[key] = _load_module(name, source)
         return _MODULES[key]
@@ -370,3 +406,32 @@ class NewtonKernel:
         if nfev < 0:  # an exactly singular Jacobian: the least-squares step of the Python loop
             return None
         return NewtonResult(x, f, J, extra, float(r), int(it), bool(converged), int(nfev))
+
+    def many(self, starts, tol, max_iter, loose_tol, xtol, power, shift, stop, min_step):
+        """Plain (undeflated) ``newton`` from every row of ``starts`` in one compiled call: a
+        list with the NewtonResult of each start, None where that start must iterate in Python
+        (an exactly singular Jacobian); None for all when the kernel cannot run (``__call__``)."""
+        if stop is not None and stop is not self.collapse_rule:
+            return None
+        module = _kernel_module(self._spec, count=False)
+        if module is None:
+            return None
+        X, F, J, E, R, IT, CONV, NFEV = module.newton_many(
+            np.ascontiguousarray(starts, dtype=np.float64),
+            self.u,
+            self.theta,
+            float(tol),
+            int(max_iter),
+            float(loose_tol),
+            float(xtol),
+            float(power),
+            float(shift),
+            stop is not None,
+            float(min_step),
+        )
+        return [
+            NewtonResult(x, f, j, e, r, it, conv, nfev) if nfev >= 0 else None
+            for x, f, j, e, r, it, conv, nfev in zip(
+                X, F, J, E, R.tolist(), IT.tolist(), CONV.tolist(), NFEV.tolist(), strict=True
+            )
+        ]

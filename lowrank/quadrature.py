@@ -32,7 +32,9 @@ Delta = 1). Tiny variances (sd <= 0.05) get a Gauss-Hermite rule of 1 to 10 node
 ~1e-18 there. The nested averages of the chaotic equations, E_z g([f](mu + sqrt(c) z, v)), use
 that rule for both variables on one shared lattice (``lattice``): f is evaluated once per
 lattice point and each inner average is a discrete convolution, a few hundred evaluations of f
-where nested rules need tens of thousands.
+where nested rules need tens of thousands. The inner average of f over a variance v > 0 is an
+entire function, so the outer rule may be coarser than the lattice: its nodes are every S-th
+lattice point, with S h up to half the smaller standard deviation (``lattice``).
 
 The rules are numba kernels (``rule``, ``lattice``) that fill caller-provided buffers
 (``MAX_NODES``, ``MAX_LATTICE``), so compiled mean-field code can call them without allocating;
@@ -82,6 +84,9 @@ HZ_MAX = 0.5
 LATTICE_Z = 9.0
 #: most lattice points; beyond, the nested averages fall back to ``rule``
 MAX_LATTICE = 1601
+#: the outer nodes of ``lattice`` are every S-th lattice point, S h <= OUTER_HZ times the smaller
+#: standard deviation: outer error ~ exp(-pi^2 / OUTER_HZ^2) ~ 7e-18 (see ``lattice``)
+OUTER_HZ = 0.5
 #: ``rule`` is the trapezoidal rule of ``lattice`` (one variance) when it needs at most this many
 #: nodes (standard deviations up to ~1.6), else the composite Gauss-Legendre rule
 MAX_TRAPEZOID = 151
@@ -180,20 +185,29 @@ def lattice(mu: float, c: float, v: float, x: np.ndarray, wo: np.ndarray, ki: np
             dims: np.ndarray) -> int:
     """Shared lattice of the nested averages E_z g(A(mu + sqrt(c) z)), A(y) = E f(y + sqrt(v) x).
 
-    Both Gaussian averages are trapezoidal rules on one lattice x_k = mu + (k - N_o - N_i) h,
-    k = 0 .. 2 (N_o + N_i), with spacing h = min(H_MAX, HZ_MAX sqrt(c), HZ_MAX sqrt(v)) and
-    N = ceil(LATTICE_Z sqrt(var) / h) points on each side: the outer nodes y_j = x_{j + N_i}
-    (weights ``wo[j]``, j = 0 .. 2 N_o) and the inner nodes of y_j, x_{j + m} (kernel ``ki[m]``,
-    m = 0 .. 2 N_i), are lattice points, so f is evaluated once per lattice point and the inner
-    averages are discrete convolutions: A(y_j) = sum_m ki[m] f(x_{j + m}). For integrands analytic
-    in a strip |Im x| < d the trapezoidal rule converges geometrically (Trefethen & Weideman 2014,
-    SIAM Rev. 56:385): the error is ~ exp(-2 pi d / h) from the strip plus
-    ~ exp(-2 pi^2 (sd / h)^2) from the Gaussian factor, ~1e-13 or below for d >= 1.
+    Both Gaussian averages are trapezoidal rules on one lattice x_k = mu + (k - S N_o - N_i) h,
+    k = 0 .. 2 (S N_o + N_i), with spacing h = min(H_MAX, HZ_MAX sqrt(c), HZ_MAX sqrt(v)): the
+    inner nodes of an outer node y are the lattice points y + (m - N_i) h (kernel ``ki[m]``,
+    m = 0 .. 2 N_i, N_i = ceil(LATTICE_Z sqrt(v) / h)), and the outer nodes are every S-th
+    lattice point, y_j = x_{S j + N_i} = mu + (j - N_o) S h (weights ``wo[j]``, j = 0 .. 2 N_o,
+    N_o = ceil(LATTICE_Z sqrt(c) / (S h))). So f is evaluated once per lattice point and the
+    inner averages are discrete convolutions: A(y_j) = sum_m ki[m] f(x_{S j + m}).
+
+    For integrands analytic in a strip |Im x| < d the trapezoidal rule converges geometrically
+    (Trefethen & Weideman 2014, SIAM Rev. 56:385): the inner rule's error is ~ exp(-2 pi d / h)
+    from the strip plus ~ exp(-2 pi^2 (sd / h)^2) from the Gaussian factor, ~1e-13 or below for
+    d >= 1. The outer integrand g(A(y)) needs no such care: A, a Gaussian average of f over
+    variance v > 0, is entire, growing at most like exp(t^2 / (2 v)) at distance t from the real
+    axis, so the outer rule's error is ~ exp(-pi^2 v / H^2) (products of two such A) plus the
+    aliasing exp(-2 pi^2 c / H^2) of its own Gaussian factor, for the outer spacing H = S h.
+    The stride S is the largest integer with S h <= OUTER_HZ min(sqrt(c), sqrt(v)) (at least
+    1): both errors are then below ~1e-16 (tests/test_meanfield_fast.py compares with
+    adaptive quadrature), and the convolution costs S times less.
     A zero variance gives one node. The mirrored outer nodes 2 mu - y_j are y_{2 N_o - j}.
 
-    Returns the number of lattice points (and ``dims`` = (N_o, N_i)), or -1 when an argument is
-    negative or not finite, or when more than MAX_LATTICE points would be needed (then the caller
-    uses ``rule``). Buffers must hold MAX_LATTICE entries.
+    Returns the number of lattice points (and ``dims`` = (N_o, N_i, S)), or -1 when an argument
+    is negative or not finite, or when more than MAX_LATTICE points would be needed (then the
+    caller uses ``rule``). Buffers must hold MAX_LATTICE entries, ``dims`` 3.
     """
     if not (c >= 0.0 and v >= 0.0 and math.isfinite(c) and math.isfinite(v)
             and math.isfinite(mu)):
@@ -208,16 +222,18 @@ def lattice(mu: float, c: float, v: float, x: np.ndarray, wo: np.ndarray, ki: np
     # as floats first: numba's ceil returns an int64, which a huge variance overflows
     if LATTICE_Z * (so + si) / h > (MAX_LATTICE - 1) // 2:
         return -1
-    no = int(math.ceil(LATTICE_Z * so / h)) if so > 0.0 else 0
+    stride = max(1, int(OUTER_HZ * min(so, si) / h))
+    no = int(math.ceil(LATTICE_Z * so / (stride * h))) if so > 0.0 else 0
     ni = int(math.ceil(LATTICE_Z * si / h)) if si > 0.0 else 0
-    if 2 * (no + ni) + 1 > MAX_LATTICE:
+    n = 2 * (stride * no + ni) + 1
+    if n > MAX_LATTICE:
         return -1
-    n = 2 * (no + ni) + 1
     dims[0] = no
     dims[1] = ni
+    dims[2] = stride
     for k in range(n):
-        x[k] = mu + (k - no - ni) * h
-    _trapezoid_weights(h, so, no, wo)
+        x[k] = mu + (k - stride * no - ni) * h
+    _trapezoid_weights(stride * h, so, no, wo)
     _trapezoid_weights(h, si, ni, ki)
     return n
 
@@ -245,13 +261,15 @@ def nested_average(f: Callable, g: Callable, mu: float, c: float, v: float) -> f
     c = as_float(c, "c", minimum=0.0)
     v = as_float(v, "v", minimum=0.0)
     x, wo, ki = np.empty(MAX_LATTICE), np.empty(MAX_LATTICE), np.empty(MAX_LATTICE)
-    dims = np.zeros(2, dtype=np.int64)
+    dims = np.zeros(3, dtype=np.int64)
     n = lattice(mu, c, v, x, wo, ki, dims)
     if n < 0:
         raise ValueError("the lattice would exceed MAX_LATTICE points; use nested rules")
-    no, ni = int(dims[0]), int(dims[1])
+    no, ni, stride = (int(d) for d in dims)
     values = np.asarray(f(x[:n]), dtype=np.float64)
-    inner = np.array([ki[: 2 * ni + 1] @ values[j : j + 2 * ni + 1] for j in range(2 * no + 1)])
+    inner = np.array(
+        [ki[: 2 * ni + 1] @ values[stride * j : stride * j + 2 * ni + 1] for j in range(2 * no + 1)]
+    )
     return float(wo[: 2 * no + 1] @ np.asarray(g(inner), dtype=np.float64))
 
 

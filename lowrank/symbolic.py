@@ -620,14 +620,16 @@ def _inner_pass(
 def _lattice_pass(orders, family, family_exprs, names, atoms, printer) -> list[str]:
     """Lines of the nested averages of a bivariate group on the shared lattice (``lattice``):
     the family phi^(k) at every lattice point, the inner averages as discrete convolutions
-    (``_B[q, j]`` at outer node j), then the outer sums, mirrored (j -> 2 N_o - j) for c < 0."""
+    (``_B[q, j]`` at outer node j, every ``_st``-th lattice point), then the outer sums, mirrored
+    (j -> 2 N_o - j) for c < 0."""
     q_of = {k: q for q, k in enumerate(orders)}
     lines = ["if _nl >= 0:", "    _no = 2 * _ld[0] + 1", "    _ni = 2 * _ld[1] + 1"]
+    lines += ["    _st = _ld[2]"]
     lines += _accumulate_lattice(family, family_exprs, printer)
     lines += ["    for _j in range(_no):"]
     lines += [f"        _s{q} = 0.0" for q in range(len(orders))]
     lines += ["        for _m in range(_ni):", "            _km = _li[_m]"]
-    lines += [f"            _s{q} += _km * _L[{q}, _j + _m]" for q in range(len(orders))]
+    lines += [f"            _s{q} += _km * _L[{q}, _st * _j + _m]" for q in range(len(orders))]
     lines += [f"        _B[{q}, _j] = _s{q}" for q in range(len(orders))]
     lines += [
         "    for _j in range(_no):",
@@ -699,18 +701,35 @@ def _quadrature_lines(exprs: list, nl: Nonlinearity, printer: _Printer, indent: 
         body += [f"{n} = 0.0 if _ok else math.nan" for n in names]
         n_family = max(n_family, len(orders))
         body += _lattice_pass(orders, fam, fam_exprs, names, atoms, printer)
-        # fallback (a lattice too fine for the two variances): nested composite rules
-        body += ["for _j in range(_n):"]
+        # fallback (a lattice too fine for the two variances): nested composite rules; for c < 0
+        # the inner averages at the mirrored nodes 2 mu - y_j, which are nodes y_{n-1-j} too
+        # where the outer rule is symmetric about mu (Gauss-Hermite, trapezoid; else computed)
+        body += [
+            "_sym = True",
+            "for _j in range(_n if _vc < 0.0 else 0):",
+            "    if abs(_xo[_j] + _xo[_n - 1 - _j] - 2.0 * _vm) > 1e-13 * (1.0 + abs(_xo[_j])):",
+            "        _sym = False",
+            "for _j in range(_n):",
+        ]
         sums = list(zip(orders, fam_exprs, strict=True))
+        q_of = {k: q for q, k in enumerate(orders)}
         body += _inner_pass("_xo[_j]", inner, sums, fam, "    ", printer)
-        body += ["    if _vc >= 0.0:"]
-        body += [f"        {other[k]} = {inner[k]}" for k in orders]
+        body += ["    if _sym:"]
+        body += [f"        _B[{q_of[k]}, _j] = {inner[k]}" for k in orders]
         body += ["    else:"]
         body += _inner_pass("2.0 * _vm - _xo[_j]", other, sums, fam, "        ", printer)
-        body += ["    _wj = _wo[_j]"]
+        body += ["        _wj = _wo[_j]"]
         for n, atom in zip(names, atoms, strict=True):
             k, l = int(atom.args[0]), int(atom.args[1])
-            body += [f"    {n} += _wj * {inner[k]} * {other[l]}"]
+            body += [f"        {n} += _wj * {inner[k]} * {other[l]}"]
+        body += [
+            "for _j in range(_n if _sym else 0):",
+            "    _jj = _j if _vc >= 0.0 else _n - 1 - _j",
+            "    _wj = _wo[_j]",
+        ]
+        for n, atom in zip(names, atoms, strict=True):
+            k, l = q_of[int(atom.args[0])], q_of[int(atom.args[1])]
+            body += [f"    {n} += _wj * _B[{k}, _j] * _B[{l}, _jj]"]
     final = [e.xreplace(atom_symbol) for e in exprs]
     lines, reduced = _cse_lines(final, "_o", printer)
     body += lines
@@ -808,7 +827,7 @@ def _function_source(
     if n_family:
         unpack += ["    _xo = np.empty(MAX_NODES)", "    _wo = np.empty(MAX_NODES)"]
         unpack += [f"    {b} = np.empty(MAX_LATTICE)" for b in ("_lx", "_lo", "_li")]
-        unpack += ["    _ld = np.zeros(2, dtype=np.int64)"]
+        unpack += ["    _ld = np.zeros(3, dtype=np.int64)"]
         unpack += [f"    {b} = np.empty(({n_family}, MAX_LATTICE))" for b in ("_L", "_B")]
     return "\n".join(header + unpack + body + ["    return None", ""])
 

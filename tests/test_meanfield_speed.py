@@ -129,6 +129,7 @@ def _direct_chaotic(law, g, kappa, d0, dinf):
         (0.0, 2.7, -2.3e-11),  # the mean-zero chaotic state: a tiny outer variance (Hermite)
         (0.1, 1.9, 1.7e-9 - 0.01),  # c = 1.7e-9 > 0
         (0.0, 0.8, 2e-3),  # c = 2e-3: the largest outer variance of the Hermite rules
+        (0.0, 2.7, -1e-4),  # c < 0, six Hermite nodes: mirrored nodes are nodes (fallback)
     ],
 )
 def test_chaotic_residuals_match_nested_gauss_hermite(kappa, d0, dinf):
