@@ -383,25 +383,31 @@ class NewtonKernel:
         self.theta = np.ascontiguousarray(theta, dtype=np.float64)
         self.collapse_rule = collapse_rule
 
-    def __call__(self, x0, tol, max_iter, loose_tol, xtol, roots, power, shift, stop, min_step):
+    def _module(self, stop, count: bool = True):
+        """The compiled module of this structure, or None when it cannot run: a stop rule other
+        than the collapse rule it was built with, or no kernel (yet)."""
         if stop is not None and stop is not self.collapse_rule:
             return None
-        module = _kernel_module(self._spec)
+        return _kernel_module(self._spec, count=count)
+
+    def _settings(self, tol, max_iter, loose_tol, xtol) -> tuple:
+        """The kernels' leading arguments: inputs, parameters and Newton's tolerances."""
+        return self.u, self.theta, float(tol), int(max_iter), float(loose_tol), float(xtol)
+
+    @staticmethod
+    def _rule(power, shift, stop, min_step) -> tuple:
+        """The kernels' trailing arguments: deflation power and shift, stop rule, least step."""
+        return float(power), float(shift), stop is not None, float(min_step)
+
+    def __call__(self, x0, tol, max_iter, loose_tol, xtol, roots, power, shift, stop, min_step):
+        module = self._module(stop)
         if module is None:
             return None
         x, f, J, extra, r, it, converged, nfev = module.newton(
             np.ascontiguousarray(x0, dtype=np.float64),  # not modified: the kernel copies it
-            self.u,
-            self.theta,
-            float(tol),
-            int(max_iter),
-            float(loose_tol),
-            float(xtol),
+            *self._settings(tol, max_iter, loose_tol, xtol),
             np.ascontiguousarray(roots, dtype=np.float64),
-            float(power),
-            float(shift),
-            stop is not None,
-            float(min_step),
+            *self._rule(power, shift, stop, min_step),
         )
         if nfev < 0:  # an exactly singular Jacobian: the least-squares step of the Python loop
             return None
@@ -411,23 +417,13 @@ class NewtonKernel:
         """Plain (undeflated) ``newton`` from every row of ``starts`` in one compiled call: a
         list with the NewtonResult of each start, None where that start must iterate in Python
         (an exactly singular Jacobian); None for all when the kernel cannot run (``__call__``)."""
-        if stop is not None and stop is not self.collapse_rule:
-            return None
-        module = _kernel_module(self._spec, count=False)
+        module = self._module(stop, count=False)
         if module is None:
             return None
         X, F, J, E, R, IT, CONV, NFEV = module.newton_many(
             np.ascontiguousarray(starts, dtype=np.float64),
-            self.u,
-            self.theta,
-            float(tol),
-            int(max_iter),
-            float(loose_tol),
-            float(xtol),
-            float(power),
-            float(shift),
-            stop is not None,
-            float(min_step),
+            *self._settings(tol, max_iter, loose_tol, xtol),
+            *self._rule(power, shift, stop, min_step),
         )
         return [
             NewtonResult(x, f, j, e, r, it, conv, nfev) if nfev >= 0 else None

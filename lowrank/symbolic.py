@@ -631,14 +631,23 @@ def _lattice_pass(orders, family, family_exprs, names, atoms, printer) -> list[s
     lines += ["        for _m in range(_ni):", "            _km = _li[_m]"]
     lines += [f"            _s{q} += _km * _L[{q}, _st * _j + _m]" for q in range(len(orders))]
     lines += [f"        _B[{q}, _j] = _s{q}" for q in range(len(orders))]
-    lines += [
-        "    for _j in range(_no):",
-        "        _jj = _j if _vc >= 0.0 else _no - 1 - _j",
-        "        _wj = _lo[_j]",
+    return lines + _outer_sum_lines("_no", "_no", "_lo", names, atoms, q_of, "    ")
+
+
+def _outer_sum_lines(loop: str, count: str, weights: str, names, atoms, q_of: dict,
+                     indent: str) -> list[str]:
+    """Lines of the outer sums of the nested averages from the inner averages ``_B`` at the
+    outer nodes j < ``loop`` (weights ``weights[j]``): each atom [phi^(k)] [phi^(l)] adds
+    w_j B_k(y_j) B_l(y_j'), with j' = j for c >= 0 and the mirrored node ``count`` - 1 - j
+    for c < 0."""
+    lines = [
+        f"{indent}for _j in range({loop}):",
+        f"{indent}    _jj = _j if _vc >= 0.0 else {count} - 1 - _j",
+        f"{indent}    _wj = {weights}[_j]",
     ]
     for n, atom in zip(names, atoms, strict=True):
         k, l = q_of[int(atom.args[0])], q_of[int(atom.args[1])]
-        lines += [f"        {n} += _wj * _B[{k}, _j] * _B[{l}, _jj]"]
+        lines += [f"{indent}    {n} += _wj * _B[{k}, _j] * _B[{l}, _jj]"]
     return lines
 
 
@@ -722,14 +731,7 @@ def _quadrature_lines(exprs: list, nl: Nonlinearity, printer: _Printer, indent: 
         for n, atom in zip(names, atoms, strict=True):
             k, l = int(atom.args[0]), int(atom.args[1])
             body += [f"        {n} += _wj * {inner[k]} * {other[l]}"]
-        body += [
-            "for _j in range(_n if _sym else 0):",
-            "    _jj = _j if _vc >= 0.0 else _n - 1 - _j",
-            "    _wj = _wo[_j]",
-        ]
-        for n, atom in zip(names, atoms, strict=True):
-            k, l = q_of[int(atom.args[0])], q_of[int(atom.args[1])]
-            body += [f"    {n} += _wj * _B[{k}, _j] * _B[{l}, _jj]"]
+        body += _outer_sum_lines("_n if _sym else 0", "_n", "_wo", names, atoms, q_of, "")
     final = [e.xreplace(atom_symbol) for e in exprs]
     lines, reduced = _cse_lines(final, "_o", printer)
     body += lines
