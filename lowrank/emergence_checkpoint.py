@@ -105,6 +105,9 @@ class Prediction:
         keeps moving from some start, or its stationary states with a bulk are chaotic: the law
         then has a limit cycle or chaos, and its 0 predicted attractors are what the law does,
         not solutions the solver missed.
+    loadings : GaussianLoadings or MixtureLoadings
+        The fitted law of the rows (m, n, bias) (``rest_rows``: the input weights, which do not
+        act at rest, are left out; the bias is its one input column, held at 1.0).
     """
 
     __repr__ = compact_repr
