@@ -107,7 +107,7 @@ class Prediction:
         not solutions the solver missed.
     loadings : GaussianLoadings or MixtureLoadings
         The fitted law of the rows (m, n, bias) (``rest_rows``: the input weights, which do not
-        act at rest, are left out; the bias is its one input column, held at 1.0).
+        act at rest, are left out; a nonzero bias is its one input column, held at 1.0).
     """
 
     __repr__ = compact_repr
