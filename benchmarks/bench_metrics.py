@@ -1,25 +1,26 @@
 """Benchmark: lowrank.metrics.dsa_distance against the dsa-metric package, and lyapunov_spectrum.
 
 DSA. Trajectories of simulated rank-2 networks (N = 32 tanh units, all recorded, 8 trials of 400
-steps of dt = 0.2 with noise 0.3, exponential Euler): a limit cycle, a bistable network and a
-damped oscillator, compared pairwise at DMD rank 8, 20, 50 and n_delays 5, 10, 20 (angular
-score). The baseline is dsa-metric 2.0.2 (Ostrow et al. 2023; ``pip install dsa-metric==2.0.2``)
-configured as its best user would: its ``DMD`` (torch, float32, full SVD of the Hankel matrix,
-lamb = 0) and ``SimilarityTransformDist`` with the defaults of its ``DSA`` class (Adam, 1500
-steps, lr 5e-3, from two starts), on the CPU with one torch thread, after one untimed warm-up run
-(its first Adam import costs seconds). lowrank runs ``dsa_distance`` with its defaults (one BLAS
-thread): Gram-matrix DMD, then the certified or agreed Procrustes search (compiled L-BFGS,
-preconditioned in the Schur basis; random starts added until certified, agreed, max_starts, or
-an estimated chance below 5% that more starts confirm the best). The table gives the time of
-each, the ratio (dsa-metric time / lowrank time, > 1: lowrank is faster; "cpu ratio" the same
-with process CPU time, less sensitive to other jobs on a shared machine), the score difference
-(lowrank - dsa-metric; both minimise the same objective, so negative means lowrank found the
-better optimum), the number of local searches lowrank made and its convergence flag (at rank 50
-every start ends at its own local minimum, 1e-5 to 1e-3 apart, so no optimum is certified or
-agreed and "no" is the honest answer; the score is then an upper bound). Without the package
-the DSA table is skipped with a message. lowrank's Procrustes kernel is compiled by numba on
-its first use ever (cached on disk after; about 10 s of CPU), which the warm-up run excludes as
-it excludes dsa-metric's first import.
+steps of dt = 0.2 with noise 0.3, exponential Euler): a limit cycle, a bistable network and a damped
+oscillator, compared pairwise at DMD rank 8, 20, 50 and n_delays 5, 10, 20 (angular score). The
+baseline is dsa-metric 2.0.2 (Ostrow et al. 2023; ``pip install dsa-metric==2.0.2``) configured as
+its best user would: its ``DMD`` (torch, float32, full SVD of the Hankel matrix, lamb = 0) and
+``SimilarityTransformDist`` with the defaults of its ``DSA`` class (Adam, 1500 steps, lr 5e-3, from
+two starts), on the CPU with one torch thread, after one untimed warm-up run (its first Adam import
+costs seconds). lowrank runs ``dsa_distance`` with its defaults (one BLAS thread): Gram-matrix DMD,
+then the certified or agreed Procrustes search (compiled L-BFGS, preconditioned by blocks of the
+Gauss-Newton matrix in the Schur basis; random starts added until certified, agreed, max_starts, or
+an estimated chance below 5% that more starts confirm the best). The table gives the time of each,
+the ratio (dsa-metric time / lowrank time, > 1: lowrank is faster; "cpu ratio" the same with process
+CPU time, less sensitive to other jobs on a shared machine), the score difference (lowrank -
+dsa-metric; both minimise the same objective, so negative means lowrank found the better optimum),
+the number of local searches lowrank made and its convergence flag (at rank 50 most starts end at
+their own local minimum, 1e-5 to 1e-3 apart, so the optimum is rarely certified or agreed and "no"
+is then the honest answer: the score is an upper bound; the number of starts follows the
+capture-recapture rule, so pairs where some starts coincide run more of them). Without the package
+the DSA table is skipped with a message. lowrank's Procrustes kernel is compiled by numba on its
+first use ever (cached on disk after; about 10 s of CPU), which the warm-up run excludes as it
+excludes dsa-metric's first import.
 
 Lyapunov. N = 500, 5000 steps of dt = 0.1: a rank-2 network (full spectrum, RK4), and a network with
 a bulk g = 1.5 (50 leading exponents, exponential Euler). The baseline is the textbook loop a user

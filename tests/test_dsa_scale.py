@@ -135,10 +135,11 @@ def test_a_local_search_reaches_a_stationary_point_at_rank_20():
 
 
 def test_cayley_step_and_gradient_match_plain_numpy():
-    """The Cayley step C cay(W) (one solve, no product) equals C (I - W/2)^{-1} (I + W/2) formed
-    directly, stays orthogonal, and the returned gradient matches a central finite difference of
-    -tr(a^T C b C^T) along that curve."""
-    from lowrank.metrics.procrustes import _evaluate, _retract
+    """The Cayley map cay(W) (one inverse, no pivoting) equals (I - W/2)^{-1} (I + W/2) formed
+    directly, is orthogonal, and the returned gradient matches a central finite difference of
+    -tr(a^T C b C^T) along the curve C cay(t W); the value and gradient from M = C^T a C
+    (``_objective``) are those from C (``_evaluate``)."""
+    from lowrank.metrics.procrustes import _cayley, _evaluate, _objective
 
     n, rng = 7, np.random.default_rng(3)
     a, b = rng.standard_normal((2, n, n))
@@ -152,10 +153,13 @@ def test_cayley_step_and_gradient_match_plain_numpy():
         return np.linalg.solve(np.eye(n) - M / 2, np.eye(n) + M / 2)
 
     for k in range(2):
-        stepped = _retract(C[k], p[k], rows, cols)
-        np.testing.assert_allclose(stepped, C[k] @ cay(W[k]), atol=1e-12)
-        np.testing.assert_allclose(stepped @ stepped.T, np.eye(n), atol=1e-12)
-        f, g = _evaluate(a, b, C[k], rows, cols)
+        Q = _cayley(n, p[k])
+        np.testing.assert_allclose(Q, cay(W[k]), atol=1e-12)
+        np.testing.assert_allclose(Q @ Q.T, np.eye(n), atol=1e-12)
+        f, g = _evaluate(a, b, C[k])
+        f2, g2 = _objective(C[k].T @ a @ C[k], b, np.ascontiguousarray(b.T))
+        assert f2 == pytest.approx(f, rel=1e-12)
+        np.testing.assert_allclose(g2, g, rtol=1e-10, atol=1e-12)
 
         def value(t, k=k):
             Ct = C[k] @ cay(t * W[k])
@@ -167,29 +171,46 @@ def test_cayley_step_and_gradient_match_plain_numpy():
         assert g @ p[k] == pytest.approx(slope, rel=1e-6, abs=1e-9)
 
 
+@pytest.mark.parametrize("n", [50, 77])
 @pytest.mark.parametrize("scale", [1e-4, 1.0, 30.0])
-def test_cayley_step_without_pivoting_is_accurate_for_small_and_huge_steps_at_n_50(scale):
-    """``_retract`` eliminates without pivoting (I + W/2 has the identity as symmetric part): from
-    tiny to huge steps (|W|_2 up to ~1e3) it equals C (I - W/2)^{-1} (I + W/2) formed with
-    LAPACK's pivoted solve, and stays orthogonal."""
-    from lowrank.metrics.procrustes import _retract
+def test_cayley_map_without_pivoting_is_accurate_for_small_and_huge_steps(n, scale):
+    """``_cayley`` inverts I - W/2 without pivoting (its symmetric part is the identity), in
+    2 x 2 blocks from 32 rows on (n = 77: blocks of 38 and 39, then 19 and 20): from tiny to
+    huge steps (|W|_2 up to ~1e3) it equals (I - W/2)^{-1} (I + W/2) formed with LAPACK's
+    pivoted solve, and is orthogonal."""
+    from lowrank.metrics.procrustes import _cayley
 
-    n, rng = 50, np.random.default_rng(12)
-    C = ortho_group.rvs(n, random_state=13)
+    rng = np.random.default_rng(12)
     W = scale * rng.standard_normal((n, n))
     W = W - W.T
     rows, cols = np.triu_indices(n, 1)
-    stepped = _retract(C, np.sqrt(2.0) * W[rows, cols], rows, cols)
-    expected = C @ np.linalg.solve(np.eye(n) - W / 2, np.eye(n) + W / 2)
-    np.testing.assert_allclose(stepped, expected, atol=1e-11)
-    np.testing.assert_allclose(stepped @ stepped.T, np.eye(n), atol=1e-11)
+    Q = _cayley(n, np.sqrt(2.0) * W[rows, cols])
+    expected = np.linalg.solve(np.eye(n) - W / 2, np.eye(n) + W / 2)
+    np.testing.assert_allclose(Q, expected, atol=1e-11)
+    np.testing.assert_allclose(Q @ Q.T, np.eye(n), atol=1e-11)
+
+
+def test_inverse_without_pivoting_of_a_matrix_with_positive_definite_symmetric_part():
+    """``_inverse`` (blocked from 32 rows on) against LAPACK's pivoted inverse for S + K with S
+    symmetric positive definite but far from I (the Schur complements it meets are of this
+    form), at sizes below, at and above the blocking threshold."""
+    from lowrank.metrics.procrustes import _inverse
+
+    rng = np.random.default_rng(14)
+    for n in (5, 31, 32, 50, 65):
+        R = rng.standard_normal((n, n))
+        K = rng.standard_normal((n, n))
+        B = R @ R.T / n + 0.1 * np.eye(n) + 3.0 * (K - K.T)
+        expected = np.linalg.inv(B)
+        ours = _inverse(B.copy())
+        np.testing.assert_allclose(ours, expected, atol=1e-10 * np.abs(expected).max())
 
 
 def test_lbfgs_direction_is_minus_the_explicit_bfgs_inverse_hessian_times_the_gradient():
-    """The compiled two-loop recursion (cyclic memory, a skipped pair, sparse H0 = gamma P) equals
-    -H g with H built densely by the BFGS inverse update H <- (I - rho s y^T) H (I - rho y s^T)
-    + rho s s^T from H0, oldest pair first (Nocedal & Wright 2006, eqs. 6.17 and 7.19)."""
-    from scipy.sparse import csr_matrix
+    """The compiled two-loop recursion (cyclic memory, a skipped pair, H0 = gamma P applied
+    through the stored P g and P y) equals -H g with H built densely by the BFGS inverse update
+    H <- (I - rho s y^T) H (I - rho y s^T) + rho s s^T from H0, oldest pair first (Nocedal &
+    Wright 2006, eqs. 6.17 and 7.19)."""
     from scipy.sparse import random as sparse_random
 
     from lowrank.metrics.procrustes import _direction
@@ -197,67 +218,71 @@ def test_lbfgs_direction_is_minus_the_explicit_bfgs_inverse_hessian_times_the_gr
     rng = np.random.default_rng(8)
     m, memory, gamma = 15, 4, 0.3
     R = sparse_random(m, m, density=0.2, random_state=9).toarray()
-    P = R @ R.T + np.eye(m)  # symmetric positive definite, stored sparse below
-    csr = csr_matrix(P)
+    g = rng.standard_normal(m)
     S, Y = rng.standard_normal((2, memory, m))
     Y = S + 0.3 * Y  # s^T y > 0: curvature pairs BFGS keeps
     rho = 1.0 / np.einsum("ij,ij->i", S, Y)
     rho[1] = 0.0  # a skipped pair
     head = 2  # newest pair in slot 1 (skipped), then 0, 3, 2 (oldest)
-    g = rng.standard_normal(m)
-    H = gamma * P
-    for slot in (2, 3, 0):  # oldest first, the skipped slot 1 left out
-        V = np.eye(m) - rho[slot] * np.outer(Y[slot], S[slot])
-        H = V.T @ H @ V + rho[slot] * np.outer(S[slot], S[slot])
-    indptr, indices = csr.indptr.astype(np.int64), csr.indices.astype(np.int64)
-    ours = _direction(g, S, Y, rho, head, gamma, indptr, indices, csr.data)
-    np.testing.assert_allclose(ours, -H @ g, rtol=1e-10, atol=1e-12)
-    # an empty preconditioner means H0 = gamma I
-    empty = np.zeros(0, dtype=np.int64)
-    H = gamma * np.eye(m)
-    for slot in (2, 3, 0):
-        V = np.eye(m) - rho[slot] * np.outer(Y[slot], S[slot])
-        H = V.T @ H @ V + rho[slot] * np.outer(S[slot], S[slot])
-    ours = _direction(g, S, Y, rho, head, gamma, empty, empty, np.zeros(0))
-    np.testing.assert_allclose(ours, -H @ g, rtol=1e-10, atol=1e-12)
+    for P in (R @ R.T + np.eye(m), np.eye(m)):  # symmetric positive definite, and H0 = gamma I
+        H = gamma * P
+        for slot in (2, 3, 0):  # oldest first, the skipped slot 1 left out
+            V = np.eye(m) - rho[slot] * np.outer(Y[slot], S[slot])
+            H = V.T @ H @ V + rho[slot] * np.outer(S[slot], S[slot])
+        ours = _direction(g, P @ g, S, Y, Y @ P, rho, head, gamma)
+        np.testing.assert_allclose(ours, -H @ g, rtol=1e-10, atol=1e-12)
 
 
-def test_preconditioner_inverts_the_block_diagonal_gauss_newton_matrix():
-    """In the real Schur basis b = Z T Z^T the sparse preconditioner is (G + delta I)^{-1}, G the
-    Gram matrix of W -> [W, T_d] on skew W (T_d: the 1 x 1 and 2 x 2 diagonal blocks of T),
-    written out here densely, delta = 1e-2 max |lambda_i - lambda_j|^2."""
+def test_preconditioner_inverts_blocks_of_the_gauss_newton_matrix():
+    """In the real Schur basis b = Z T Z^T the preconditioner is block-diagonal: one block per
+    diagonal block of T (found here from T[i + 1, i] != 0), on the unknowns W_rj (j > r) of its
+    rows, each the inverse of that block of L^T L + delta I, L the matrix of W -> [W, T] on skew
+    W written out densely here (columns: the commutators of the unit skew matrices),
+    delta = 1e-2 max |lambda_i - lambda_j|^2. Checked through ``_apply`` on every unit vector;
+    ``_search_setup`` returns the same, and below n = 16 no preconditioner (the identity)."""
     from scipy.linalg import schur
 
-    from lowrank.metrics.procrustes import _preconditioner
+    from lowrank.metrics.procrustes import _apply, _preconditioner, _search_setup
 
     n = 9
     b = np.random.default_rng(1).standard_normal((n, n))
     T, _ = schur(b, output="real")
     two = np.flatnonzero(np.abs(np.diag(T, -1)) > 0)  # T[i + 1, i] != 0: a 2 x 2 block at i
     assert len(two) >= 1 and n - 2 * len(two) >= 1  # both block sizes occur
-    Td = np.diag(np.diag(T))
-    for i in two:
-        Td[i : i + 2, i : i + 2] = T[i : i + 2, i : i + 2]
+    block_of_row = np.cumsum([0] + [0 if i - 1 in two else 1 for i in range(1, n)])
     rows, cols = np.triu_indices(n, 1)
     columns = []
     for i, j in zip(rows, cols, strict=True):  # the skew matrix of the unit vector e_(i,j)
         W = np.zeros((n, n))
         W[i, j], W[j, i] = 1 / np.sqrt(2), -1 / np.sqrt(2)
-        columns.append((W @ Td - Td @ W).ravel())
+        columns.append((W @ T - T @ W).ravel())
     L = np.array(columns).T
     lam = np.linalg.eigvals(b)
-    delta = 1e-2 * np.max(np.abs(lam[:, None] - lam[None, :]) ** 2)
-    expected = np.linalg.inv(L.T @ L + delta * np.eye(len(rows)))
-    np.testing.assert_allclose(_preconditioner(T).toarray(), expected, atol=1e-12)
+    G = L.T @ L + 1e-2 * np.max(np.abs(lam[:, None] - lam[None, :]) ** 2) * np.eye(len(rows))
+    expected = np.zeros_like(G)
+    for block in np.unique(block_of_row):
+        idx = np.flatnonzero(block_of_row[rows] == block)
+        expected[np.ix_(idx, idx)] = np.linalg.inv(G[np.ix_(idx, idx)])
+    ours = np.array([_apply(*_preconditioner(T), e) for e in np.eye(len(rows))]).T
+    np.testing.assert_allclose(ours, expected, atol=1e-10 * np.abs(expected).max())
+    b20 = np.random.default_rng(2).standard_normal((20, 20))
+    T20, basis, prec = _search_setup(b20)
+    np.testing.assert_allclose(basis @ T20 @ basis.T, b20, atol=1e-12)
+    v = np.random.default_rng(3).standard_normal(190)
+    np.testing.assert_allclose(_apply(*prec, v), _apply(*_preconditioner(T20), v), rtol=1e-12)
+    _, none, prec = _search_setup(b20[:8, :8])
+    assert none is None
+    np.testing.assert_array_equal(_apply(*prec, v[:28]), v[:28])
 
 
-def test_preconditioned_search_returns_stationary_orthogonal_matrices_of_the_given_problem():
-    """At n = 20 the search runs in the Schur basis of b; the C it returns must be orthogonal and
-    stationary for the original a, b (gradient written out here), with the reported norm."""
+@pytest.mark.parametrize("n", [20, 40])
+def test_preconditioned_search_returns_stationary_orthogonal_matrices_of_the_given_problem(n):
+    """From n = 16 the search runs in the Schur basis of b (from n = 32 with blocked inverses in
+    its Cayley steps), carrying C^T a C through the steps; the C it returns must be orthogonal
+    and stationary for the original a, b (gradient written out here), with the reported norm."""
     from lowrank.metrics.procrustes import _local_searches
 
     rng = np.random.default_rng(5)
-    n = 20
     A = 0.9 * np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
     B = 0.8 * np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
     a, b = A / np.linalg.norm(A), B / np.linalg.norm(B)
@@ -271,6 +296,26 @@ def test_preconditioned_search_returns_stationary_orthogonal_matrices_of_the_giv
         assert riemannian <= 1e-8 and nit[k] < 5000
         before = np.linalg.norm(a - C0[k] @ b @ C0[k].T)
         assert np.linalg.norm(a - C[k] @ b @ C[k].T) < before
+
+
+def test_a_search_stopped_by_maxiter_reports_the_gradient_of_the_c_it_returns():
+    """The compiled search updates C^T a C through its Cayley steps; when ``maxiter`` stops it
+    between two resynchronisations, the gradient norm it reports is that of the returned C,
+    written out here from a, b and C."""
+    from lowrank.metrics.procrustes import _local_searches
+
+    rng = np.random.default_rng(15)
+    n = 40
+    A = 0.9 * np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
+    B = 0.8 * np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
+    a, b = A / np.linalg.norm(A), B / np.linalg.norm(B)
+    C0 = ortho_group.rvs(n, size=2, random_state=16)
+    C, grad, nit, _ = _local_searches(a, b, C0, 1e-12, 73)
+    for k in range(2):
+        assert nit[k] == 73
+        np.testing.assert_allclose(C[k] @ C[k].T, np.eye(n), atol=1e-12)
+        M = C[k].T @ (a @ C[k] @ b.T + a.T @ C[k] @ b)
+        assert np.linalg.norm(M - M.T) / 2 == pytest.approx(grad[k], rel=1e-9)
 
 
 def _dsa_metric_score(X, Y, n_delays: int, rank: int) -> float:
