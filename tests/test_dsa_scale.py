@@ -275,6 +275,15 @@ def test_preconditioner_inverts_blocks_of_the_gauss_newton_matrix():
     np.testing.assert_array_equal(_apply(*prec, v[:28]), v[:28])
 
 
+def _near_identity_pair(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit-norm n x n matrices near multiples of the identity (DMD matrices of slow,
+    stable dynamics)."""
+    rng = np.random.default_rng(seed)
+    A = 0.9 * np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
+    B = 0.8 * np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
+    return A / np.linalg.norm(A), B / np.linalg.norm(B)
+
+
 @pytest.mark.parametrize("n", [20, 40])
 def test_preconditioned_search_returns_stationary_orthogonal_matrices_of_the_given_problem(n):
     """From n = 16 the search runs in the Schur basis of b (from n = 32 with blocked inverses in
@@ -282,10 +291,7 @@ def test_preconditioned_search_returns_stationary_orthogonal_matrices_of_the_giv
     and stationary for the original a, b (gradient written out here), with the reported norm."""
     from lowrank.metrics.procrustes import _local_searches
 
-    rng = np.random.default_rng(5)
-    A = 0.9 * np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
-    B = 0.8 * np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
-    a, b = A / np.linalg.norm(A), B / np.linalg.norm(B)
+    a, b = _near_identity_pair(n, 5)
     C0 = ortho_group.rvs(n, size=3, random_state=6)
     C, grad, nit, _ = _local_searches(a, b, C0, 1e-8, 5000)
     for k in range(3):
@@ -304,11 +310,8 @@ def test_a_search_stopped_by_maxiter_reports_the_gradient_of_the_c_it_returns():
     written out here from a, b and C."""
     from lowrank.metrics.procrustes import _local_searches
 
-    rng = np.random.default_rng(15)
     n = 40
-    A = 0.9 * np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
-    B = 0.8 * np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
-    a, b = A / np.linalg.norm(A), B / np.linalg.norm(B)
+    a, b = _near_identity_pair(n, 15)
     C0 = ortho_group.rvs(n, size=2, random_state=16)
     C, grad, nit, _ = _local_searches(a, b, C0, 1e-12, 73)
     for k in range(2):
