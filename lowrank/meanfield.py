@@ -47,7 +47,7 @@ from .dynamics import (
     warn_report,
 )
 from .dynamics.manifold import find_manifold
-from .dynamics.solve import NewtonResult, RootSearch, _solve, newton
+from .dynamics.solve import LOOSE_TOL, MIN_STEP, XTOL, NewtonResult, RootSearch, _solve, newton
 from .dynamics.steppers import stepper
 from .meanfield_kernels import NewtonKernel
 from .meanfield_results import (
@@ -1058,12 +1058,12 @@ class _BatchedSearch(RootSearch):
                 np.array(starts, dtype=float),
                 self.tol,
                 self.max_iter,
-                1e-7,  # newton's defaults of loose_tol and xtol, as in ``RootSearch._newton``
-                1e-9,
+                LOOSE_TOL,  # newton's defaults, as in ``RootSearch._newton``
+                XTOL,
                 self.power,
                 self.shift,
                 self.stop,
-                1e-8,
+                MIN_STEP,
             )
         self._plain = {} if results is None else dict(zip(map(id, starts), results, strict=True))
         try:

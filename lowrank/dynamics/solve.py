@@ -63,6 +63,9 @@ class NewtonResult:
 #: vectors and matrices up to this size are handled as Python floats in ``newton``: numpy's
 #: per-call overhead (several microseconds) dominates for them
 _SMALL = 8
+#: ``newton``'s defaults: the residual accepted when the iteration stalls at round-off, the
+#: relative step below which it has converged, and the smallest line-search step
+LOOSE_TOL, XTOL, MIN_STEP = 1e-7, 1e-9, 1e-8
 
 
 def _norm(v: np.ndarray) -> float:
@@ -170,13 +173,13 @@ def newton(
     x0: np.ndarray,
     tol: float = 1e-10,
     max_iter: int = 60,
-    loose_tol: float = 1e-7,
-    xtol: float = 1e-9,
+    loose_tol: float = LOOSE_TOL,
+    xtol: float = XTOL,
     roots: Sequence[np.ndarray] | np.ndarray | None = None,
     power: float = 2.0,
     shift: float = 1.0,
     stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
-    min_step: float = 1e-8,
+    min_step: float = MIN_STEP,
 ) -> NewtonResult:
     """Solve fun(x)[0] = 0 by Newton's method with a backtracking line search.
 
@@ -439,7 +442,7 @@ class RootSearch:
     def _newton(self, x0: np.ndarray, roots=None) -> NewtonResult:
         res = newton(self.fun, x0, tol=self.tol, max_iter=self.max_iter, roots=roots,
                      power=self.power, shift=self.shift, stop=self.stop,
-                     min_step=1e-8 if roots is None else self.deflated_min_step)
+                     min_step=MIN_STEP if roots is None else self.deflated_min_step)
         self.nit += res.iterations
         self.nfev += res.nfev
         return res
