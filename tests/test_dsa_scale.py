@@ -134,14 +134,16 @@ def test_a_local_search_reaches_a_stationary_point_at_rank_20():
     assert len(warned) == (0 if result.converged else 1)
 
 
-def test_cayley_step_and_gradient_match_plain_numpy():
-    """The Cayley map cay(W) (one inverse, no pivoting) equals (I - W/2)^{-1} (I + W/2) formed
-    directly, is orthogonal, and the returned gradient matches a central finite difference of
-    -tr(a^T C b C^T) along the curve C cay(t W); the value and gradient from M = C^T a C
+@pytest.mark.parametrize("n", [7, 50])
+def test_cayley_step_and_gradient_match_plain_numpy(n):
+    """The Cayley map cay(W) (one inverse, no pivoting; blocked at n = 50) equals
+    (I - W/2)^{-1} (I + W/2) formed directly, is orthogonal, and the returned gradient matches a
+    central finite difference of -tr(a^T C b C^T) along the curve C cay(t W) and the plain-numpy
+    skew(C^T G), G = a C b^T + a^T C b; the value and gradient from M = C^T a C
     (``_objective``) are those from C (``_evaluate``)."""
     from lowrank.metrics.procrustes import _cayley, _evaluate, _objective
 
-    n, rng = 7, np.random.default_rng(3)
+    rng = np.random.default_rng(3)
     a, b = rng.standard_normal((2, n, n))
     C = ortho_group.rvs(n, size=2, random_state=4)
     rows, cols = np.triu_indices(n, 1)
@@ -166,6 +168,10 @@ def test_cayley_step_and_gradient_match_plain_numpy():
             return -np.trace(a.T @ Ct @ b @ Ct.T)
 
         assert f == pytest.approx(value(0.0), rel=1e-12)
+        G = a @ C[k] @ b.T + a.T @ C[k] @ b  # Euclidean gradient of tr(a^T C b C^T)
+        X = C[k].T @ G
+        skew = 0.5 * (X - X.T)  # gradient of -s: -skew, as sqrt(2) times its upper entries
+        np.testing.assert_allclose(g, -np.sqrt(2.0) * skew[rows, cols], rtol=1e-10, atol=1e-12)
         h = 1e-5
         slope = (value(h) - value(-h)) / (2 * h)
         assert g @ p[k] == pytest.approx(slope, rel=1e-6, abs=1e-9)
@@ -357,13 +363,14 @@ def test_dsa_agrees_with_dsa_metric_at_rank_8():
 @pytest.mark.skipif(
     importlib.util.find_spec("DSA") is None, reason="dsa-metric (module DSA) not installed"
 )
-def test_dsa_agrees_with_dsa_metric_at_rank_50():
-    X = noisy_oscillators(trials=4, T=300, units=8, seed=21)
-    Y = noisy_oscillators(trials=4, T=300, units=8, seed=22) ** 3
-    score = _dsa_metric_score(X, Y, 10, 50)
+@pytest.mark.parametrize("n_delays, units", [(10, 8), (5, 12)])
+def test_dsa_agrees_with_dsa_metric_at_rank_50(n_delays, units):
+    X = noisy_oscillators(trials=4, T=300, units=units, seed=21)
+    Y = noisy_oscillators(trials=4, T=300, units=units, seed=22) ** 3
+    score = _dsa_metric_score(X, Y, n_delays, 50)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        ours = dsa_distance(X, Y, n_delays=10, rank=50, full_output=True)
+        ours = dsa_distance(X, Y, n_delays=n_delays, rank=50, full_output=True)
     assert ours.angular == pytest.approx(score, abs=1e-2)
     assert ours.angular <= score + 1e-3
     assert ours.angular_lower_bound <= ours.angular

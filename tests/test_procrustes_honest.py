@@ -255,6 +255,51 @@ def test_a_search_stopped_as_futile_is_reported_as_not_converged():
         assert result.converged == (result.grad_norm <= 1e-6 and result.n_agree >= 2)
 
 
+def test_added_starts_stop_at_the_first_check_below_futility(monkeypatch):
+    """The stopping rule is checked after every round of one Haar start per component of O(n)
+    (two here, n even): the search ends at the first check whose capture-recapture estimate,
+    recomputed here from the scores of the local searches by the birthday formula
+    P = min(1, k/N) (1 - (1 - 1/N)^r), N = k (k - 1) / (2 max(c, 1)) (c pairs of scores within
+    tol, r starts left), is below futility, every earlier check being at or above it; and its
+    local searches are the first ones of the futility=0 search with the same seed."""
+    from lowrank.metrics import procrustes
+
+    def birthday(d, tol, remaining):
+        k = len(d)
+        pairs = sum(abs(d[i] - d[j]) <= tol for i in range(k) for j in range(i + 1, k))
+        minima = max(k * (k - 1) / (2.0 * max(pairs, 1)), 1.0)
+        return min(1.0, k / minima) * (1.0 - (1.0 - 1.0 / minima) ** remaining)
+
+    checks = []
+    original = procrustes._chance_to_confirm
+
+    def recording(d, tol, remaining):
+        value = original(d, tol, remaining)
+        checks.append((list(d), remaining, value))
+        return value
+
+    monkeypatch.setattr(procrustes, "_chance_to_confirm", recording)
+    rng = np.random.default_rng(0)
+    n = 30
+    A = 0.9 * np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
+    B = 0.8 * np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        early = orthogonal_similarity(A, B)
+        stopped = checks[:]
+        checks.clear()
+        orthogonal_similarity(A, B, futility=0.0)
+    assert not early.converged and early.report.status == 1
+    sizes = [len(d) for d, _, _ in stopped]
+    assert sizes[-1] == early.report.n_starts < 20
+    assert np.all(np.diff(sizes) == 2)  # one start per component between checks
+    for d, remaining, value in stopped:
+        assert remaining == 20 - len(d)
+        assert value == pytest.approx(birthday(d, 1e-6, remaining), rel=1e-12)
+    assert all(value >= 0.05 for _, _, value in stopped[:-1]) and stopped[-1][2] < 0.05
+    np.testing.assert_allclose(checks[-1][0][: sizes[-1]], stopped[-1][0], rtol=0, atol=1e-12)
+
+
 def test_chance_to_confirm_is_conservative_under_equal_basins():
     """Monte Carlo of the model behind the stopping rule: N minima with equal basins, k = 10
     starts that all ended at different minima, r = 10 more. The chance that the best of them

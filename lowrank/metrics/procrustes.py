@@ -287,15 +287,16 @@ def _objective(M, b, bT):
     matrices (Frobenius norm) to vectors.
     """
     n = len(M)
-    X1, X2 = M @ bT, bT @ M  # C^T G = X1 + X2^T
+    E = M @ bT - bT @ M  # C^T G - (C^T G)^T = E - E^T, since M^T b = (b^T M)^T
     g = np.empty(n * (n - 1) // 2)
     s = 0.0
+    scale = 1.0 / np.sqrt(2.0)
     k = 0
     for i in range(n):
         for j in range(n):
             s += M[i, j] * b[i, j]
         for j in range(i + 1, n):  # the order of np.triu_indices(n, 1)
-            g[k] = (X1[j, i] + X2[i, j] - X1[i, j] - X2[j, i]) / np.sqrt(2.0)
+            g[k] = (E[j, i] - E[i, j]) * scale
             k += 1
     return -s, g
 
@@ -357,10 +358,11 @@ def _inverse(B):
     B12, B21 = np.ascontiguousarray(B[:h, h:]), np.ascontiguousarray(B[h:, :h])
     L, U = B21 @ X, X @ B12
     Si = _inverse(np.ascontiguousarray(B[h:, h:]) - B21 @ U)
+    R21 = Si @ L
     R = np.empty((n, n))
     R[:h, h:] = -(U @ Si)
-    R[h:, :h] = -(Si @ L)
-    R[:h, :h] = X + U @ (Si @ L)
+    R[h:, :h] = -R21
+    R[:h, :h] = X + U @ R21
     R[h:, h:] = Si
     return R
 
@@ -371,13 +373,17 @@ def _cayley(n, p):
 
     One inverse of I - W/2, whose symmetric part is the identity (``_inverse``).
     """
-    B = np.eye(n)  # I - W/2
+    B = np.empty((n, n))  # I - W/2
+    half = 1.0 / np.sqrt(8.0)  # p holds sqrt(2) W_ij
     k = 0
     for i in range(n):
+        B[i, i] = 1.0
         for j in range(i + 1, n):  # the order of np.triu_indices(n, 1)
-            B[i, j] = -p[k] / np.sqrt(8.0)
-            B[j, i] = p[k] / np.sqrt(8.0)
+            B[i, j] = -p[k] * half
             k += 1
+    for i in range(n):
+        for j in range(i):
+            B[i, j] = -B[j, i]
     Q = _inverse(B)
     for i in range(n):
         for j in range(n):
@@ -386,18 +392,25 @@ def _cayley(n, p):
     return Q
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FAST)
 def _apply(bounds, data, v):
     """P v for the block-diagonal matrix P of ``_preconditioner`` (blocks on the entries
     bounds[k]:bounds[k + 1] of v, stored one after the other, row-major, in data; one
-    matrix-vector product each); v itself when P is empty."""
+    matrix-vector product each, as explicit loops: a BLAS call per block costs more than its
+    arithmetic); v itself when P is empty."""
     if len(bounds) == 0:
         return v.copy()
     out = np.empty_like(v)
     at = 0
     for k in range(len(bounds) - 1):
         lo, size = bounds[k], bounds[k + 1] - bounds[k]
-        out[lo : lo + size] = data[at : at + size * size].reshape((size, size)) @ v[lo : lo + size]
+        block = data[at : at + size * size].reshape((size, size))
+        part = v[lo : lo + size]
+        for i in range(size):
+            acc = 0.0
+            for j in range(size):
+                acc += block[i, j] * part[j]
+            out[lo + i] = acc
         at += size * size
     return out
 
@@ -726,7 +739,7 @@ def orthogonal_similarity(
     max_starts : int
         The planned starts (structural, identity, ``n_starts`` random) all run unless one is
         certified; when they give neither a certified nor an agreed best score, Haar-random starts
-        (two per component at a time) are added until one of the two holds, ``max_starts`` local
+        (one per component at a time) are added until one of the two holds, ``max_starts`` local
         searches have been made, or the estimated chance that the remaining ones reach the best
         score again falls below ``futility`` (many local minima; see the module docstring).
     futility : float
@@ -809,7 +822,9 @@ def orthogonal_similarity(
                 if chance < futility:
                     futile = chance
                     break
-                extra = min(2 * len(components), max_starts - len(tried))
+                # one start per component between checks: the rule is checked after every
+                # round, so no start runs once its estimate has fallen below futility
+                extra = min(len(components), max_starts - len(tried))
                 search(
                     [
                         _haar(n, components[(len(tried) + i) % len(components)], rng)
