@@ -47,7 +47,16 @@ from .dynamics import (
     warn_report,
 )
 from .dynamics.manifold import find_manifold
-from .dynamics.solve import LOOSE_TOL, MIN_STEP, XTOL, NewtonResult, RootSearch, _solve, newton
+from .dynamics.solve import (
+    LOOSE_TOL,
+    MIN_STEP,
+    XTOL,
+    NewtonResult,
+    RootSearch,
+    _gap,
+    _solve,
+    newton,
+)
 from .dynamics.steppers import stepper
 from .meanfield_kernels import NewtonKernel
 from .meanfield_results import (
@@ -72,6 +81,10 @@ __all__ = [
 SAME_ATOL = SAME_RTOL = 1e-5
 #: max |phi| on [-3, 3] of each nonlinearity (by ``Nonlinearity.key``), computed once a session
 _PHI_SCALES: dict = {}
+#: the sign flips of the residuals (``MeanField._flips``), by law, inputs and nonlinearity
+_FLIPS: dict = {}
+#: the kappa starts of the searches (``MeanField._starts``), by law, nonlinearity and seed
+_STARTS: dict = {}
 #: the compiled systems, by (kind, rank, n_inputs, n_populations, ``Nonlinearity.key``), the key
 #: of ``compile_equations``'s own cache (whose argument checks a model built per parameter value
 #: would otherwise repeat)
@@ -186,7 +199,22 @@ class MeanField:
         return self._kappa_scale
 
     def _starts(self, n_starts: int, seed) -> np.ndarray:
-        """Newton starts: the origin, +-eigenvectors of the overlap matrix, random points."""
+        """Newton starts: the origin, +-eigenvectors of the overlap matrix, random points; made
+        once per law, nonlinearity, number and integer seed (``_STARTS``: they do not depend on
+        g, which is not in ``theta[1:]``)."""
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+            return self._make_starts(n_starts, seed)
+        key = (self.rank, self.n_inputs, self.phi.key, self.theta[1:].tobytes(), n_starts, seed)
+        starts = _STARTS.get(key)
+        if starts is None:
+            starts = self._make_starts(n_starts, seed)
+            if len(_STARTS) >= 256:  # a bounded memo
+                _STARTS.clear()
+            _STARTS[key] = starts
+        return starts.copy()
+
+    def _make_starts(self, n_starts: int, seed) -> np.ndarray:
+        """``_starts``, drawn afresh."""
         R = self.rank
         scale = 1.2 * max(self.kappa_scale(), 1e-6)
         starts = [np.zeros(R)]
@@ -430,6 +458,35 @@ class MeanField:
             residual.newton_kernel = NewtonKernel(True, eq, eq, R, P, u, theta)
         return residual
 
+    def _flips(self, kind: str, u: np.ndarray, fun, samples) -> list[np.ndarray]:
+        """``_symmetries(fun, samples())`` of the ``kind`` residual at inputs u, checked once per
+        law, inputs and nonlinearity for all g > 0 (``_FLIPS``): g enters the residuals
+        F = A + g^2 B only through the bulk terms B, whose components along kappa vanish and
+        whose others do not change sign under a flip (which leaves D, D_0 and log(D_0 - D_inf)
+        and the terms of A in them alone), so F(s y) = s F(y) holds at one g > 0 exactly when
+        A(s y) = s A(y) and B(s y) = B(y), that is at every g > 0 (Mastrogiuseppe & Ostojic
+        2018, Neuron 99:609, equations of the static and chaotic states)."""
+        key = (
+            kind,
+            self.rank,
+            self.n_inputs,
+            self.n_populations,
+            self.phi.key,
+            self.time,
+            self.g > 0,
+            u.tobytes(),
+            self.theta[1:].tobytes(),
+        )
+        flips = _FLIPS.get(key)
+        if flips is None:
+            flips = self._check_symmetries(fun, samples())
+            if flips is None:  # not finite at a sample: none here, checked again next time
+                return []
+            if len(_FLIPS) >= 256:  # a bounded memo
+                _FLIPS.clear()
+            _FLIPS[key] = flips
+        return [f.copy() for f in flips]
+
     def _symmetries(self, fun, samples: np.ndarray) -> list[np.ndarray]:
         """Sign flips of kappa under which the residual is equivariant, checked numerically.
 
@@ -440,11 +497,16 @@ class MeanField:
         m and n (Mastrogiuseppe & Ostojic 2018 with M_m, M_n != 0). Every sign pattern is tried for
         R <= 3, only the full flip above.
         """
+        return self._check_symmetries(fun, samples) or []
+
+    def _check_symmetries(self, fun, samples: np.ndarray) -> list[np.ndarray] | None:
+        """``_symmetries``, or None when the residual is not finite at some sample (no flip is
+        kept then)."""
         R, n = self.rank, samples.shape[1]
         patterns = itertools.product((1.0, -1.0), repeat=R) if R <= 3 else [(-1.0,) * R]
         values = [fun(y)[0] for y in samples]
         if not all(np.all(np.isfinite(v)) for v in values):
-            return []
+            return None
         flips = []
         for pattern in patterns:
             if min(pattern) > 0:
@@ -656,9 +718,16 @@ class MeanField:
     def _make_chaotic(self, res: NewtonResult, stability_tol: float = STABILITY_TOL):
         P, R = self.n_populations, self.rank
         J = res.jacobian
-        # Schur complement: latent dynamics with the variances (D_0, ell) slaved to kappa
-        reduced = J[:R, :R] - J[:R, R:] @ np.column_stack(
-            [_solve(J[R:, R:], column) for column in J[R:, :R].T]
+        # Schur complement: latent dynamics with the variances (D_0, ell) slaved to kappa,
+        # J_kk - J_kv J_vv^-1 J_vk, in floats (two variances: numpy's overhead dominates)
+        slaved = [_solve(J[R:, R:], J[R:, c]).tolist() for c in range(R)]
+        rows = J.tolist()
+        reduced = np.array(
+            [
+                [rows[r][c] - rows[r][R] * slaved[c][0] - rows[r][R + 1] * slaved[c][1]
+                 for c in range(R)]
+                for r in range(R)
+            ]
         )
         eig = self._sorted_eigenvalues(reduced)
         return StationaryState(
@@ -758,7 +827,7 @@ class MeanField:
         R = self.rank
         return np.concatenate([y[:R], [y[R], y[R] - np.exp(y[R + 1])]])
 
-    def _chaotic_starts(self, static: list, kappa_starts: np.ndarray, fun):
+    def _chaotic_starts(self, static: list, kappa_starts: np.ndarray, fun, u: np.ndarray):
         """Starts of the chaotic system, and the symmetries (sign flips) of its residual ``fun``.
 
         Chaotic states branch off static states whose bulk radius crosses 1 (Mastrogiuseppe &
@@ -770,22 +839,30 @@ class MeanField:
         g2 = self.g**2
         seeds = [np.append(s.kappa, max(s.unknowns[-1], 0.6 * g2)) for s in static]
         seeds += [np.append(k, 0.6 * g2) for k in kappa_starts[: 2 * self.rank + 1 : 2]]
-        flips = self._symmetries(
-            fun, self._symmetry_samples([np.append(s, np.log(0.5 * s[-1])) for s in seeds])
+        flips = self._flips(
+            "chaotic",
+            u,
+            fun,
+            lambda: self._symmetry_samples([np.append(s, np.log(0.5 * s[-1])) for s in seeds]),
         )
-        kept: list[np.ndarray] = []
-        for seed in seeds:
+        signs = [f[:-1].tolist() for f in flips]
+        kept: list[list] = []  # as lists of floats: a few short rows, compared without numpy
+        top = 0.0  # max |entry| of the kept seeds
+        for seed in map(np.ndarray.tolist, seeds):
             # dropped when the seed or an image is within 1e-3 (1 + max |entry|) of a kept
             # seed: the single-linkage groups of ``unique_points`` joining a new row to a kept
             # one need such a direct pair
-            images = np.array([seed] + [f[:-1] * seed for f in flips])
+            images = [seed] + [[a * b for a, b in zip(f, seed, strict=True)] for f in signs]
+            size = max(abs(v) for v in seed)  # the images have the same entries up to sign
             if kept:
-                old = np.array(kept)
-                radius = 1e-3 + 1e-3 * max(np.max(np.abs(old)), np.max(np.abs(images)))
-                if np.max(np.abs(images[:, None] - old[None]), axis=2).min() <= radius:
+                radius = 1e-3 + 1e-3 * max(top, size)
+                if min(_gap(a, b) for a in images for b in kept) <= radius:
                     continue
             kept.append(seed)
-        starts = [np.append(s, np.log(frac * s[-1])) for s in kept for frac in CHAOTIC_GAPS]
+            top = max(top, size)
+        starts = [
+            np.array(s + [float(np.log(frac * s[-1]))]) for s in kept for frac in CHAOTIC_GAPS
+        ]
         return starts, flips
 
     def solve_near(
@@ -1007,7 +1084,9 @@ class MeanField:
         )
         static_search.run(static_starts)
         symmetries = {
-            False: self._symmetries(static_fun, self._symmetry_samples(static_starts)),
+            False: self._flips(
+                "static", u, static_fun, lambda: self._symmetry_samples(static_starts)
+            ),
             True: [],
         }
         static_search.mirror(symmetries[False])
@@ -1016,7 +1095,7 @@ class MeanField:
         if self.g > 0 and self._is_flow and not self.chaos_excluded:
             chaotic_fun = self._residual("chaotic", u)
             chaotic_starts, flips = self._chaotic_starts(
-                [s for s, _ in static], kappa_starts, chaotic_fun
+                [s for s, _ in static], kappa_starts, chaotic_fun, u
             )
             chaotic_starts = [s.unknowns.astype(float) for s in known if s.chaotic] + chaotic_starts
             collapsing = chaotic_fun.collapse_rule

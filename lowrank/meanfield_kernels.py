@@ -148,9 +148,10 @@ def newton(x0, u, theta, tol, max_iter, loose_tol, xtol, roots, power, shift, us
             break
         if deflated:
             grad = _grad_log_factor(x, roots, power, shift)
-            denom = 1.0
+            dot = 0.0  # summed in order, as in solve.newton
             for j in range(N):
-                denom -= dx[j] * grad[j]
+                dot += dx[j] * grad[j]
+            denom = 1.0 - dot
             if denom != 0.0 and math.isfinite(denom):
                 for j in range(N):
                     dx[j] /= denom
@@ -300,6 +301,13 @@ def _grad_log_factor(x, roots, power, shift):
     return grad
 
 
+def _contiguous(a) -> np.ndarray:
+    """``a`` as a C-contiguous float64 array (itself when it is one already)."""
+    if type(a) is np.ndarray and a.dtype == np.float64 and a.flags.c_contiguous:
+        return a
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
 #: Newton runs (calls of ``newton``) on one system in Python before its kernel is generated and
 #: compiled (a few seconds, once per structure; numba caches it on disk, and a kernel found there
 #: is loaded at once): a system solved only a few times is not worth the compilation
@@ -382,13 +390,16 @@ class NewtonKernel:
         self.u = np.ascontiguousarray(u, dtype=np.float64)
         self.theta = np.ascontiguousarray(theta, dtype=np.float64)
         self.collapse_rule = collapse_rule
+        self._loaded = None  # the module, once found
 
     def _module(self, stop, count: bool = True):
         """The compiled module of this structure, or None when it cannot run: a stop rule other
         than the collapse rule it was built with, or no kernel (yet)."""
         if stop is not None and stop is not self.collapse_rule:
             return None
-        return _kernel_module(self._spec, count=count)
+        if self._loaded is None:
+            self._loaded = _kernel_module(self._spec, count=count)
+        return self._loaded
 
     def _settings(self, tol, max_iter, loose_tol, xtol) -> tuple:
         """The kernels' leading arguments: inputs, parameters and Newton's tolerances."""
@@ -404,9 +415,9 @@ class NewtonKernel:
         if module is None:
             return None
         x, f, J, extra, r, it, converged, nfev = module.newton(
-            np.ascontiguousarray(x0, dtype=np.float64),  # not modified: the kernel copies it
+            _contiguous(x0),  # not modified: the kernel copies it
             *self._settings(tol, max_iter, loose_tol, xtol),
-            np.ascontiguousarray(roots, dtype=np.float64),
+            _contiguous(roots),
             *self._rule(power, shift, stop, min_step),
         )
         if nfev < 0:  # an exactly singular Jacobian: the least-squares step of the Python loop

@@ -314,12 +314,14 @@ class _Filler:
     a test of ``_follow`` or ends are collected in ``events`` (the caller searches
     there)."""
 
-    def __init__(self, models, found_at, grid, lo, hi, tol, stability_tol):
+    def __init__(self, models, found_at, grid, lo, hi, tol, stability_tol, fruitless=None):
         self.models, self.found_at, self.grid = models, found_at, grid
         self.lo, self.hi, self.tol, self.stability_tol = lo, hi, tol, stability_tol
         self.funs: dict = {}
         self.nit = self.nfev = 0
         self.events: set[int] = set()
+        # partner searches that found nothing (``partner``), shared by the fillers of a sweep
+        self.fruitless: set[tuple] = set() if fruitless is None else fruitless
 
     def _fun(self, j: int, chaotic: bool):
         if (j, chaotic) not in self.funs:
@@ -367,7 +369,20 @@ class _Filler:
 
     def partner(self, j: int, chaotic: bool, x: np.ndarray) -> list:
         """New states near x at value j along the null direction of the Jacobian (the partner of
-        a fold at x), found by Newton deflated by the known states there."""
+        a fold at x), found by Newton deflated by the known states there. A search that found
+        nothing is not repeated while the known states at j stay the same (it would find
+        nothing again: the same Newton runs)."""
+        known = sum(t.state.chaotic == chaotic for t in self.found_at[j])
+        key = (j, chaotic, x.tobytes(), known)
+        if key in self.fruitless:
+            return []
+        found = self._partner(j, chaotic, x)
+        if not found:
+            self.fruitless.add(key)
+        return found
+
+    def _partner(self, j: int, chaotic: bool, x: np.ndarray) -> list:
+        """``partner``, searched."""
         F, J, _ = self._fun(j, chaotic)(x)
         self.nfev += 1
         if not (np.all(np.isfinite(J)) and np.all(np.isfinite(F))):
@@ -517,6 +532,7 @@ def stationary_states_along(
     tracks: list[_Track] = []
     nit = nfev = total_starts = 0
     last_search = 0
+    fruitless: set[tuple] = set()  # ``_Filler.partner``
     grid = values.tolist()
     for k, p in enumerate(grid):
         out = build(p)
@@ -560,7 +576,9 @@ def stationary_states_along(
             total_starts += report.n_starts
             if same:  # fill in what the continuation since the last search missed
                 found_at.append(tracks)
-                filler = _Filler(models, found_at, grid, last_search, k, tol, stability_tol)
+                filler = _Filler(
+                    models, found_at, grid, last_search, k, tol, stability_tol, fruitless
+                )
                 seeds = [(k, t) for t in tracks]
                 for t in found_at[k - 1]:  # states lost since k - 1: look for fold partners
                     if filler._solve(k, t.state.chaotic, t.x) is None:

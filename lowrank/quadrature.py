@@ -34,11 +34,15 @@ that rule for both variables on one shared lattice (``lattice``): f is evaluated
 lattice point and each inner average is a discrete convolution, a few hundred evaluations of f
 where nested rules need tens of thousands. The inner average of f over a variance v > 0 is an
 entire function, so the outer rule may be coarser than the lattice: its nodes are every S-th
-lattice point, with S h up to half the smaller standard deviation (``lattice``).
+lattice point, with S h up to half the smaller standard deviation (``lattice``). Where the outer
+variance is much the smaller (the chaotic states near D_inf = 0), a lattice holding the outer
+nodes would be needlessly fine: the outer nodes (Gauss-Hermite) then lie off a lattice of the
+inner spacing, each with its own row of inner weights (``nested_grid``).
 
-The rules are numba kernels (``rule``, ``lattice``) that fill caller-provided buffers
-(``MAX_NODES``, ``MAX_LATTICE``), so compiled mean-field code can call them without allocating;
-``gauss_rule``, ``gaussian_average`` and ``nested_average`` are the Python-level entry points.
+The rules are numba kernels (``rule``, ``lattice``, ``nested_grid``) that fill caller-provided
+buffers (``MAX_NODES``, ``MAX_LATTICE``, ``MAX_KERNEL``), so compiled mean-field code can call
+them without allocating; ``gauss_rule``, ``gaussian_average`` and ``nested_average`` are the
+Python-level entry points.
 """
 
 from __future__ import annotations
@@ -57,8 +61,10 @@ __all__ = [
     "nested_average",
     "rule",
     "lattice",
+    "nested_grid",
     "MAX_NODES",
     "MAX_LATTICE",
+    "MAX_KERNEL",
 ]
 
 NODES_PER_PANEL = 10
@@ -84,12 +90,31 @@ HZ_MAX = 0.5
 LATTICE_Z = 9.0
 #: most lattice points; beyond, the nested averages fall back to ``rule``
 MAX_LATTICE = 1601
+#: costs in ``nested_grid``'s choice between its two lattices, in units of one term of an inner
+#: average (a product and a sum per function of the family): an evaluation of the family at a
+#: lattice point (transcendental functions), and a term with its weight off the lattice
+GRID_COST = 10.0
+SHIFTED_COST = 1.7
+#: size of the inner-weight buffer of ``nested_grid``: one row of lattice weights per outer node
+#: where the outer nodes are off the lattice (at most this many weights in all)
+MAX_KERNEL = 8 * MAX_LATTICE
 #: the outer nodes of ``lattice`` are every S-th lattice point, S h <= OUTER_HZ times the smaller
 #: standard deviation: outer error ~ exp(-pi^2 / OUTER_HZ^2) ~ 7e-18 (see ``lattice``)
 OUTER_HZ = 0.5
 #: ``rule`` is the trapezoidal rule of ``lattice`` (one variance) when it needs at most this many
-#: nodes (standard deviations up to ~1.6), else the composite Gauss-Legendre rule
+#: nodes (standard deviations up to ~1.6), or, up to ``MAX_NODES``, when it costs less than the
+#: composite Gauss-Legendre rule at the same mean and variance (``LEGENDRE_COST``); else the latter
 MAX_TRAPEZOID = 151
+#: cost of a node of the composite Gauss-Legendre rule relative to one of the trapezoid (its
+#: weight needs an exponential; the trapezoid's come from the recurrence of GAUSS_REFRESH), in
+#: ``rule``'s choice between the two (a node of the mean-field integrands costs ~12-30 ns)
+LEGENDRE_COST = 1.2
+#: the Gaussian weights exp(-z^2 / 2) of the trapezoidal rules are computed by the recurrence
+#: e_{j+1} = e_j r_j, r_{j+1} = r_j exp(-h^2) (h the spacing in z), restarted from exact values
+#: every this many nodes: two exponentials per GAUSS_REFRESH nodes instead of one per node, for
+#: a relative error of ~1e-14 at most (at |z| ~ 9, where exp of the rounded argument -z^2 / 2
+#: is itself off by ~5e-15 and the weights are below 1e-17)
+GAUSS_REFRESH = 8
 #: standard deviations up to this get a Gauss-Hermite rule (instead of the 37 nodes of the
 #: trapezoid), with the fewest nodes n <= HERMITE_NODES such that n! sd^(2n) <= HERMITE_ERROR: for
 #: f analytic in the disc of radius d >= 1 around each point its error is at most
@@ -100,10 +125,14 @@ MAX_TRAPEZOID = 151
 HERMITE_SD = 0.05
 HERMITE_NODES = 10
 HERMITE_ERROR = 1e-18
-_HERM_T = np.zeros((HERMITE_NODES + 1, HERMITE_NODES))
-_HERM_W = np.zeros((HERMITE_NODES + 1, HERMITE_NODES))
-for _n in range(1, HERMITE_NODES + 1):
+#: most outer Gauss-Hermite nodes of ``nested_grid`` (odd numbers only), with the error bound of
+#: HERMITE_NODES; a larger outer variance gets the outer rule of ``rule``
+OUTER_HERMITE_NODES = 21
+_HERM_T = np.zeros((OUTER_HERMITE_NODES + 1, OUTER_HERMITE_NODES))
+_HERM_W = np.zeros((OUTER_HERMITE_NODES + 1, OUTER_HERMITE_NODES))
+for _n in range(1, OUTER_HERMITE_NODES + 1):
     _t, _w = np.polynomial.hermite_e.hermegauss(_n)
+    _t = 0.5 * (_t - _t[::-1])  # exactly symmetric about 0
     _HERM_T[_n, :_n], _HERM_W[_n, :_n] = _t, _w / math.sqrt(2.0 * math.pi)
 
 
@@ -114,11 +143,12 @@ def rule(mu: float, delta: float, x: np.ndarray, w: np.ndarray) -> int:
     sum_i w_i f(x_i) approximates [f](mu, delta); the weights include the Gaussian density and
     sum to 1 up to ~1e-16, for any finite mu and delta (they are computed in the standard
     variable z). Tiny variances (standard deviation up to HERMITE_SD) get a Gauss-Hermite rule of
-    at most HERMITE_NODES nodes (error <= HERMITE_ERROR sup|f|), small ones (at most
-    MAX_TRAPEZOID nodes) the trapezoidal rule of ``lattice`` (spacing
-    min(H_MAX, HZ_MAX sqrt(delta)) over LATTICE_Z standard deviations), larger ones the composite
-    Gauss-Legendre rule of the module docstring. ``delta = 0`` gives the single node mu; a
-    negative or non-finite ``delta`` or ``mu`` returns -1 (and no nodes).
+    at most HERMITE_NODES nodes (error <= HERMITE_ERROR sup|f|), others the trapezoidal rule of
+    ``lattice`` (spacing min(H_MAX, HZ_MAX sqrt(delta)) over LATTICE_Z standard deviations) or
+    the composite Gauss-Legendre rule of the module docstring, whichever costs less
+    (``LEGENDRE_COST``; the trapezoid up to MAX_TRAPEZOID nodes without comparing).
+    ``delta = 0`` gives the single node mu; a negative or non-finite ``delta`` or ``mu`` returns
+    -1 (and no nodes).
     The buffers must hold at least ``MAX_NODES`` entries.
     """
     if not (delta >= 0.0) or not math.isfinite(delta) or not math.isfinite(mu):
@@ -140,14 +170,10 @@ def rule(mu: float, delta: float, x: np.ndarray, w: np.ndarray) -> int:
         return n
     h = min(H_MAX, HZ_MAX * s)
     # compared as a float first: numba's ceil returns an int64, which a huge delta overflows
-    if LATTICE_Z * s / h <= (MAX_TRAPEZOID - 1) // 2:  # the trapezoid: fewer nodes
-        half = int(math.ceil(LATTICE_Z * s / h))
-        hz = h / s
-        for k in range(2 * half + 1):
-            zq = (k - half) * hz
-            x[k] = mu + s * zq
-            w[k] = hz * _INV_SQRT_2PI * math.exp(-0.5 * zq * zq)
-        return 2 * half + 1
+    trapezoid = LATTICE_Z * s / h <= (MAX_NODES - 1) // 2
+    half = int(math.ceil(LATTICE_Z * s / h)) if trapezoid else 0
+    if trapezoid and 2 * half + 1 <= MAX_TRAPEZOID:  # the trapezoid: fewer nodes
+        return _trapezoid_rule(mu, s, h / s, half, x, w)
     # breakpoints in the standard variable z = (x - mu) / s, so that the weights do not depend
     # on the rounding of x near a large mu and no square overflows for a large delta
     breaks = np.empty(_N_BREAKS)
@@ -165,6 +191,12 @@ def rule(mu: float, delta: float, x: np.ndarray, w: np.ndarray) -> int:
                 nb += 1
         point = 1.0 if octave == 0 else 2.0 * point
     b = np.sort(breaks[:nb])
+    if trapezoid:  # the trapezoid where it costs less than the panels below
+        panels = 0
+        for p in range(nb - 1):
+            panels += b[p + 1] > b[p]
+        if 2 * half + 1 <= LEGENDRE_COST * NODES_PER_PANEL * panels:
+            return _trapezoid_rule(mu, s, h / s, half, x, w)
     n = 0
     for p in range(nb - 1):
         half = 0.5 * (b[p + 1] - b[p])
@@ -209,9 +241,28 @@ def lattice(mu: float, c: float, v: float, x: np.ndarray, wo: np.ndarray, ki: np
     is negative or not finite, or when more than MAX_LATTICE points would be needed (then the
     caller uses ``rule``). Buffers must hold MAX_LATTICE entries, ``dims`` 3.
     """
-    if not (c >= 0.0 and v >= 0.0 and math.isfinite(c) and math.isfinite(v)
-            and math.isfinite(mu)):
+    if not math.isfinite(mu):
         return -1
+    h, stride, no, ni = _lattice_plan(c, v)
+    if stride < 0:
+        return -1
+    n = 2 * (stride * no + ni) + 1
+    dims[0] = no
+    dims[1] = ni
+    dims[2] = stride
+    for k in range(n):
+        x[k] = mu + (k - stride * no - ni) * h
+    _trapezoid_weights(stride * h, math.sqrt(c), no, wo)
+    _trapezoid_weights(h, math.sqrt(v), ni, ki)
+    return n
+
+
+@njit(cache=True)
+def _lattice_plan(c: float, v: float) -> tuple:
+    """(h, S, N_o, N_i) of ``lattice`` for the variances c and v; S = -1 when an argument is
+    negative or not finite or when the lattice would exceed MAX_LATTICE points."""
+    if not (c >= 0.0 and v >= 0.0 and math.isfinite(c) and math.isfinite(v)):
+        return 0.0, -1, 0, 0
     so = math.sqrt(c)
     si = math.sqrt(v)
     h = H_MAX
@@ -221,21 +272,107 @@ def lattice(mu: float, c: float, v: float, x: np.ndarray, wo: np.ndarray, ki: np
         h = min(h, HZ_MAX * si)
     # as floats first: numba's ceil returns an int64, which a huge variance overflows
     if LATTICE_Z * (so + si) / h > (MAX_LATTICE - 1) // 2:
-        return -1
+        return 0.0, -1, 0, 0
     stride = max(1, int(OUTER_HZ * min(so, si) / h))
     no = int(math.ceil(LATTICE_Z * so / (stride * h))) if so > 0.0 else 0
     ni = int(math.ceil(LATTICE_Z * si / h)) if si > 0.0 else 0
-    n = 2 * (stride * no + ni) + 1
-    if n > MAX_LATTICE:
+    if 2 * (stride * no + ni) + 1 > MAX_LATTICE:
+        return 0.0, -1, 0, 0
+    return h, stride, no, ni
+
+
+@njit(cache=True)
+def nested_grid(mu: float, c: float, v: float, x: np.ndarray, wo: np.ndarray, ki: np.ndarray,
+                dims: np.ndarray) -> int:
+    """``lattice``, or, where that would be too fine or costlier (a small outer variance c next
+    to a larger inner one v: the lattice spacing follows the smaller standard deviation), the
+    same inner trapezoidal rule on a lattice that the outer nodes need not lie on, with one row
+    of inner weights per outer node; whichever is cheaper (``GRID_COST``, ``SHIFTED_COST``).
+
+    The regular case is ``lattice``, with ``dims[3] = 0``. Otherwise the outer nodes y_j are
+    those of the Gauss-Hermite rule with the fewest, odd, nodes n <= OUTER_HERMITE_NODES with
+    n! c^n <= HERMITE_ERROR (the bound of ``rule``'s), else those of ``rule(mu, c)``, and the
+    lattice x_k = mu + (k - N) h has the spacing h = min(H_MAX, HZ_MAX sqrt(v)) of the inner
+    rule alone, over LATTICE_Z sqrt(v) beyond the outermost y_j. The inner average at y_j is
+    sum_k K_jk f(x_k), with the trapezoidal weights K_jk = h phi_v(x_k - y_j) of the Gaussian
+    centred at y_j (``_shifted_weights``, by the recurrence of ``GAUSS_REFRESH``): the rule of the
+    analytic integrand f(x) phi_v(x - y_j) on a uniform grid, which converges geometrically
+    whatever the offset of the grid (Trefethen & Weideman 2014, SIAM Rev. 56:385), with the
+    errors of ``lattice`` (the inner spacing and half-width are the same). So f is evaluated
+    once per lattice point, not once per inner node of every outer node as with nested rules.
+    Then ``dims`` = (N_o, N_i, 0, 2 N_i + 1): 2 N_o + 1 outer nodes (weights ``wo``), every
+    inner average over the whole lattice of 2 N_i + 1 points, row j of the weights at
+    ``ki[j dims[3]:]``. The outer rule is symmetric about mu (the mirrored node 2 mu - y_j is
+    y_{2 N_o - j}).
+
+    Returns the number of lattice points, or -1 when neither fits the buffers (``x`` and ``wo``
+    of MAX_LATTICE entries, ``ki`` of MAX_KERNEL, ``dims`` of 4): then the caller uses nested
+    rules (``rule``).
+    """
+    _, stride, no, ni = _lattice_plan(c, v)
+    if stride >= 0 and not (c > 0.0 and v > 0.0 and math.isfinite(mu)):
+        dims[3] = 0
+        return lattice(mu, c, v, x, wo, ki, dims)
+    if not (c > 0.0 and v > 0.0 and math.isfinite(c) and math.isfinite(v)
+            and math.isfinite(mu)):
         return -1
-    dims[0] = no
-    dims[1] = ni
-    dims[2] = stride
+    si = math.sqrt(v)
+    h = min(H_MAX, HZ_MAX * si)
+    outer = np.empty(MAX_NODES)
+    n_out = 1
+    bound = c  # n! c^n, the error bound of HERMITE_NODES for f analytic at distance >= 1
+    while n_out < OUTER_HERMITE_NODES and (bound > HERMITE_ERROR or n_out % 2 == 0):
+        n_out += 1
+        bound *= n_out * c
+    if bound <= HERMITE_ERROR:
+        for k in range(n_out):
+            outer[k] = mu + math.sqrt(c) * _HERM_T[n_out, k]
+            wo[k] = _HERM_W[n_out, k]
+    else:
+        n_out = rule(mu, c, outer, wo)
+    half = -1
+    if n_out >= 1 and n_out % 2 == 1:
+        reach = max(abs(outer[0] - mu), abs(outer[n_out - 1] - mu)) + LATTICE_Z * si
+        if reach / h <= (MAX_LATTICE - 1) // 2:
+            half = int(math.ceil(reach / h))
+    n = 2 * half + 1
+    shifted = half >= 0 and n * n_out <= MAX_KERNEL
+    if stride >= 0:  # both fit: the cheaper (GRID_COST)
+        regular = GRID_COST * (2 * (stride * no + ni) + 1) + (2 * no + 1) * (2 * ni + 1)
+        if not (shifted and GRID_COST * n + SHIFTED_COST * n_out * n < regular):
+            dims[3] = 0
+            return lattice(mu, c, v, x, wo, ki, dims)
+    if not shifted:
+        return -1
     for k in range(n):
-        x[k] = mu + (k - stride * no - ni) * h
-    _trapezoid_weights(stride * h, so, no, wo)
-    _trapezoid_weights(h, si, ni, ki)
+        x[k] = mu + (k - half) * h
+    hz = h / si
+    for j in range(n_out):
+        # z_k = (x_k - y_j) / si = (k - half) hz - (y_j - mu) / si
+        _shifted_weights(-half * hz - (outer[j] - mu) / si, hz, n, ki, j * n)
+    dims[0] = (n_out - 1) // 2
+    dims[1] = half
+    dims[2] = 0
+    dims[3] = n
     return n
+
+
+@njit(cache=True)
+def _shifted_weights(z0: float, hz: float, n: int, out: np.ndarray, offset: int) -> None:
+    """out[offset + k] = hz exp(-(z0 + k hz)^2 / 2) / sqrt(2 pi), k = 0 .. n - 1, by the
+    recurrence of ``GAUSS_REFRESH`` (the ratio of two neighbours is exp(-hz (z_k + hz / 2)))."""
+    scale = hz * _INV_SQRT_2PI
+    step = math.exp(-hz * hz)
+    value = ratio = 0.0
+    for k in range(n):
+        if k % GAUSS_REFRESH == 0:
+            z = z0 + k * hz
+            value = scale * math.exp(-0.5 * z * z)
+            ratio = math.exp(-hz * (z + 0.5 * hz))
+        else:
+            value *= ratio
+            ratio *= step
+        out[offset + k] = value
 
 
 @njit(cache=True)
@@ -243,15 +380,43 @@ def _trapezoid_weights(h: float, sd: float, half: int, out: np.ndarray) -> None:
     """Weights of the trapezoidal rule with spacing h in x for a Gaussian of standard deviation
     ``sd`` at the nodes k h, k = -half .. half (one node of weight 1 when sd = 0)."""
     if sd > 0.0:
-        for k in range(2 * half + 1):
-            z = (k - half) * h / sd
-            out[k] = h / sd * _INV_SQRT_2PI * math.exp(-0.5 * z * z)
+        _gauss_weights(h / sd, half, out)
     else:
         out[0] = 1.0
 
 
+@njit(cache=True)
+def _gauss_weights(hz: float, half: int, out: np.ndarray) -> None:
+    """out[half + j] = out[half - j] = hz exp(-(j hz)^2 / 2) / sqrt(2 pi), j = 0 .. half: the
+    weights of the trapezoidal rule with spacing hz in the standard variable z, by the
+    recurrence of ``GAUSS_REFRESH`` (the ratio of two neighbours is exp(-hz^2 (2 j + 1) / 2))."""
+    scale = hz * _INV_SQRT_2PI
+    step = math.exp(-hz * hz)
+    value = ratio = 0.0
+    for j in range(half + 1):
+        if j % GAUSS_REFRESH == 0:
+            value = scale * math.exp(-0.5 * (j * hz) ** 2)
+            ratio = math.exp(-0.5 * hz * hz * (2 * j + 1))
+        else:
+            value *= ratio
+            ratio *= step
+        out[half + j] = value
+        out[half - j] = value
+
+
+@njit(cache=True)
+def _trapezoid_rule(mu: float, s: float, hz: float, half: int, x: np.ndarray,
+                    w: np.ndarray) -> int:
+    """The trapezoidal rule of ``rule``: nodes mu + s k hz, k = -half .. half, and weights."""
+    for k in range(2 * half + 1):
+        x[k] = mu + s * ((k - half) * hz)
+    _gauss_weights(hz, half, w)
+    return 2 * half + 1
+
+
 def nested_average(f: Callable, g: Callable, mu: float, c: float, v: float) -> float:
-    """E_z g(A(mu + sqrt(c) z)) with A(y) = E_x f(y + sqrt(v) x), on the lattice of ``lattice``.
+    """E_z g(A(mu + sqrt(c) z)) with A(y) = E_x f(y + sqrt(v) x), on the lattice of
+    ``nested_grid``.
 
     For example E[phi(X) phi(Y)] for X, Y ~ N(mu, c + v) with covariance c is
     ``nested_average(phi, np.square, mu, c, v)``. ``f`` and ``g`` are vectorised callables.
@@ -260,15 +425,18 @@ def nested_average(f: Callable, g: Callable, mu: float, c: float, v: float) -> f
     mu = as_float(mu, "mu")
     c = as_float(c, "c", minimum=0.0)
     v = as_float(v, "v", minimum=0.0)
-    x, wo, ki = np.empty(MAX_LATTICE), np.empty(MAX_LATTICE), np.empty(MAX_LATTICE)
-    dims = np.zeros(3, dtype=np.int64)
-    n = lattice(mu, c, v, x, wo, ki, dims)
+    x, wo, ki = np.empty(MAX_LATTICE), np.empty(MAX_LATTICE), np.empty(MAX_KERNEL)
+    dims = np.zeros(4, dtype=np.int64)
+    n = nested_grid(mu, c, v, x, wo, ki, dims)
     if n < 0:
         raise ValueError("the lattice would exceed MAX_LATTICE points; use nested rules")
-    no, ni, stride = (int(d) for d in dims)
+    no, ni, stride, row = (int(d) for d in dims)
     values = np.asarray(f(x[:n]), dtype=np.float64)
     inner = np.array(
-        [ki[: 2 * ni + 1] @ values[stride * j : stride * j + 2 * ni + 1] for j in range(2 * no + 1)]
+        [
+            ki[row * j : row * j + 2 * ni + 1] @ values[stride * j : stride * j + 2 * ni + 1]
+            for j in range(2 * no + 1)
+        ]
     )
     return float(wo[: 2 * no + 1] @ np.asarray(g(inner), dtype=np.float64))
 

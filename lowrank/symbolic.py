@@ -55,6 +55,7 @@ file's content.
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import os
 import shutil
@@ -337,7 +338,12 @@ def parameter_layout(
     First g, then for each population alpha_p, the means of m, n and I, and the covariance blocks
     Sigma_mm (upper triangle), Sigma_nm, Sigma_mI, Sigma_nI and Sigma_II (upper triangle).
     """
-    rank, n_inputs, n_populations = _structure(rank, n_inputs, n_populations)
+    return list(_layout(*_structure(rank, n_inputs, n_populations)))
+
+
+@functools.cache
+def _layout(rank: int, n_inputs: int, n_populations: int) -> tuple:
+    """``parameter_layout`` of a checked structure, made once."""
     sizes = {"R": rank, "K": n_inputs}
     layout = [("g", -1, 0, 0)]
     for p in range(n_populations):
@@ -347,7 +353,7 @@ def parameter_layout(
         for name, rows, cols, symmetric in _BLOCKS:
             for i in range(sizes[rows]):
                 layout.extend((name, p, i, j) for j in range(i if symmetric else 0, sizes[cols]))
-    return layout
+    return tuple(layout)
 
 
 def parameter_vector(loadings, g: float) -> np.ndarray:
@@ -360,7 +366,8 @@ def parameter_vector(loadings, g: float) -> np.ndarray:
     g = as_float(g, "g", minimum=0.0)
     comps, weights = loadings.components, loadings.weights
     values = []
-    for name, p, i, j in parameter_layout(loadings.rank, loadings.n_inputs, len(comps)):
+    structure = _structure(loadings.rank, loadings.n_inputs, len(comps))
+    for name, p, i, j in _layout(*structure):
         if name == "g":
             values.append(g)
         elif name == "alpha":
@@ -590,10 +597,51 @@ def _cse_lines(exprs: list, prefix: str, printer: _Printer) -> tuple[list[str], 
 
 
 def _family_lines(nl: Nonlinearity, monomials: list[tuple], prefix: str, printer: _Printer):
-    """Lines evaluating the products prod_i phi^(k_i)(x) at a node x, for each monomial."""
+    """Lines evaluating the products prod_i phi^(k_i)(x) at a node x, for each monomial.
+
+    Where the products need both tanh(x) and exp(-2 |x|) (tanh and the overflow-free primitive
+    log cosh x = |x| + log(1 + exp(-2 |x|)) - log 2 of the chaotic equations), tanh(x) is
+    computed from the latter as sign(x) (1 - e) / (1 + e), e = exp(-2 |x|): one exponential per
+    node instead of an exponential and a tanh (absolute error ~1e-16 either way)."""
     xs = sp.Symbol("x")
     exprs = [sp.Mul(*[nl.derivative(k) for k in mono]).xreplace({X: xs}) for mono in monomials]
+    decay = sp.exp(-2 * sp.Abs(xs))
+    if any(e.has(decay) for e in exprs) and any(e.has(sp.tanh(xs)) for e in exprs):
+        exprs = [e.xreplace({sp.tanh(xs): sp.sign(xs) * (1 - decay) / (1 + decay)}) for e in exprs]
     return _cse_lines(exprs, prefix, printer)
+
+
+def _moment_lines(nl: Nonlinearity, monomials: list[tuple], names: list, prefix: str, printer):
+    """Lines of the averages [prod_i phi^(k_i)] of one quadrature from the power moments
+    E[phi^j] (j = 0 .. d), when every product is a polynomial of degree d in phi(x) itself (as
+    for tanh, whose derivatives are polynomials in tanh): one phi and d products per node
+    instead of every product; else None."""
+    xs = sp.Symbol("x")
+    inner = nl.expr.xreplace({X: xs})
+    if not inner.is_Function:  # phi is a single function call, e.g. tanh(x)
+        return None
+    t = sp.Dummy("t")
+    polys = []
+    for mono in monomials:
+        expr = sp.expand(sp.Mul(*[nl.derivative(k) for k in mono]).xreplace({X: xs}))
+        expr = expr.xreplace({inner: t})
+        if expr.has(xs) or not expr.is_polynomial(t):
+            return None
+        polys.append(sp.Poly(expr, t))
+    degree = max(p.degree() for p in polys)
+    moments = [sp.Symbol(f"{prefix}{j}") for j in range(degree + 1)]
+    lines = [f"{m} = 0.0 if _n >= 0 else math.nan" for m in moments]
+    lines += ["for _i in range(_n):", "    _pw = _w[_i]"]
+    lines += [f"    _ph = {printer.doprint(inner.xreplace({xs: sp.Symbol('_x[_i]')}))}"]
+    lines += [f"    {moments[0]} += _pw"]
+    for m in moments[1:]:
+        lines += ["    _pw *= _ph", f"    {m} += _pw"]
+    for name, poly in zip(names, polys, strict=True):
+        value = sum(
+            (c * moments[j] for (j,), c in poly.terms()), sp.Integer(0)
+        )
+        lines += [f"{name} = {printer.doprint(value)}"]
+    return lines
 
 
 def _accumulate(indent: str, count: str, family: list, sums: list, printer: _Printer) -> list[str]:
@@ -618,17 +666,18 @@ def _inner_pass(
 
 
 def _lattice_pass(orders, family, family_exprs, names, atoms, printer) -> list[str]:
-    """Lines of the nested averages of a bivariate group on the shared lattice (``lattice``):
-    the family phi^(k) at every lattice point, the inner averages as discrete convolutions
-    (``_B[q, j]`` at outer node j, every ``_st``-th lattice point), then the outer sums, mirrored
-    (j -> 2 N_o - j) for c < 0."""
+    """Lines of the nested averages of a bivariate group on the shared lattice
+    (``nested_grid``): the family phi^(k) at every lattice point, the inner averages as discrete
+    convolutions (``_B[q, j]`` at outer node j, every ``_st``-th lattice point, with the inner
+    weights of row ``_kb * j``: one row for all, or one per outer node off the lattice), then
+    the outer sums, mirrored (j -> 2 N_o - j) for c < 0."""
     q_of = {k: q for q, k in enumerate(orders)}
     lines = ["if _nl >= 0:", "    _no = 2 * _ld[0] + 1", "    _ni = 2 * _ld[1] + 1"]
-    lines += ["    _st = _ld[2]"]
+    lines += ["    _st = _ld[2]", "    _kb = _ld[3]"]
     lines += _accumulate_lattice(family, family_exprs, printer)
     lines += ["    for _j in range(_no):"]
     lines += [f"        _s{q} = 0.0" for q in range(len(orders))]
-    lines += ["        for _m in range(_ni):", "            _km = _li[_m]"]
+    lines += ["        for _m in range(_ni):", "            _km = _li[_kb * _j + _m]"]
     lines += [f"            _s{q} += _km * _L[{q}, _st * _j + _m]" for q in range(len(orders))]
     lines += [f"        _B[{q}, _j] = _s{q}" for q in range(len(orders))]
     return lines + _outer_sum_lines("_no", "_no", "_lo", names, atoms, q_of, "    ")
@@ -682,8 +731,12 @@ def _quadrature_lines(exprs: list, nl: Nonlinearity, printer: _Printer, indent: 
         monos = [tuple(int(k) for k in a.args[0]) for a in atoms]
         names = [f"_a{len(atom_symbol) + i}" for i in range(len(atoms))]
         atom_symbol.update({a: sp.Symbol(n) for a, n in zip(atoms, names, strict=True)})
-        fam, fam_exprs = _family_lines(nl, monos, f"_f{g_index}_", printer)
         body += [f"_n = rule({printer.doprint(mu)}, {printer.doprint(delta)}, _x, _w)"]
+        moments = _moment_lines(nl, monos, names, f"_m{g_index}_", printer)
+        if moments is not None:
+            body += moments
+            continue
+        fam, fam_exprs = _family_lines(nl, monos, f"_f{g_index}_", printer)
         body += [f"{n} = 0.0 if _n >= 0 else math.nan" for n in names]
         body += _accumulate("", "_n", fam, list(zip(names, fam_exprs, strict=True)), printer)
     n_family = 0
@@ -703,7 +756,7 @@ def _quadrature_lines(exprs: list, nl: Nonlinearity, printer: _Printer, indent: 
             f"_vc = {printer.doprint(c)}",
             f"_vm = {printer.doprint(mu)}",
             "_ok = _va - abs(_vc) >= 0.0",
-            "_nl = lattice(_vm, abs(_vc), _va - abs(_vc), _lx, _lo, _li, _ld) if _ok else -1",
+            "_nl = nested_grid(_vm, abs(_vc), _va - abs(_vc), _lx, _lo, _li, _ld) if _ok else -1",
             "_n = rule(_vm, abs(_vc), _xo, _wo) if _ok and _nl < 0 else -1",
             "_ok = _nl >= 0 or _n >= 0",
         ]
@@ -828,8 +881,8 @@ def _function_source(
     unpack += ["    _x = np.empty(MAX_NODES)", "    _w = np.empty(MAX_NODES)"]
     if n_family:
         unpack += ["    _xo = np.empty(MAX_NODES)", "    _wo = np.empty(MAX_NODES)"]
-        unpack += [f"    {b} = np.empty(MAX_LATTICE)" for b in ("_lx", "_lo", "_li")]
-        unpack += ["    _ld = np.zeros(3, dtype=np.int64)"]
+        unpack += [f"    {b} = np.empty(MAX_LATTICE)" for b in ("_lx", "_lo")]
+        unpack += ["    _li = np.empty(MAX_KERNEL)", "    _ld = np.zeros(4, dtype=np.int64)"]
         unpack += [f"    {b} = np.empty(({n_family}, MAX_LATTICE))" for b in ("_L", "_B")]
     return "\n".join(header + unpack + body + ["    return None", ""])
 
@@ -845,7 +898,7 @@ def generate_source(kind: str, rank: int, n_inputs: int, n_populations: int, phi
         f'"""Generated by lowrank.symbolic: {kind} mean-field equations, rank {R}, '
         f'{K} inputs, {P} populations, phi = {nl.name}. Do not edit."""\n'
         "import math\n\nimport numpy as np\nfrom numba import njit\n\n"
-        "from lowrank.quadrature import MAX_LATTICE, MAX_NODES, lattice, rule\n\n"
+        "from lowrank.quadrature import MAX_KERNEL, MAX_LATTICE, MAX_NODES, nested_grid, rule\n\n"
         f"N_UNKNOWNS = {len(split.unknowns)}\nN_VALUES = {len(split.values)}\n"
         f"EXTRA_NAMES = {tuple(names)!r}\n\n\n"
     )

@@ -232,7 +232,10 @@ def newton(
         if it == max_iter:  # the last iterate was checked above
             break
         if deflated:
-            denom = 1.0 - float(dx @ _deflation(x, known, power, shift)[1])
+            # the dot product summed in order, as in the compiled kernels of
+            # lowrank.meanfield_kernels (BLAS may sum or fuse differently)
+            grad = _deflation(x, known, power, shift)[1].tolist()
+            denom = 1.0 - sum(a * b for a, b in zip(dx.tolist(), grad, strict=True))
             if denom != 0.0 and np.isfinite(denom):
                 dx = dx / denom
                 ndx = _norm(dx)

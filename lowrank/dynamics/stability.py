@@ -19,6 +19,7 @@ eigenvalues).
 from __future__ import annotations
 
 import enum
+import math
 
 import numpy as np
 
@@ -82,15 +83,21 @@ def classify(eigenvalues, time: str, tol: float = STABILITY_TOL) -> np.ndarray:
         (undecided).
     """
     tol = float(tol)
-    if not (np.isfinite(tol) and tol >= 0):
+    if not (math.isfinite(tol) and tol >= 0):
         raise ValueError(f"tol must be a finite number >= 0, got {tol}")
     rates = growth_rates(np.asarray(eigenvalues, dtype=complex), time)
     if rates.ndim == 0:
         raise ValueError("eigenvalues must have at least one axis (the eigenvalues of a matrix)")
     if rates.ndim == 1:  # one linearisation: the rule below on one float, without array overhead
-        top = float(np.max(rates)) if rates.size else -np.inf
+        if rates.size <= 8:  # a few: as floats (numpy's per-call overhead dominates)
+            values = rates.tolist()
+            top = max(values, default=-math.inf)
+            if any(v != v for v in values):  # NaN wins, as in np.max
+                top = math.nan
+        else:
+            top = float(np.max(rates))
         label = Stability.STABLE if top < -tol else Stability.UNSTABLE
-        if abs(top) <= tol or np.isnan(top):
+        if abs(top) <= tol or top != top:
             label = Stability.MARGINAL
         return np.array(label.value, dtype="<U8")
     if rates.shape[-1] == 0:
