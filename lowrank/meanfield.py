@@ -42,7 +42,7 @@ from ._checks import (
 from .dynamics import (
     STABILITY_TOL,
     SolverReport,
-    classify,
+    growth_rates,
     sort_eigenvalues,
     warn_report,
 )
@@ -57,7 +57,9 @@ from .dynamics.solve import (
     _solve,
     newton,
 )
+from .dynamics.stability import _classify_rates, _tol
 from .dynamics.steppers import stepper
+from .loadings import GaussianLoadings, MixtureLoadings
 from .meanfield_kernels import NewtonKernel
 from .meanfield_results import (
     FixedPoint,
@@ -85,6 +87,9 @@ _PHI_SCALES: dict = {}
 _FLIPS: dict = {}
 #: the kappa starts of the searches (``MeanField._starts``), by law, nonlinearity and seed
 _STARTS: dict = {}
+#: the parameters of each law other than g (``parameter_vector`` less its first entry, read-only),
+#: by ``_law_key``: a model built per value of g re-reads none of the law's blocks
+_LAW_PARAMETERS: dict = {}
 #: the compiled systems, by (kind, rank, n_inputs, n_populations, ``Nonlinearity.key``), the key
 #: of ``compile_equations``'s own cache (whose argument checks a model built per parameter value
 #: would otherwise repeat)
@@ -117,7 +122,12 @@ class MeanField:
     """
 
     def __init__(self, loadings, g: float = 0.0, phi="tanh", time: str = "continuous"):
-        if not all(hasattr(loadings, a) for a in ("components", "weights", "rank", "n_inputs")):
+        if type(loadings) not in (GaussianLoadings, MixtureLoadings) and not (
+            hasattr(loadings, "components")
+            and hasattr(loadings, "weights")
+            and hasattr(loadings, "rank")
+            and hasattr(loadings, "n_inputs")
+        ):
             raise TypeError(
                 "loadings must be GaussianLoadings or MixtureLoadings, "
                 f"got {type(loadings).__name__}"
@@ -129,7 +139,7 @@ class MeanField:
         self.rank = loadings.rank
         self.n_inputs = loadings.n_inputs
         self.n_populations = len(loadings.components)
-        self.theta = parameter_vector(loadings, self.g)
+        self.theta = _parameters(loadings, self.g)
         self._phi_scale = self._kappa_scale = None
         self._compiled: dict[str, CompiledEquations] = {}
         self._residuals: dict[tuple, object] = {}  # residual_function's, by (kind, inputs)
@@ -172,9 +182,15 @@ class MeanField:
     def _is_flow(self) -> bool:
         return self.time == "continuous"
 
-    def _stability(self, eigenvalues: np.ndarray, tol: float) -> str:
-        """"stable" / "unstable" / "marginal" of one linearisation in this time convention."""
-        return str(classify(eigenvalues, self.time, tol).item())
+    def _stability(self, eigenvalues: np.ndarray, tol: float, edge: float | None = None) -> str:
+        """"stable" / "unstable" / "marginal" of one linearisation in this time convention
+        (``classify``), with ``edge`` (a real eigenvalue: the edge of the bulk) one more
+        eigenvalue when given; on the growth rates as floats (a few: numpy's per-call overhead
+        dominates)."""
+        rates = growth_rates(eigenvalues, self.time).tolist()
+        if edge is not None:
+            rates.append(edge if self._is_flow else abs(edge) - 1.0)
+        return _classify_rates(rates, _tol(tol))
 
     def _sorted_eigenvalues(self, matrix: np.ndarray) -> np.ndarray:
         """Eigenvalues of ``matrix``, least stable first."""
@@ -438,8 +454,7 @@ class MeanField:
                 False, eq, self._equations("static"), R, P, u, self.theta, chaotic.collapse_rule
             )
             return chaotic
-        eye = np.eye(eq.n_unknowns)
-
+        eye = _eye(eq.n_unknowns)
         theta, static = self.theta, kind == "static"
 
         def residual(y):
@@ -711,7 +726,7 @@ class MeanField:
             res.residual,
             res.iterations,
             res.x.copy(),
-            stability=self._stability(np.concatenate([eig, [edge]]), stability_tol),
+            stability=self._stability(eig, stability_tol, edge),
             stability_tol=stability_tol,
         )
 
@@ -776,15 +791,14 @@ class MeanField:
 
     def _collapsed_point(self, y: np.ndarray, extra: np.ndarray) -> bool:
         """``_collapsed`` at the chaotic unknowns y with extras ``extra``."""
+        return _collapsed_values(*self._collapse_values(y, extra))
+
+    def _collapse_values(self, y: np.ndarray, extra: np.ndarray) -> tuple:
+        """(D_0, log gap, Delta_0 and Delta_inf per population) of a chaotic iterate, as floats
+        (a few: numpy's per-call overhead dominates)."""
         R, P = self.rank, self.n_populations
-        D0, gap = y[R], np.exp(y[R + 1])
-        delta0, delta_inf = extra[P : 2 * P], extra[2 * P : 3 * P]
-        if not (np.isfinite(gap) and np.all(np.isfinite(extra[P : 3 * P]))):
-            return False
-        return bool(
-            gap <= 1e-5 * (1.0 + abs(D0))
-            or np.all(np.abs(delta_inf + delta0) <= 1e-6 * (1.0 + np.abs(delta0)))
-        )
+        D0, log_gap = y[R : R + 2].tolist()
+        return D0, log_gap, extra[P : 2 * P].tolist(), extra[2 * P : 3 * P].tolist()
 
     def _collapse_rule(self, u: np.ndarray):
         """``rule(y, extra) -> bool``: a chaotic Newton iterate y sliding onto a degenerate family
@@ -809,13 +823,16 @@ class MeanField:
         limit = np.log(1e-3)
 
         def rule(y: np.ndarray, extra: np.ndarray) -> bool:
-            if self._collapsed_point(y, extra):
+            values = self._collapse_values(y, extra)
+            if _collapsed_values(*values):
                 return True
-            delta0 = extra[P : 2 * P]
-            edge = np.abs(extra[2 * P : 3 * P] + delta0) <= 1e-3 * (1.0 + np.abs(delta0))
-            if np.all(edge & (delta0 >= 0.01)):
+            D0, log_gap, delta0, delta_inf = values
+            if all(
+                abs(di + d0) <= 1e-3 * (1.0 + abs(d0)) and d0 >= 0.01
+                for d0, di in zip(delta0, delta_inf, strict=True)
+            ):
                 return True
-            if not y[R + 1] <= limit + np.log1p(abs(y[R])):
+            if not log_gap <= limit + np.log1p(abs(D0)):
                 return False
             radius2 = static.value(y[: R + 1], u, self.theta)[1][2 * P]
             return bool(radius2 < 1.0)
@@ -825,7 +842,9 @@ class MeanField:
     def _chaotic_signature(self, y: np.ndarray) -> np.ndarray:
         """(kappa, D_0, D_inf): chaotic solutions compared on the variances, not on log(gap)."""
         R = self.rank
-        return np.concatenate([y[:R], [y[R], y[R] - np.exp(y[R + 1])]])
+        out = y.copy()
+        out[R + 1] = y[R] - np.exp(y[R + 1])
+        return out
 
     def _chaotic_starts(self, static: list, kappa_starts: np.ndarray, fun, u: np.ndarray):
         """Starts of the chaotic system, and the symmetries (sign flips) of its residual ``fun``.
@@ -1202,6 +1221,47 @@ def _report(what: str, searches: list[RootSearch], tol: float, max_iter: int) ->
     return report
 
 
+def _law_key(loadings) -> tuple | None:
+    """Everything ``parameter_vector`` reads from a GaussianLoadings or MixtureLoadings (the
+    structure, the weights and each population's mean and covariance, as bytes with their dtypes
+    and shapes), or None for another type of law (whose blocks may be computed otherwise)."""
+    kind = type(loadings)
+    if kind is GaussianLoadings:
+        comps, weights = (loadings,), b""  # weights 1
+    elif kind is MixtureLoadings:
+        comps, w = loadings.components, loadings.weights
+        if any(type(c) is not GaussianLoadings for c in comps):
+            return None
+        weights = (w.dtype.str, w.shape, w.tobytes())
+    else:
+        return None
+    key = [kind, loadings.rank, loadings.n_inputs, len(comps), weights]
+    for c in comps:
+        mean, cov = c.mean, c.cov
+        key += [mean.dtype.str, mean.shape, mean.tobytes(), cov.dtype.str, cov.shape, cov.tobytes()]
+    return tuple(key)
+
+
+def _parameters(loadings, g: float) -> np.ndarray:
+    """``parameter_vector(loadings, g)``: the entries other than g made once per law
+    (``_LAW_PARAMETERS``; the key is the law's content, so a law changed in place is read
+    again), copied into a new vector with g first."""
+    key = _law_key(loadings)
+    if key is None:
+        return parameter_vector(loadings, g)
+    rest = _LAW_PARAMETERS.get(key)
+    if rest is None:
+        rest = parameter_vector(loadings, 0.0)[1:]
+        rest.setflags(write=False)
+        if len(_LAW_PARAMETERS) >= 256:  # a bounded memo
+            _LAW_PARAMETERS.clear()
+        _LAW_PARAMETERS[key] = rest
+    theta = np.empty(rest.size + 1)
+    theta[0] = g
+    theta[1:] = rest
+    return theta
+
+
 @functools.cache
 def _symmetry_kappas(rank: int) -> tuple[np.ndarray, ...]:
     """The three generic kappa directions of ``MeanField._symmetry_samples`` (in units of the
@@ -1236,7 +1296,27 @@ def _eigenvalues(matrix: np.ndarray) -> np.ndarray:
     return np.array([first, second], dtype=complex)
 
 
+@functools.cache
+def _eye(n: int) -> np.ndarray:
+    """The n x n identity, made once (read-only)."""
+    eye = np.eye(n)
+    eye.setflags(write=False)
+    return eye
+
+
+def _collapsed_values(D0: float, log_gap: float, delta0: list, delta_inf: list) -> bool:
+    """``MeanField._collapsed_point`` on ``MeanField._collapse_values``: the gap D_0 - D_inf
+    below 1e-5 (1 + |D_0|), or Delta_inf within 1e-6 (1 + |Delta_0|) of -Delta_0 in every
+    population; False where any of them is not finite."""
+    gap = float(np.exp(log_gap))  # numpy's exp, as before (math.exp may round differently)
+    if not (math.isfinite(gap) and all(map(math.isfinite, delta0 + delta_inf))):
+        return False
+    return gap <= 1e-5 * (1.0 + abs(D0)) or all(
+        abs(di + d0) <= 1e-6 * (1.0 + abs(d0)) for d0, di in zip(delta0, delta_inf, strict=True)
+    )
+
+
 def _by_kappa(point) -> tuple:
     """Sort key of solutions: by |kappa|, then by kappa (rounded, so the order is reproducible)."""
     kappa = point.kappa.tolist()
-    return round(math.hypot(*kappa), 8), tuple(round(k, 8) for k in kappa)
+    return round(math.hypot(*kappa), 8), tuple([round(k, 8) for k in kappa])

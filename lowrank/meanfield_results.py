@@ -28,13 +28,18 @@ __all__ = [
 ]
 
 
+#: the values of ``Stability``, as plain strings
+_STABILITIES = frozenset(s.value for s in Stability)
+
+
 def _settle_stability(point) -> None:
     """Make ``stability``, ``stable`` and ``marginal`` of a solution agree (``stability`` wins)."""
     if point.stability is None:
         point.stability = (
             "stable" if point.stable else ("marginal" if point.marginal else "unstable")
         )
-    point.stability = Stability(point.stability).value
+    if not (type(point.stability) is str and point.stability in _STABILITIES):
+        point.stability = Stability(point.stability).value  # checked (ValueError if unknown)
     point.stable = point.stability == "stable"
     point.marginal = point.stability == "marginal"
 

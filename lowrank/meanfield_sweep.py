@@ -37,16 +37,16 @@ SEARCH_EVERY = 20
 FOLLOW_STEP = 0.25
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class _Track:
     """A state followed by ``stationary_states_along``: the state, its unknowns, the sign of the
-    determinant of its residual Jacobian, its bulk radius and the parameter value; the unknowns
-    and value one step before (for the secant predictor; None when unknown); and (i, s) when it
-    is the image s x of the i-th state under a symmetry of the equations (its predictor); the
-    coordinates in which states are compared (``_signature``); the unknowns and value two
-    steps before (for the quadratic predictor; None when unknown); and whether the state was
-    continued by Newton from ``previous`` (else ``previous`` is only the nearest state of the
-    step before, as after a search)."""
+    determinant of its residual Jacobian, its bulk radius and the parameter value; the unknowns,
+    value and ``_signature`` one step before (for the secant predictor; None when unknown); and
+    (i, s) when it is the image s x of the i-th state under a symmetry of the equations (its
+    predictor); the coordinates in which states are compared (``_signature``); the unknowns,
+    value and signature two steps before (for the quadratic predictor; None when unknown); and
+    whether the state was continued by Newton from ``previous`` (else ``previous`` is only the
+    nearest state of the step before, as after a search)."""
 
     state: StationaryState
     x: np.ndarray
@@ -111,28 +111,32 @@ def _tracks(mf: MeanField, found: list, symmetries: dict, value: float, old: lis
     same kind, stability, sign of the Jacobian's determinant and side of bulk radius 1 (a wrong
     pick only costs a search: Newton then ends far from the prediction)."""
     tracks: list[_Track] = []
+    points: list[list] = []  # the unknowns of each track, as floats (a few: no numpy calls)
+    flips = {kind: [(f, f.tolist()) for f in fs] for kind, fs in symmetries.items()}
     for state, res in found:
         chaotic = state.chaotic
         track = _Track(state, res.x.copy(), _det_sign(res.jacobian), state.bulk_radius, value)
+        x = track.x.tolist()
+        radius = SAME_ATOL + SAME_RTOL * max(map(abs, x))
         for i, other in enumerate(tracks):
             if other.state.chaotic != chaotic:
                 continue
-            for flip in symmetries[chaotic]:
-                image = flip * other.x
-                if np.max(np.abs(image - track.x)) <= SAME_ATOL + SAME_RTOL * np.max(
-                    np.abs(track.x)
-                ):
+            for flip, signs in flips[chaotic]:
+                if _distance(list(map(operator.mul, signs, points[i])), x) <= radius:
                     track.mirror = (i, flip)
                     break
             if track.mirror is not None:
                 break
         tracks.append(track)
+        points.append(x)
+    old = [(_invariants(t), t) for t in old if t.value != value]
     for track in tracks:  # the predictor: the nearest old state with the same invariants
-        alike = [t for t in old if _invariants(t) == _invariants(track) and t.value != value]
+        invariants = _invariants(track)
+        alike = [t for kept, t in old if kept == invariants]
         if alike:
             dist = [_distance(t.sig, track.sig) for t in alike]
             nearest = alike[int(np.argmin(dist))]
-            track.previous = (nearest.x, nearest.value)
+            track.previous = (nearest.x, nearest.value, nearest.sig)
     return tracks
 
 
@@ -147,7 +151,9 @@ def _det_sign(matrix: np.ndarray) -> float:
     else:
         sign, logdet = np.linalg.slogdet(matrix)
         return float(sign) if np.isfinite(logdet) else 0.0
-    return float(np.sign(det)) if np.isfinite(det) else 0.0
+    if not math.isfinite(det):
+        return 0.0
+    return 1.0 if det > 0.0 else (-1.0 if det < 0.0 else 0.0)
 
 
 def _where(state: StationaryState) -> str:
@@ -187,36 +193,33 @@ def _follow(
     funs = {False: mf._residual("static", u)}
     if any(t.state.chaotic for t in tracks):
         funs[True] = mf._residual("chaotic", u)
+    stops = {kind: getattr(fun, "collapse_rule", None) for kind, fun in funs.items()}
+    iterations = min(max_iter, FOLLOW_ITER)
     new: list[_Track] = []
     misses: list[float] = []
     nit = nfev = 0
     for t in tracks:
         chaotic = t.state.chaotic
-        guesses = [t.x]
+        fun = funs[chaotic]
         if t.mirror is not None:
             i, flip = t.mirror
-            guesses.insert(0, flip * new[i].x)
+            guesses = (flip * new[i].x, t.x)
         elif t.previous is not None:
-            guesses.insert(0, _secant(t, value))
+            guesses = (_secant(t, value), t.x)
         else:  # the tangent predictor: one Newton step of ``mf`` from the old state
-            F, J, _ = funs[chaotic](t.x)
+            guesses = (t.x,)
+            F, J, _ = fun(t.x)
             nfev += 1
             if np.all(np.isfinite(J)) and np.all(np.isfinite(F)):
                 try:
-                    guesses.insert(0, t.x - np.linalg.solve(J, F))
+                    guesses = (t.x - np.linalg.solve(J, F), t.x)
                 except np.linalg.LinAlgError:  # singular: no tangent
                     pass
-        for y0 in guesses:
-            y0 = y0.copy()
+        for y0 in guesses:  # (newton copies its start)
             if not chaotic and mf.g == 0:
+                y0 = y0.copy()
                 y0[-1] = 0.0
-            res = newton(
-                funs[chaotic],
-                y0,
-                tol=tol,
-                max_iter=min(max_iter, FOLLOW_ITER),
-                stop=getattr(funs[chaotic], "collapse_rule", None),
-            )
+            res = newton(fun, y0, tol=tol, max_iter=iterations, stop=stops[chaotic])
             nit, nfev = nit + res.iterations, nfev + res.nfev
             admissible = mf._chaotic_admissible(res) if chaotic else res.x[-1] >= -1e-12
             if res.converged and admissible:
@@ -247,7 +250,7 @@ def _follow(
                 sign,
                 state.bulk_radius,
                 value,
-                (t.x, t.value),
+                (t.x, t.value, t.sig),
                 t.mirror,
                 after,
                 earlier,
@@ -278,23 +281,21 @@ def _secant(t: _Track, value: float) -> np.ndarray:
     O(step^2) on a smooth branch: Newton then often converges one step sooner), in (kappa, D)
     for a static state and in (kappa, D_0, D_inf) for a chaotic one (the gap of a chaotic state
     born at a static one grows linearly, its logarithm does not)."""
-    last_x, last_value = t.previous
-    if last_value == t.value:
+    _, p1, last = t.previous
+    p0, now = t.value, t.sig
+    if p1 == p0:
         return t.x.copy()
-    chaotic = t.state.chaotic
-    now, last = t.sig, _signature(last_x, chaotic)
-    p0, p1 = t.value, last_value
     if t.earlier is None or t.earlier[1] in (p0, p1):
         w0 = (value - p1) / (p0 - p1)
-        guess = [w0 * a + (1.0 - w0) * b for a, b in zip(now, last, strict=True)]
+        w1 = 1.0 - w0
+        guess = [w0 * a + w1 * b for a, b in zip(now, last, strict=True)]
     else:  # Lagrange interpolation through the three points
-        p2 = t.earlier[1]
+        _, p2, earlier = t.earlier
         w0 = (value - p1) * (value - p2) / ((p0 - p1) * (p0 - p2))
         w1 = (value - p0) * (value - p2) / ((p1 - p0) * (p1 - p2))
         w2 = (value - p0) * (value - p1) / ((p2 - p0) * (p2 - p1))
-        earlier = _signature(t.earlier[0], chaotic)
         guess = [w0 * a + w1 * b + w2 * c for a, b, c in zip(now, last, earlier, strict=True)]
-    if chaotic:
+    if t.state.chaotic:
         gap = guess[-2] - guess[-1]
         if not gap > 0.0:
             return t.x.copy()

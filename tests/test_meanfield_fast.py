@@ -18,7 +18,7 @@ import lowrank.meanfield_kernels as kernels
 from lowrank import GaussianLoadings, MeanField
 from lowrank._checks import ConvergenceWarning
 from lowrank.dynamics.solve import newton
-from lowrank.meanfield_sweep import _secant, _Track
+from lowrank.meanfield_sweep import _secant, _signature, _Track
 from lowrank.quadrature import (
     MAX_KERNEL,
     MAX_LATTICE,
@@ -289,8 +289,9 @@ def _track(chaotic, history):
     state = State()
     state.chaotic = chaotic
     (p0, s0), (p1, s1), (p2, s2) = history
-    return _Track(state, unknowns(s2), 1.0, 0.5, p2, (unknowns(s1), p1), None, None,
-                  (unknowns(s0), p0))
+    x0, x1 = unknowns(s0), unknowns(s1)
+    return _Track(state, unknowns(s2), 1.0, 0.5, p2, (x1, p1, _signature(x1, chaotic)), None,
+                  None, (x0, p0, _signature(x0, chaotic)))
 
 
 @pytest.mark.parametrize("chaotic", [False, True])

@@ -64,6 +64,26 @@ def sort_eigenvalues(eigenvalues, time: str) -> np.ndarray:
     return np.take_along_axis(ev, order, axis=-1)
 
 
+def _tol(tol) -> float:
+    """``tol`` checked: a finite float >= 0."""
+    tol = float(tol)
+    if not (math.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a finite number >= 0, got {tol}")
+    return tol
+
+
+def _classify_rates(rates: list, tol: float) -> str:
+    """``classify`` of one linearisation given the growth rates of its eigenvalues as a list of
+    floats (a few: without numpy's per-call overhead); ``tol`` checked (``_tol``)."""
+    top = max(rates, default=-math.inf)
+    if any(v != v for v in rates):  # NaN wins, as in np.max
+        top = math.nan
+    label = Stability.STABLE if top < -tol else Stability.UNSTABLE
+    if abs(top) <= tol or top != top:
+        label = Stability.MARGINAL
+    return label.value
+
+
 def classify(eigenvalues, time: str, tol: float = STABILITY_TOL) -> np.ndarray:
     """Classify linearisations as stable / unstable / marginal.
 
@@ -82,24 +102,14 @@ def classify(eigenvalues, time: str, tol: float = STABILITY_TOL) -> np.ndarray:
         linearisation with no eigenvalue (n = 0) is stable; one with a NaN eigenvalue is marginal
         (undecided).
     """
-    tol = float(tol)
-    if not (math.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite number >= 0, got {tol}")
+    tol = _tol(tol)
     rates = growth_rates(np.asarray(eigenvalues, dtype=complex), time)
     if rates.ndim == 0:
         raise ValueError("eigenvalues must have at least one axis (the eigenvalues of a matrix)")
     if rates.ndim == 1:  # one linearisation: the rule below on one float, without array overhead
         if rates.size <= 8:  # a few: as floats (numpy's per-call overhead dominates)
-            values = rates.tolist()
-            top = max(values, default=-math.inf)
-            if any(v != v for v in values):  # NaN wins, as in np.max
-                top = math.nan
-        else:
-            top = float(np.max(rates))
-        label = Stability.STABLE if top < -tol else Stability.UNSTABLE
-        if abs(top) <= tol or top != top:
-            label = Stability.MARGINAL
-        return np.array(label.value, dtype="<U8")
+            return np.array(_classify_rates(rates.tolist(), tol), dtype="<U8")
+        return np.array(_classify_rates([float(np.max(rates))], tol), dtype="<U8")
     if rates.shape[-1] == 0:
         top = np.full(rates.shape[:-1], -np.inf)
     else:
