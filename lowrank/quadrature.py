@@ -388,20 +388,11 @@ def _trapezoid_weights(h: float, sd: float, half: int, out: np.ndarray) -> None:
 @njit(cache=True)
 def _gauss_weights(hz: float, half: int, out: np.ndarray) -> None:
     """out[half + j] = out[half - j] = hz exp(-(j hz)^2 / 2) / sqrt(2 pi), j = 0 .. half: the
-    weights of the trapezoidal rule with spacing hz in the standard variable z, by the
-    recurrence of ``GAUSS_REFRESH`` (the ratio of two neighbours is exp(-hz^2 (2 j + 1) / 2))."""
-    scale = hz * _INV_SQRT_2PI
-    step = math.exp(-hz * hz)
-    value = ratio = 0.0
-    for j in range(half + 1):
-        if j % GAUSS_REFRESH == 0:
-            value = scale * math.exp(-0.5 * (j * hz) ** 2)
-            ratio = math.exp(-0.5 * hz * hz * (2 * j + 1))
-        else:
-            value *= ratio
-            ratio *= step
-        out[half + j] = value
-        out[half - j] = value
+    weights of the trapezoidal rule with spacing hz in the standard variable z (the right half by
+    ``_shifted_weights``, mirrored)."""
+    _shifted_weights(0.0, hz, half + 1, out, half)
+    for j in range(1, half + 1):
+        out[half - j] = out[half + j]
 
 
 @njit(cache=True)
