@@ -45,7 +45,8 @@ P = 1, 6% with P = 2, under 1% with P = 3).
 
 The first accepted P is the answer. When no P up to ``max_populations`` is accepted, the smallest
 P whose draws pass is returned (else the P whose draws agreed most often, among equals the one
-whose mean-field count is nearest the observed one, then the smallest), not accepted, with a
+whose mean-field count is nearest the observed one, then one whose mean-field positions agree,
+then the smallest), not accepted, with a
 warning: the reported prediction is then the least wrong of the mean fields tried, and a
 bifurcation it misses by one attractor is not reported as a loss of all of them. As evidence
 each P also records the count of one network drawn at ``large_N`` (cheap:
@@ -106,7 +107,8 @@ class PopulationChoice:
         "resample": P passed the test, its draws and its mean field (False: no P up to the
         largest tried did; P is then the smallest whose draws passed though its mean field
         disagrees, else the one whose draws agreed most often, among equals the one whose
-        mean-field count is nearest the observed count, then the smallest). Always True for
+        mean-field count is nearest the observed count, then one whose mean-field positions
+        agree, then the smallest). Always True for
         "bic" and "fixed".
     evidence : list of dict
         One entry per P tried (empty for "bic" and "fixed"), with keys ``P``,
@@ -630,9 +632,11 @@ def choose_populations(
         ))
     elif finite:  # the smallest P whose draws pass, though its mean field disagrees
         best = finite[0]
-    else:  # the best draws; among equals, the mean field (the prediction) nearest the count
+    else:  # the best draws; among equals, the mean field (the prediction) nearest the count,
+        # then one that also places its attractors where the network has them
         best = max(range(len(evidence)), key=lambda i: (
-            evidence[i]["agreement"], -_count_distance(evidence[i], observed), -i,
+            evidence[i]["agreement"], -_count_distance(evidence[i], observed),
+            evidence[i]["positions_agree"], -i,
         ))
     choice = PopulationChoice(
         evidence[best]["P"], laws[best], "resample", evidence[best]["accepted"], evidence,

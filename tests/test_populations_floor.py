@@ -142,25 +142,31 @@ def test_fallback_prefers_the_mean_field_nearest_the_count_among_equal_draws(mon
     """No P passes: among the P whose draws agree equally often (here all, 1 of 4), the one whose
     mean field (the prediction) has the observed count is returned, not merely the smallest;
     with none, the one whose count is nearest (observed 7: mean fields 2, 5, 6 -> P = 3); with
-    equal distances, the smallest. The per-P test is replaced by hand-written evidence."""
+    equal distances, one whose mean-field positions agree with the network's (the third case
+    below: P = 3), then the smallest. The per-P test is replaced by hand-written evidence."""
     from lowrank import populations
 
-    def evidence_of(counts, observed):
+    def evidence_of(counts, observed, agree):
         def fake(law, *args, **kwargs):
             P = len(getattr(law, "components", [law]))
             return {"resampled_stable": [2, 2, 2, 4], "large_N_stable": 2,
                     "meanfield_stable": counts[P - 1], "accuracy": None,
                     "agreement": 0.25, "complete": True, "resampled_accepted": False,
                     "meanfield_agrees": counts[P - 1] == observed, "accepted": False,
-                    "meanfield_position_error": None, "positions_agree": True}
+                    "meanfield_position_error": None if agree[P - 1] else 0.5,
+                    "positions_agree": agree[P - 1]}
         return fake
 
     rows = GaussianLoadings.fit(
         np.random.default_rng(0).standard_normal((300, 3)), 1, 1
     ).sample(300, seed=1)
-    cases = [((2, 2, 4), 4, 3), ((2, 2, 2), 4, 1), ((2, 5, 6), 7, 3), ((2, 8, 6), 7, 2)]
-    for counts, observed, expected in cases:
-        monkeypatch.setattr(populations, "_evaluate", evidence_of(counts, observed))
+    every = (True, True, True)
+    cases = [((2, 2, 4), 4, every, 3), ((2, 2, 2), 4, every, 1),
+             ((2, 4, 4), 4, (True, False, True), 3),
+             ((2, 4, 4), 4, (False, False, False), 2), ((2, 5, 6), 7, every, 3),
+             ((2, 8, 6), 7, every, 2)]
+    for counts, observed, agree, expected in cases:
+        monkeypatch.setattr(populations, "_evaluate", evidence_of(counts, observed, agree))
         with pytest.warns(ConvergenceWarning, match="agreed best"):
             choice = choose_populations(rows, 1, 1, observed_stable=observed, time="discrete",
                                         max_populations=3, seed=0)
