@@ -83,6 +83,8 @@ __all__ = [
 SAME_ATOL = SAME_RTOL = 1e-5
 #: max |phi| on [-3, 3] of each nonlinearity (by ``Nonlinearity.key``), computed once a session
 _PHI_SCALES: dict = {}
+#: most entries of each memo below (``_remember``)
+MEMO_SIZE = 256
 #: the sign flips of the residuals (``MeanField._flips``), by law, inputs and nonlinearity
 _FLIPS: dict = {}
 #: the kappa starts of the searches (``MeanField._starts``), by law, nonlinearity and seed
@@ -224,9 +226,7 @@ class MeanField:
         starts = _STARTS.get(key)
         if starts is None:
             starts = self._make_starts(n_starts, seed)
-            if len(_STARTS) >= 256:  # a bounded memo
-                _STARTS.clear()
-            _STARTS[key] = starts
+            _remember(_STARTS, key, starts)
         return starts.copy()
 
     def _make_starts(self, n_starts: int, seed) -> np.ndarray:
@@ -497,9 +497,7 @@ class MeanField:
             flips = self._check_symmetries(fun, samples())
             if flips is None:  # not finite at a sample: none here, checked again next time
                 return []
-            if len(_FLIPS) >= 256:  # a bounded memo
-                _FLIPS.clear()
-            _FLIPS[key] = flips
+            _remember(_FLIPS, key, flips)
         return [f.copy() for f in flips]
 
     def _symmetries(self, fun, samples: np.ndarray) -> list[np.ndarray]:
@@ -1221,6 +1219,14 @@ def _report(what: str, searches: list[RootSearch], tol: float, max_iter: int) ->
     return report
 
 
+def _remember(memo: dict, key, value) -> None:
+    """memo[key] = value in one of the module's memos, emptied first once it holds MEMO_SIZE
+    entries (a bound on what a long session of many laws keeps)."""
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+    memo[key] = value
+
+
 def _law_key(loadings) -> tuple | None:
     """Everything ``parameter_vector`` reads from a GaussianLoadings or MixtureLoadings (the
     structure, the weights and each population's mean and covariance, as bytes with their dtypes
@@ -1253,9 +1259,7 @@ def _parameters(loadings, g: float) -> np.ndarray:
     if rest is None:
         rest = parameter_vector(loadings, 0.0)[1:]
         rest.setflags(write=False)
-        if len(_LAW_PARAMETERS) >= 256:  # a bounded memo
-            _LAW_PARAMETERS.clear()
-        _LAW_PARAMETERS[key] = rest
+        _remember(_LAW_PARAMETERS, key, rest)
     theta = np.empty(rest.size + 1)
     theta[0] = g
     theta[1:] = rest
