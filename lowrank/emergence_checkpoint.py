@@ -139,6 +139,16 @@ class Prediction:
         away from the origin)."""
         return float(np.median(self.relative_errors)) if self.relative_errors.size else None
 
+    @property
+    def resampled_stable(self) -> list[int] | None:
+        """Stable attractors of each network the resampling test drew from the chosen P's law at
+        the trained network's own size (``lowrank.populations.choose_populations``); None when
+        P was not chosen by resampling (or its law was too fine to draw at that size)."""
+        for entry in self.population_evidence:
+            if entry["P"] == self.populations and not entry.get("skipped"):
+                return [int(count) for count in entry["resampled_stable"]]
+        return None
+
 
 def relative_errors(predicted: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distances of optimally matched points and their errors relative to the observed |kappa|.
@@ -234,8 +244,9 @@ class CheckpointAnalysis:
         """The table row (JSON-ready): checkpoint, epoch, loss, the two outlier counts, the main
         prediction's and the observed attractor counts (stable points plus stable manifolds),
         P and how it was chosen, the match, the position error, the counts and errors of the
-        "truncated", "bulk" and "resolvent" predictions (None where not made), and the
-        finite-size check."""
+        "truncated", "bulk" and "resolvent" predictions (None where not made), the counts of
+        the networks drawn from the chosen law at the trained size (``resampled_stable``) and
+        the finite-size check at large N."""
         main = self.main
         finite = main.finite_size or {}
         beside = {}
@@ -268,6 +279,7 @@ class CheckpointAnalysis:
             "max_distance": float(main.distances.max()) if main.distances.size else None,
             "position_error": main.position_error,
             **beside,
+            "resampled_stable": main.resampled_stable,
             "finite_size_N": finite.get("N"),
             "finite_size_stable": finite.get("stable"),
             "fit_converged": main.fit_converged,

@@ -164,7 +164,11 @@ class EmergenceReport:
             ``checkpoints`` (those with that prediction), ``median_position_error`` (median over
             the checkpoints of their median relative error, None without any),
             ``last_position_error``, ``finite_size_matches`` (checkpoints whose large-N
-            resampled network settles on the observed count) and ``finite_size_checkpoints``.
+            resampled network settles on the observed count), ``finite_size_checkpoints``, and,
+            over the checkpoints whose counts differ and whose P was chosen by resampling,
+            ``resampled_draws`` (networks drawn there from the chosen law at the trained size)
+            and ``resampled_observed`` (those of them with the observed count: a count the law
+            itself gives at this size, a finite-size effect rather than an error of the fit).
         """
         chosen = [
             (a, a.predictions[prediction or a.prediction])
@@ -173,6 +177,11 @@ class EmergenceReport:
         ]
         errors = [p.position_error for _, p in chosen if p.position_error is not None]
         checked = [(a, p.finite_size) for a, p in chosen if p.finite_size is not None]
+        differ = [
+            (a.observed_attractors, p.resampled_stable)
+            for a, p in chosen
+            if p.n_attractors != a.observed_attractors and p.resampled_stable is not None
+        ]
         return {
             "prediction": prediction or (self.analyses[-1].prediction if self.analyses else None),
             "matches": sum(p.n_attractors == a.observed_attractors for a, p in chosen),
@@ -181,6 +190,8 @@ class EmergenceReport:
             "last_position_error": chosen[-1][1].position_error if chosen else None,
             "finite_size_matches": sum(f["stable"] == a.observed_attractors for a, f in checked),
             "finite_size_checkpoints": len(checked),
+            "resampled_draws": sum(len(draws) for _, draws in differ),
+            "resampled_observed": sum(draws.count(observed) for observed, draws in differ),
         }
 
     def summary(self) -> str:
@@ -213,6 +224,12 @@ class EmergenceReport:
             text += (
                 f"; large-N resampled networks match at {main['finite_size_matches']} of "
                 f"{main['finite_size_checkpoints']}"
+            )
+        if main["resampled_draws"]:
+            text += (
+                f"; where the counts differ, {main['resampled_observed']} of "
+                f"{main['resampled_draws']} networks drawn from the fitted law at the trained "
+                "size have the observed count"
             )
         return text
 

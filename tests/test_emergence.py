@@ -1,12 +1,15 @@
 """emergence: crossings and attractor counts against analytic cases and published results."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
 from lowrank import GaussianLoadings, LowRankNetwork, emergence, load_turner2023, project
+from lowrank.emergence_checkpoint import CheckpointAnalysis, Prediction
+from lowrank.emergence_report import EmergenceReport
 from lowrank.training import Checkpoint, TrainingRun
 from lowrank.turner2023 import data_dir, missing_data_message
 
@@ -117,7 +120,11 @@ def test_populations_chosen_by_resampling_by_default():
     assert row["populations_accepted"] and row["fit_converged"]  # two flags, two questions
     assert row["population_evidence"][0]["P"] == 1 and row["population_evidence"][0]["accepted"]
     assert row["observed_stable"] == row["predicted_stable"] == 2
+    # every whitened draw has sample overlap exactly 2 > 1: two stable points each (pitchfork)
+    assert row["resampled_stable"] == [2, 2, 2, 2]
+    assert report.agreement()["resampled_draws"] == 0  # drawn only where the counts differ
     assert "P = 1 (chosen by resampling)" in report.summary()
+    assert "networks drawn from the fitted law" not in report.summary()
     assert "1:2,2,2,2*" in report.format_table()
 
 
@@ -161,3 +168,34 @@ def test_law_is_the_marginal_of_m_n_bias_and_attractors_are_at_zero_input():
     rows = np.column_stack([net.m, net.n, bias])
     np.testing.assert_allclose(law_fit.mean, rows.mean(axis=0), atol=1e-12)
     np.testing.assert_allclose(law_fit.cov, np.cov(rows.T, bias=True), atol=1e-10)
+
+
+def _analysis(epoch, predicted, observed, P, draws):
+    """A checkpoint whose main prediction has ``predicted`` attractors with P chosen by
+    resampling, the chosen P's draws at the trained size having the counts ``draws``."""
+    evidence = [{"P": p, "resampled_stable": list(draws) if p == P else [0, 0]}
+                for p in range(1, P + 1)]
+    main = Prediction("own", np.zeros((0, 1)), np.zeros(0, bool), np.zeros(0, bool), predicted,
+                      populations=P, population_method="resample",
+                      population_evidence=evidence)
+    return CheckpointAnalysis(epoch, epoch, 0.0, np.zeros(0), np.zeros(0), {"own": main}, "own",
+                              np.zeros(0, bool), observed)
+
+
+def test_where_counts_differ_the_laws_own_draws_are_counted():
+    """Hand-written checkpoints: counts differ at two (network 4 vs mean field 2, its law's draws
+    [2, 4, 4, 2]; network 0 vs 2, draws [2, 2, 2, 2]) and agree at one (its draws are not
+    counted); a P given by hand has no draws. 2 of the 8 draws where the counts differ have the
+    network's count."""
+    analyses = [_analysis(0, 1, 1, 1, [1, 1, 1, 1]), _analysis(1, 2, 4, 3, [2, 4, 4, 2]),
+                _analysis(2, 2, 0, 2, [2, 2, 2, 2])]
+    report = EmergenceReport(analyses, "discrete", 1, [np.zeros(1)] * 3, [0, 1, 2])
+    assert [r["resampled_stable"] for r in report.table()] == [[1, 1, 1, 1], [2, 4, 4, 2],
+                                                               [2, 2, 2, 2]]
+    agreement = report.agreement()
+    assert (agreement["matches"], agreement["resampled_draws"],
+            agreement["resampled_observed"]) == (1, 8, 2)
+    assert ("where the counts differ, 2 of 8 networks drawn from the fitted law at the trained "
+            "size have the observed count") in report.summary()
+    given = replace(analyses[1].main, population_method="fixed", population_evidence=[])
+    assert given.resampled_stable is None
