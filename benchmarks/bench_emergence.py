@@ -32,7 +32,8 @@ at the last checkpoint; every predicted bifurcation within one checkpoint interv
 
 Run:  python benchmarks/bench_emergence.py [--quick] [--seeds 3] [--checkpoints 8]
           [--tasks ...] [--kinds ...] [--cache benchmarks/out/emergence_runs] [--data DIR]
-          [--no-turner] [--only TEXT ...] [--train-only] [--table-timing] [--json FILE]
+          [--no-turner] [--only TEXT ...] [--train-only] [--table-timing] [--seed S]
+          [--json FILE]
 ``--quick``: 1 seed, 1- and 2-bit flip-flops, 3 checkpoints, no Turner & Barak run.
 """
 
@@ -136,13 +137,14 @@ def _within(item) -> tuple[bool | None, bool]:
     return None, False
 
 
-def timing(report, rows: list[dict], located: bool) -> tuple[int, int, int, int, str]:
+def timing(report, rows: list[dict], located: bool, seed: int = 0
+           ) -> tuple[int, int, int, int, str]:
     """(bifurcations predicted within one interval, bifurcations, the same two counting only the
     paired ones, i.e. those both the prediction and the network make, source): the located ones
     of ``report.bifurcations()`` when ``located`` and the report has them, else from the table."""
     if located and hasattr(report, "bifurcations"):
         try:
-            items = list(report.bifurcations())
+            items = list(report.bifurcations(seed=seed))
         except Exception as exc:  # noqa: BLE001 - a benchmark reports and falls back
             print(f"  report.bifurcations() failed ({type(exc).__name__}: {exc}); using the table")
         else:
@@ -164,19 +166,19 @@ def timing(report, rows: list[dict], located: bool) -> tuple[int, int, int, int,
 
 
 def analyse(name: str, kind: str, run, count: int, trained_s: float, located: bool,
-            prediction: str = "resolvent") -> dict:
+            prediction: str = "resolvent", seed: int = 0) -> dict:
     picks = spread(len(run.checkpoints), count)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", lowrank.ConvergenceWarning)
-        report = lowrank.emergence(run, checkpoints=picks, prediction=prediction)
+        report = lowrank.emergence(run, checkpoints=picks, prediction=prediction, seed=seed)
     seconds = time.perf_counter() - start
     rows = report.table()
     matches = [counts_match(r) for r in rows]
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as timing_caught:
         warnings.simplefilter("always", lowrank.ConvergenceWarning)
-        hits, events, paired_hits, paired, source = timing(report, rows, located)
+        hits, events, paired_hits, paired, source = timing(report, rows, located, seed)
     timing_s = time.perf_counter() - start
     caught = caught + timing_caught
     summary = report.summary() if hasattr(report, "summary") else None
@@ -294,6 +296,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", help="also write the per-run results and totals here")
     parser.add_argument("--prediction", choices=FULL_RANK_PREDICTIONS, default="resolvent",
                         help="main prediction of full-rank runs (all are reported)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="emergence's seed (fits, draws, searches); the default is its own")
     parser.add_argument(
         "--table-timing",
         action="store_true",
@@ -352,7 +356,7 @@ def main(argv=None) -> int:
     for name, kind, run, seconds in runs:
         try:
             result = analyse(name, kind, run, count, seconds, not args.table_timing,
-                             args.prediction)
+                             args.prediction, args.seed)
         except Exception as exc:  # noqa: BLE001 - one failing run must not hide the others
             print(f"{name:52s} {kind:6s} FAILED: {type(exc).__name__}: {exc}", flush=True)
             failed.append({"run": name, "kind": kind, "error": f"{type(exc).__name__}: {exc}"})

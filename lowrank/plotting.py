@@ -63,7 +63,9 @@ def plot_emergence(report, portraits: int = 3):
     Left: attractor counts against the epoch, as steps at the analysed checkpoints (dotted
     verticals): observed, predicted (main prediction) and, for a full-rank network, the
     predictions beside it (legend inside the panel); thin steps give the eigenvalues past the
-    stability boundary and outside the bulk at every checkpoint. Middle: the leading eigenvalues
+    stability boundary and outside the bulk at every checkpoint; once ``report.bifurcations()``
+    has run, its located changes are marked along the bottom (observed and predicted epoch joined,
+    dashed orange when more than one checkpoint interval apart). Middle: the leading eigenvalues
     at every checkpoint, coloured by epoch (colour bar), with the stability boundary and the bulk
     edge. Right: kappa
     planes at up to ``portraits`` analysed checkpoints whose attractors are not all at the origin
@@ -117,6 +119,7 @@ def plot_emergence(report, portraits: int = 3):
                     where="post", color=colour, ms=8, label=f"predicted ({names[method]})")
     for e in ep:
         ax.axvline(e, color="0.6", lw=0.7, ls=":", zorder=0)
+    _plot_bifurcations(ax, getattr(report, "_bifurcations", None))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch (dotted: analysed checkpoints)")
     ax.set_ylabel("count")
@@ -181,6 +184,32 @@ def plot_emergence(report, portraits: int = 3):
     fig.suptitle("\n".join(lines), fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _plot_bifurcations(ax, events) -> None:
+    """The located changes of ``EmergenceReport.bifurcations()`` (when computed) along the
+    bottom of the counts panel: observed (triangle up) and predicted (triangle down) epochs, a
+    pair joined by a line, solid when within one checkpoint interval, dashed orange when not;
+    an unpaired change alone, at its side's marker."""
+    if not events:
+        return
+    from matplotlib.transforms import blended_transform_factory
+
+    at = blended_transform_factory(ax.transData, ax.transAxes)  # x: epoch, y: panel fraction
+    y = 0.04
+    for event in {tuple(sorted(e.items())) for e in events}:  # one per event, not per attractor
+        e = dict(event)
+        pred, obs = e["predicted_epoch"], e["observed_epoch"]
+        if pred is not None and obs is not None:
+            on_time = e["within_interval"]
+            ax.plot([pred, obs], [y, y], "-" if on_time else "--", transform=at, lw=1.2,
+                    color="0.3" if on_time else "C1")
+        if obs is not None:
+            ax.plot(obs, y, "^", transform=at, color="C0", ms=6)
+        if pred is not None:
+            ax.plot(pred, y, "v", transform=at, color="C3", ms=6)
+    ax.plot([], [], "^", color="C0", ms=6, label="located change, observed")
+    ax.plot([], [], "v", color="C3", ms=6, label="located change, predicted")
 
 
 def _extent(kappa: np.ndarray) -> float:

@@ -74,6 +74,22 @@ def test_report_plot(tmp_path):
     assert len(report.format_table().splitlines()) == 1 + len(report.analyses)
 
 
+def test_plot_marks_the_located_bifurcations():
+    """Once ``bifurcations()`` has run, the counts panel marks the observed and the predicted
+    epoch of the planted pitchfork (overlap 0.5 + 1.5 s: at s = 1/3, epoch 1/3 between the
+    checkpoints at epochs 0 and 1) with a triangle each."""
+    report = emergence(planted_run([0.5, 2.0]), populations=1, n_starts=16, finite_size=None)
+    before = len(report.plot(portraits=0).axes[0].lines)
+    events = report.bifurcations(tol=0.01)
+    assert len(events) == 1
+    ax = report.plot(portraits=0).axes[0]
+    marks = {line.get_marker(): line.get_xdata()[0] for line in ax.lines[before:]
+             if len(line.get_xdata())}
+    assert marks["v"] == pytest.approx(events[0]["predicted_epoch"])
+    assert marks["^"] == pytest.approx(events[0]["observed_epoch"])
+    assert marks["^"] == pytest.approx(1 / 3, abs=0.02)
+
+
 def test_bad_input():
     with pytest.raises(TypeError, match="run must be a TrainingRun"):
         emergence([1, 2, 3])
