@@ -160,6 +160,26 @@ def test_root_search_pseudo_transient_passes_a_stalled_start():
     np.testing.assert_allclose([r.x[0] for r in search.found], root, atol=1e-10)
 
 
+def test_pseudo_transient_passes_a_ghost_below_the_switching_level():
+    """F = -x^3 + x - (2 / (3 sqrt 3) + 1e-4): |F| has a minimum 1e-4 at x = 1/sqrt(3) (the ghost
+    of the saddle-node just past the fold), below the level 1e-3 (1 + |x|) at which the flow hands
+    over to Newton, which stalls there; the flow must go on past it to the one real root (a
+    regression: such a start failed, however large max_iter, on the slow ring of a fitted law)."""
+    from lowrank.dynamics.solve import RootSearch, pseudo_transient
+
+    coeffs = np.array([-1.0, 0.0, 1.0, -(2.0 / (3.0 * np.sqrt(3.0)) + 1e-4)])
+    fun = _poly(coeffs)
+    real = np.roots(coeffs)
+    root = real[np.abs(real.imag) < 1e-12].real
+    assert root.size == 1
+    start = np.array([0.62])
+    stalled = RootSearch(fun, tol=1e-12, transient=False).run([start])
+    assert stalled.n_failed == 1 and abs(stalled.failed_residual - 1e-4) < 1e-6
+    res = pseudo_transient(fun, start, tol=1e-12)
+    assert res.converged and abs(res.x[0] - root[0]) < 1e-10
+    assert RootSearch(fun, tol=1e-12).run([start]).counts == [1]
+
+
 def _sorted_roots(results):
     return np.array(sorted(tuple(np.round(r.x, 8)) for r in results))
 

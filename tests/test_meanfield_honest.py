@@ -116,19 +116,23 @@ def test_scs_chaotic_state_is_found(g):
 
 
 def test_failed_starts_warn_and_the_result_says_it_may_be_incomplete():
-    """Two Newton iterations cannot reach kappa* = +-1.337109 from the random starts: only 0 is
-    found; that must not pass silently."""
+    """Two Newton iterations (and two pseudo-time steps) cannot reach the roots 0, +-kappa* =
+    +-1.337109 from most random starts; that must not pass silently, even where the starts that
+    did converge found every root: the warning counts the failed starts, the result says it may
+    be incomplete, and whatever was found is a root."""
     mf = MeanField(PITCHFORK)
-    with pytest.warns(ConvergenceWarning, match="39 of 40 starts did not converge") as record:
+    kstar = ring_radius(2.0)  # rank one: 2 [phi'](0, k^2) = 1
+    with pytest.warns(ConvergenceWarning, match=r"of 40 starts did not converge") as record:
         fps = mf.fixed_points(max_iter=2)
-    np.testing.assert_allclose(fps.kappa, [[0.0]], atol=1e-12)
-    assert fps.n_failed == fps.report.n_failed == 39 and fps.n_starts == 40
+    assert fps.n_starts == 40 and fps.n_failed == fps.report.n_failed >= 30
+    assert f"{fps.n_failed} of 40 starts did not converge" in str(record[0].message)
+    found = fps.kappa[:, 0]
+    assert np.min(np.abs(found[:, None] - [0.0, -kstar, kstar]), axis=1).max() < 1e-9
     assert not fps.complete and fps.report.status == 1 and 0 < fps.failed_residual < 1e-2
     message = str(record[0].message)
     assert f"{fps.failed_residual:.3g}" in message and "may be incomplete" in message
     # with enough iterations: all three, complete, silent
     fps = mf.fixed_points()
-    kstar = ring_radius(2.0)  # rank one: 2 [phi'](0, k^2) = 1
     np.testing.assert_allclose(fps.kappa[:, 0], [0.0, -kstar, kstar], atol=1e-9)
     assert fps.complete and fps.n_failed == 0 and fps.report.residual <= 1e-10
 
