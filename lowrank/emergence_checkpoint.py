@@ -521,12 +521,17 @@ def _predict(
         attractors, manifolds = int(stable.sum()), 0
         settles = None if attractors else not any(p.chaotic for p in found)
     else:
-        found = meanfield.fixed_points(inputs=inputs, seed=seed)
+        with warnings.catch_warnings(record=True) as failed_starts:
+            warnings.simplefilter("always", ConvergenceWarning)
+            found = meanfield.fixed_points(inputs=inputs, seed=seed)
         kappa = np.array(found.kappa).reshape(-1, R)
         stable = np.array(found.stable, bool).reshape(-1)
         marginal = np.array(found.marginal, bool).reshape(-1)
         attractors, manifolds = found.n_attractors, len(found.manifolds)
         settles = None if attractors else _law_settles(meanfield, inputs, seed=seed)
+        if settles is not False:  # else emergence says why the starts failed: a limit cycle
+            for caught in failed_starts:
+                warnings.warn(caught.message, stacklevel=2)
     prediction = Prediction(
         method, kappa, stable, marginal, attractors, manifolds, float(g),
         getattr(loadings, "n_populations", 1), how, evidence,

@@ -736,7 +736,8 @@ def emergence(
                     f"emergence: at checkpoint {i} the fitted law of the {method} prediction has "
                     "no stable fixed point and its mean-field dynamics do not come to rest "
                     "(a limit cycle or chaos): its 0 predicted attractors are what that law "
-                    "does, not missed solutions (predicted_settles is False in the table)",
+                    "does, not missed solutions, and the solver's starts that did not converge "
+                    "followed that motion (predicted_settles is False in the table)",
                     ConvergenceWarning,
                     stacklevel=2,
                 )
