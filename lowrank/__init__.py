@@ -28,6 +28,7 @@ _EXPORTS = {
     "Projection": "projection",
     "choose_populations": "populations",
     "PopulationChoice": "populations",
+    "resampled_counts": "populations",
     "find_fixed_points": "fixedpoints",
     "FixedPoints": "fixedpoints",
     "emergence": "emergence_report",

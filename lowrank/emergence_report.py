@@ -72,7 +72,7 @@ from .emergence_factors import (
     choose_rank_by_attractors,
 )
 from .fixedpoints import Dynamics, find_fixed_points
-from .populations import count_attractors
+from .populations import count_attractors, resampled_counts
 
 __all__ = ["CheckpointAnalysis", "EmergenceReport", "Prediction", "emergence"]
 
@@ -313,6 +313,48 @@ class EmergenceReport:
             })
         self._bifurcations = out
         return out
+
+    def resampled_counts(self, index: int, n_networks: int = 32, seed=0) -> list[int]:
+        """Stable attractors of ``n_networks`` networks drawn from the main prediction's fitted
+        law at analysed checkpoint ``index``, at the trained network's size.
+
+        The draws are those of the resampling test (``lowrank.populations.resampled_counts``:
+        every population's statistics matched, a fresh bulk of the prediction's g, at rest with
+        the bias column at 1), as many as asked for instead of the test's four. Where the
+        predicted count (the mean field, N -> infinity) differs from the observed one, the
+        fraction of draws with the observed count measures how far the network's count is one
+        that the law itself gives at its size: on the benchmark's rank-2 ring network (seed 1,
+        epoch 35) the mean field has 2 stable points, the network 4, and 22 of 32 draws at
+        N = 100 have 4.
+
+        Warns
+        -----
+        ConvergenceWarning
+            When a drawn network's fixed-point search did not converge (a count may be short).
+        """
+        index = as_int(index, "index", minimum=0)
+        if index >= len(self.analyses):
+            raise ValueError(
+                f"index must be below the {len(self.analyses)} analysed checkpoints, got {index}"
+            )
+        main = self.analyses[index].main
+        if main.loadings is None:
+            raise ValueError(f"the prediction at analysed checkpoint {index} has no fitted law")
+        N = Dynamics.from_weights(self.weights[index], self.time).N
+        counts, complete = resampled_counts(
+            main.loadings, N, time=self.time, g=main.g,
+            inputs=np.ones(main.loadings.n_inputs),  # rest_rows: the bias column, held at 1
+            n_networks=n_networks, slow_manifold_tol=self.settings.get("slow_manifold_tol"),
+            seed=seed,
+        )
+        if not complete:
+            warnings.warn(
+                f"resampled_counts: a fixed-point search of a network drawn at checkpoint {index} "
+                "did not converge; its count may miss attractors",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return counts
 
     def _law_path(self, k: int):
         """(law_a, law_b, inputs) for the path between the fitted laws of analyses k - 1 and k,

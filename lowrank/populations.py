@@ -87,7 +87,11 @@ __all__ = [
     "count_attractors",
     "fit_populations",
     "floored_mixture",
+    "resampled_counts",
 ]
+
+#: fixed-point search starts per drawn network (``choose_populations``, ``resampled_counts``)
+RESAMPLE_STARTS = 32
 
 
 @dataclass
@@ -378,14 +382,12 @@ def _population_sizes(law, N: int) -> np.ndarray:
     return law.population_sizes(N) if isinstance(law, MixtureLoadings) else np.array([N])
 
 
-def _evaluate(law, N, g, u, time, observed, task, accuracy, accuracy_tol, n_networks, large_N,
-              n_starts, slow_manifold_tol, seeds, observed_kappa, position_tol) -> dict:
-    """Resampled counts (and scores) of one fitted law, with the mean-field and large-N checks."""
+def _drawn(law, N, g, u, time, n_starts, slow_manifold_tol, draws, task=None):
+    """(counts, scores, complete) of one network drawn per seed of ``draws``: whitened at size N
+    with a fresh bulk g, its attractors counted (``count_attractors``) and, with a task, scored."""
     from .fixedpoints import find_fixed_points
-    from .meanfield import MeanField
 
     counts, scores, complete = [], [], True
-    meanfield_seed, large_seed, *draws = seeds.spawn(n_networks + 2)
     for child in draws:
         net_seed, search_seed = child.spawn(2)
         net = LowRankNetwork.sample(law, N, g=g, seed=net_seed, whiten=True)
@@ -397,6 +399,72 @@ def _evaluate(law, N, g, u, time, observed, task, accuracy, accuracy_tol, n_netw
         counts.append(count_attractors(found))
         if task is not None:
             scores.append(float(task(net)))
+    return counts, scores, complete
+
+
+def resampled_counts(
+    law,
+    N: int,
+    *,
+    time: str,
+    g: float = 0.0,
+    inputs=None,
+    n_networks: int = 32,
+    n_starts: int = RESAMPLE_STARTS,
+    slow_manifold_tol: float | None = None,
+    seed=0,
+) -> tuple[list[int], bool]:
+    """Stable attractors of ``n_networks`` networks drawn from one law at size N.
+
+    Each network is drawn as the resampling test draws (Dubreuil et al. 2022, Nat. Neurosci.
+    25:783; step 2 of the module docstring): every population with its size in N and its sample
+    mean and covariance equal to the law's (whitened draws), a fresh bulk of strength g, and its
+    attractors counted by ``find_fixed_points`` (a stable manifold, or a slow one with
+    ``slow_manifold_tol``, as one). The spread of the counts is the finite-size variability of
+    the law at N: where a trained network's count differs from the mean field's (N -> infinity),
+    the fraction of draws with the network's count says how far that count is one the law itself
+    gives at the network's size.
+
+    Returns
+    -------
+    counts : list of int
+        One per network, in the order of ``seed``'s children.
+    complete : bool
+        Every fixed-point search converged (else a count may miss attractors).
+
+    Raises
+    ------
+    TypeError, ValueError
+        On bad arguments, naming the argument (also when a population of the law holds fewer
+        neurons at N than the law has dimensions: it cannot be whitened).
+    """
+    N = as_int(N, "N", minimum=1)
+    n_networks = as_int(n_networks, "n_networks", minimum=1)
+    n_starts = as_int(n_starts, "n_starts", minimum=1)
+    g = as_float(g, "g", minimum=0.0)
+    time = choose(time, "time", TIMES)
+    sizes = _population_sizes(law, N)
+    if sizes.min() <= law.dim:
+        raise ValueError(
+            f"N = {N} gives a population of {sizes.min()} neurons, too few to match its "
+            f"{law.dim}-dimensional statistics (whitened draws need more neurons than dimensions)"
+        )
+    u = (np.zeros(law.n_inputs) if inputs is None
+         else as_array(inputs, "inputs", shape=(law.n_inputs,), allow_empty=True))
+    counts, _, complete = _drawn(law, N, g, u, time, n_starts, slow_manifold_tol,
+                                 seed_sequence(seed).spawn(n_networks))
+    return counts, bool(complete)
+
+
+def _evaluate(law, N, g, u, time, observed, task, accuracy, accuracy_tol, n_networks, large_N,
+              n_starts, slow_manifold_tol, seeds, observed_kappa, position_tol) -> dict:
+    """Resampled counts (and scores) of one fitted law, with the mean-field and large-N checks."""
+    from .fixedpoints import find_fixed_points
+    from .meanfield import MeanField
+
+    meanfield_seed, large_seed, *draws = seeds.spawn(n_networks + 2)
+    counts, scores, complete = _drawn(law, N, g, u, time, n_starts, slow_manifold_tol, draws,
+                                      task)
     passed = [c == observed for c in counts]
     if task is not None:
         passed = [p and s >= accuracy - accuracy_tol for p, s in zip(passed, scores, strict=True)]
@@ -457,7 +525,7 @@ def choose_populations(
     seed=0,
     progress: bool = False,
     inputs=None,
-    n_starts: int = 32,
+    n_starts: int = RESAMPLE_STARTS,
     slow_manifold_tol: float | None = None,
     accuracy_tol: float = 0.05,
     observed_kappa=None,

@@ -141,6 +141,10 @@ def test_populations_chosen_by_resampling_by_default():
     assert report.agreement()["resampled_draws"] == 0  # drawn only where the counts differ
     assert "P = 1 (chosen by resampling)" in report.summary()
     assert "networks drawn from the fitted law" not in report.summary()
+    # as many draws as asked for, of the same law at the trained N = 200: all at overlap 2
+    assert report.resampled_counts(0, n_networks=6) == [2] * 6
+    with pytest.raises(ValueError, match="index must be below the 1 analysed"):
+        report.resampled_counts(1)
     assert "1:2,2,2,2*" in report.format_table()
 
 

@@ -20,6 +20,7 @@ from lowrank.populations import (
     choose_populations,
     count_attractors,
     fit_populations,
+    resampled_counts,
 )
 
 BETA, GAIN, SPREAD = 1.5, 4.0, 0.1
@@ -352,3 +353,26 @@ def test_bad_input():
         warnings.simplefilter("error")
         with pytest.raises(TypeError, match="observed_stable"):
             fit_populations(rows, 2, 0, "resample", time="continuous")
+
+
+@pytest.mark.parametrize("overlap, expected", [(0.5, 1), (2.0, 2)])
+def test_resampled_counts_of_a_rank_one_law_follow_the_pitchfork(overlap, expected):
+    """Rank one, zero means, Var m = 1, Cov(m, n) = overlap: every whitened draw has sample
+    overlap n.m/N = overlap exactly, so the map h' = tanh(W h) has the origin alone below the
+    pitchfork at overlap 1 and two stable points +-kappa* above it, in every draw at any N."""
+    law = GaussianLoadings([0, 0], [[1, overlap], [overlap, overlap**2 + 1]], rank=1)
+    counts, complete = resampled_counts(law, 150, time="discrete", n_networks=5, seed=3)
+    assert counts == [expected] * 5 and complete
+    assert resampled_counts(law, 150, time="discrete", n_networks=5, seed=3) == (counts, complete)
+
+
+def test_resampled_counts_bad_input():
+    law = GaussianLoadings([0, 0], [[1, 2], [2, 5]], rank=1)
+    with pytest.raises(ValueError, match="too few to match"):
+        resampled_counts(law, 2, time="discrete")
+    with pytest.raises(ValueError, match="n_networks"):
+        resampled_counts(law, 50, time="discrete", n_networks=0)
+    with pytest.raises(ValueError, match="time"):
+        resampled_counts(law, 50, time="sideways")
+    with pytest.raises(ValueError, match="inputs"):
+        resampled_counts(law, 50, time="discrete", inputs=[1.0])
