@@ -451,8 +451,9 @@ def resampled_counts(
         )
     u = (np.zeros(law.n_inputs) if inputs is None
          else as_array(inputs, "inputs", shape=(law.n_inputs,), allow_empty=True))
-    counts, _, complete = _drawn(law, N, g, u, time, n_starts, slow_manifold_tol,
-                                 seed_sequence(seed).spawn(n_networks))
+    with threadpool_limits(1):  # many small solves: one BLAS thread (as choose_populations)
+        counts, _, complete = _drawn(law, N, g, u, time, n_starts, slow_manifold_tol,
+                                     seed_sequence(seed).spawn(n_networks))
     return counts, bool(complete)
 
 
