@@ -428,6 +428,7 @@ class EmergenceReport:
             "time": self.time,
             "rank": self.rank,
             "rank_evidence": self.settings.get("rank_evidence", []),
+            "rank_by_checkpoint": self.settings.get("rank_by_checkpoint", []),
             "summary": self.summary(),
             "prediction": self.analyses[-1].prediction if self.analyses else None,
             "g": self.g,
@@ -497,6 +498,19 @@ _WORDS = {
     "resolvent": "truncated SVD of W + response of the rest",
     "own": "the model's own m, n",
 }
+
+
+def _run_rank(weights: list, time, W0, prediction, **search) -> tuple[int, list, list]:
+    """(R, evidence of the checkpoint that set it, each checkpoint's R) for a run: the largest of
+    the analysed checkpoints' ``choose_rank_by_attractors`` among those some rank keeps the
+    attractors of, else the last checkpoint's (see ``emergence``'s ``rank``)."""
+    chosen = [choose_rank_by_attractors(w, time, W0, prediction, **search) for w in weights]
+    kept = [
+        (R, evidence) for R, evidence in chosen
+        if any(e["attractors"] == evidence[0]["attractors"] for e in evidence[1:])
+    ]
+    rank, evidence = max(kept, key=lambda item: item[0]) if kept else chosen[-1]
+    return rank, evidence, [R for R, _ in chosen]
 
 
 def _describe(report: EmergenceReport) -> str:
@@ -622,12 +636,17 @@ def emergence(
     rank : int, optional
         Rank R of the low-rank part of full-rank models, the same at every checkpoint; rank-R
         models use their own m, n. Default: by the attractors, as P is chosen
-        (``lowrank.emergence_factors.choose_rank_by_attractors``): the smallest R <= 8 whose
-        rank-R network of the main prediction, built from the last analysed checkpoint at its
-        own N (no fit, no mean field), has the network's attractor count, with its attractors
-        within 10% of the network's (median relative distance; one rank above the smallest
-        with the count at most), else the smallest with the count; else (or for "bulk", whose
-        bulk is redrawn) the singular-value gap of W - W0 at that checkpoint, or of W without W0.
+        (``lowrank.emergence_factors.choose_rank_by_attractors``): at each analysed checkpoint,
+        the smallest R <= 8 whose rank-R network of the main prediction, built at its own N (no
+        fit, no mean field), has the network's attractor count, with its attractors within 10%
+        of the network's (median relative distance; one rank above the smallest with the count
+        at most), else the smallest with the count; R is the largest of these over the analysed
+        checkpoints (a rank that loses one checkpoint's attractors cannot predict them: on the
+        benchmark's full-rank ring network, seed 1, rank 3 keeps the last checkpoint's 2 points
+        but turns the rotation at epoch 52 into 2 points, rank 4 keeps both). Where no rank up
+        to 8 has a checkpoint's count, it does not take part; when none has (or for "bulk",
+        whose bulk is redrawn), the singular-value gap of W - W0 at the last checkpoint, or of
+        W without W0. ``settings["rank_by_checkpoint"]`` keeps each checkpoint's R.
     populations : "resample", "bic" or int
         Number P of Gaussian populations fitted to the loadings. "resample" (default): the
         smallest P whose networks resampled from the fitted law keep the observed attractors
@@ -744,11 +763,11 @@ def emergence(
     g, edge = bulk_edge(W0, bulk_margin) if W0 is not None else (0.0, 0.0)
     indices = list(indices)
     rank_evidence: list[dict] = []
+    rank_by_checkpoint: list[int] = []
     if rank is None and indices and not _own_factors(points[indices[-1]].weights):
-        # one rank for the whole run, chosen at the last checkpoint
-        rank, rank_evidence = choose_rank_by_attractors(
-            points[indices[-1]].weights, time, W0, prediction, n_starts=n_starts, seed=seed,
-            slow_manifold_tol=slow_manifold_tol,
+        rank, rank_evidence, rank_by_checkpoint = _run_rank(
+            [points[i].weights for i in indices], time, W0, prediction, n_starts=n_starts,
+            seed=seed, slow_manifold_tol=slow_manifold_tol,
         )
     if progress:
         from tqdm.auto import tqdm
@@ -762,6 +781,7 @@ def emergence(
         "n_starts": n_starts, "seed": seed, "initial": W0,
         "slow_manifold_tol": slow_manifold_tol, "prediction": prediction,
         "rank_evidence": rank_evidence,
+        "rank_by_checkpoint": rank_by_checkpoint,
     }
     analyses, weights, R = [], [], 0
     for i in indices:

@@ -219,3 +219,26 @@ def test_where_counts_differ_the_laws_own_draws_are_counted():
             "size have the observed count") in report.summary()
     given = replace(analyses[1].main, population_method="fixed", population_evidence=[])
     assert given.resampled_stable is None
+
+
+def test_run_rank_is_the_largest_any_analysed_checkpoint_needs():
+    """Checkpoint A: W = 3 x y^T / N + 2 z z^T / N (x, y, z independent Gaussian vectors, so
+    y.x / N ~ 0): the pitchfork of z z^T (overlap 2) gives 2 stable points, but the leading
+    singular direction is x y^T, whose rank-1 truncation has the origin alone (both counted by
+    brute-force iteration of the map). Checkpoint B: 2 z z^T / N, rank 1, 2 points. The run's
+    rank is 2 (A needs it), where the last checkpoint alone would give 1."""
+    from lowrank.emergence_report import _run_rank
+
+    N = 200
+    x, y, z = np.random.default_rng(0).standard_normal((3, N))
+    A = 3.0 * np.outer(x, y) / N + 2.0 * np.outer(z, z) / N
+    B = 2.0 * np.outer(z, z) / N
+    U, s, Vt = np.linalg.svd(A)
+    assert s[0] > s[1] > 1e3 * s[2]  # rank 2, x y^T leading
+    assert _map_attractors(A, 0.0, z) == 2 and _map_attractors(B, 0.0, z) == 2
+    assert _map_attractors(s[0] * np.outer(U[:, 0], Vt[0]), 0.0, z) == 1
+    rank, evidence, each = _run_rank([{"weight_rec": A}, {"weight_rec": B}], "discrete", None,
+                                     "resolvent", n_starts=32, seed=0)
+    assert (rank, each) == (2, [2, 1])
+    assert evidence[0]["attractors"] == 2 and evidence[-1] == {**evidence[-1], "rank": 2,
+                                                               "attractors": 2}
