@@ -506,6 +506,7 @@ def _predict(
 
     m, g = factors.m, factors.g
     R = m.shape[1]
+    failed_starts: list = []  # warnings of the g = 0 searches, passed on below
     rows, inputs = rest_rows(factors)
     loadings, how, evidence, converged, accepted, residual = _fit(
         rows, R, inputs.size, populations, seed, observed=observed, time=time, g=g,
@@ -521,17 +522,15 @@ def _predict(
         attractors, manifolds = int(stable.sum()), 0
         settles = None if attractors else not any(p.chaotic for p in found)
     else:
-        with warnings.catch_warnings(record=True) as failed_starts:
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             found = meanfield.fixed_points(inputs=inputs, seed=seed)
+        failed_starts += caught
         kappa = np.array(found.kappa).reshape(-1, R)
         stable = np.array(found.stable, bool).reshape(-1)
         marginal = np.array(found.marginal, bool).reshape(-1)
         attractors, manifolds = found.n_attractors, len(found.manifolds)
         settles = None if attractors else _law_settles(meanfield, inputs, seed=seed)
-        if settles is not False:  # else emergence says why the starts failed: a limit cycle
-            for caught in failed_starts:
-                warnings.warn(caught.message, stacklevel=2)
     prediction = Prediction(
         method, kappa, stable, marginal, attractors, manifolds, float(g),
         getattr(loadings, "n_populations", 1), how, evidence,
@@ -539,9 +538,17 @@ def _predict(
         fit_residual=residual, loadings=loadings, settles=settles,
     )
     if finite_size:
-        prediction.finite_size = finite_size_check(
-            loadings, time, finite_size, g, inputs, kappa[stable], seed=seed
-        )
+        with warnings.catch_warnings(record=True) as unsettled:
+            warnings.simplefilter("always", ConvergenceWarning)
+            prediction.finite_size = finite_size_check(
+                loadings, time, finite_size, g, inputs, kappa[stable], seed=seed
+            )
+        failed_starts += unsettled
+    # a law that never comes to rest explains why its solver's starts, and the runs of its
+    # large network, did not settle: emergence says so once; else their warnings are passed on
+    for caught in failed_starts:
+        if settles is not False or not issubclass(caught.category, ConvergenceWarning):
+            warnings.warn(caught.message, stacklevel=2)
     return prediction
 
 

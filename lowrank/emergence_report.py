@@ -799,7 +799,8 @@ def emergence(
                     "no stable fixed point and its mean-field dynamics do not come to rest "
                     "(a limit cycle or chaos): its 0 predicted attractors are what that law "
                     "does, not missed solutions, and the solver's starts that did not converge "
-                    "followed that motion (predicted_settles is False in the table)",
+                    "(and the runs of its large-N network that did not settle) followed that "
+                    "motion (predicted_settles is False in the table)",
                     ConvergenceWarning,
                     stacklevel=2,
                 )
