@@ -316,7 +316,8 @@ class EmergenceReport:
 
     def resampled_counts(self, index: int, n_networks: int = 32, seed=0) -> list[int]:
         """Stable attractors of ``n_networks`` networks drawn from the main prediction's fitted
-        law at analysed checkpoint ``index``, at the trained network's size.
+        law at analysed checkpoint ``index`` (negative counts from the end), at the trained
+        network's size.
 
         The draws are those of the resampling test (``lowrank.populations.resampled_counts``:
         every population's statistics matched, a fresh bulk of the prediction's g, at rest with
@@ -332,11 +333,10 @@ class EmergenceReport:
         ConvergenceWarning
             When a drawn network's fixed-point search did not converge (a count may be short).
         """
-        index = as_int(index, "index", minimum=0)
-        if index >= len(self.analyses):
-            raise ValueError(
-                f"index must be below the {len(self.analyses)} analysed checkpoints, got {index}"
-            )
+        count = len(self.analyses)
+        if not count:
+            raise ValueError("the report has no analysed checkpoint to draw from")
+        index = as_int(index, "index", minimum=-count, maximum=count - 1) % count
         main = self.analyses[index].main
         if main.loadings is None:
             raise ValueError(f"the prediction at analysed checkpoint {index} has no fitted law")

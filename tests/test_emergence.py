@@ -143,7 +143,8 @@ def test_populations_chosen_by_resampling_by_default():
     assert "networks drawn from the fitted law" not in report.summary()
     # as many draws as asked for, of the same law at the trained N = 200: all at overlap 2
     assert report.resampled_counts(0, n_networks=6) == [2] * 6
-    with pytest.raises(ValueError, match="index must be below the 1 analysed"):
+    assert report.resampled_counts(-1, n_networks=2) == [2, 2]
+    with pytest.raises(ValueError, match="index"):
         report.resampled_counts(1)
     assert "1:2,2,2,2*" in report.format_table()
 
